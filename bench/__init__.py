@@ -1,0 +1,1 @@
+"""PeopleLens bench package."""

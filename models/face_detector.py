@@ -1,0 +1,223 @@
+"""Face detectors with 5 keypoints: SCRFD (InsightFace) and YuNet, thin wrappers around one ONNX session.
+
+Preprocessing comes from the registry entry (colour order, mean, std), never from node names. The SCRFD
+box/keypoint decode uses insightface's own ``distance2bbox`` / ``distance2kps``.
+
+Keypoint order (both models): right eye (image-left), left eye, nose, right mouth corner, left mouth corner,
+which is the order of the ArcFace alignment template.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+from insightface.model_zoo.scrfd import distance2bbox, distance2kps
+
+from lens.types import Detections, nms
+from models.assets import AssetManager, default_manager
+from models.images import ensure_bgr
+from models.registry import AssetSpec, get_spec
+from models.sessions import SessionConfig, check_inputs, create_session
+
+
+@dataclass(frozen=True)
+class FaceDetectorOptions:
+    """Options for a face detector.
+
+    ``max_side`` is the longest side of the network input: the frame is scaled to fit and the canvas rounded
+    up to multiples of 32 (SCRFD is fully convolutional). Larger finds smaller (farther) faces, at a cost.
+    """
+
+    model: str = "det_2.5g"  # "det_2.5g", "det_500m" or "yunet"
+    max_side: int = 640
+    score_threshold: float = 0.5
+    nms_iou: float = 0.4
+    max_faces: int = 0  # 0 = no limit
+    min_face_px: float = 0.0  # drop boxes narrower than this (in frame pixels)
+
+
+class FaceDetector(Protocol):
+    """Anything that finds faces with 5 keypoints."""
+
+    options: FaceDetectorOptions
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Faces in a BGR image: boxes (N,4), scores (N,), keypoints (N,5,2), in image pixels."""
+        ...
+
+
+def _letterbox(image: np.ndarray, canvas_wh: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    cw, ch = canvas_wh
+    scale = min(cw / w, ch / h)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    canvas = np.full((ch, cw, 3), pad, dtype=np.uint8)
+    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
+    return canvas, scale
+
+
+def _blob(canvas: np.ndarray, spec: AssetSpec) -> np.ndarray:
+    pre = spec.preprocess
+    assert pre is not None
+    img = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB) if pre.color == "RGB" else canvas
+    blob = (img.astype(np.float32) - pre.mean) / pre.std
+    return np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+
+
+def _finish(boxes, scores, kps, options: FaceDetectorOptions) -> Detections:
+    if len(boxes) == 0:
+        return Detections.empty(num_keypoints=5)
+    keep = nms(boxes, scores, options.nms_iou)
+    det = Detections(boxes[keep], scores[keep], keypoints=kps[keep].reshape(-1, 5, 2))
+    if options.min_face_px > 0:
+        det = det[det.widths >= options.min_face_px]
+    if options.max_faces and len(det) > options.max_faces:
+        det = det[np.argsort(-det.areas)[: options.max_faces]]
+    return det
+
+
+class ScrfdDetector:
+    """SCRFD face detector (det_2.5g / det_500m)."""
+
+    STRIDES = (8, 16, 32)
+    ANCHORS_PER_CELL = 2
+
+    def __init__(self, session: ort.InferenceSession, spec: AssetSpec, options: FaceDetectorOptions) -> None:
+        check_inputs(session, {"input.1": 4}, spec.name)
+        outputs = session.get_outputs()
+        if len(outputs) != 9:
+            raise_wrong = f"{spec.name}: expected 9 outputs (scores/boxes/keypoints x 3 strides), got {len(outputs)}"
+            from models.errors import ModelLoadError
+
+            raise ModelLoadError(raise_wrong)
+        self.session, self.spec, self.options = session, spec, options
+        self.input_name = session.get_inputs()[0].name
+        self.output_names = [o.name for o in outputs]
+        self._centers: dict[tuple[int, int, int], np.ndarray] = {}
+
+    @classmethod
+    def from_registry(
+        cls, options: FaceDetectorOptions | None = None, manager: AssetManager | None = None,
+        session_config: SessionConfig | None = None,
+    ) -> ScrfdDetector:
+        """Build from the registry asset named by ``options.model``."""
+        options = options or FaceDetectorOptions()
+        spec = get_spec(options.model)
+        path = (manager or default_manager()).path(spec.name)
+        return cls(create_session(path, session_config), spec, options)
+
+    def canvas_size(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (w, h) for a frame: longest side ``max_side``, both rounded up to 32."""
+        scale = self.options.max_side / max(width, height)
+        cw = int(math.ceil(width * scale / 32) * 32)
+        ch = int(math.ceil(height * scale / 32) * 32)
+        return max(cw, 32), max(ch, 32)
+
+    def _anchor_centers(self, h: int, w: int, stride: int) -> np.ndarray:
+        key = (h, w, stride)
+        if key not in self._centers:
+            gh, gw = h // stride, w // stride
+            grid = np.stack(np.mgrid[:gh, :gw][::-1], axis=-1).astype(np.float32) * stride
+            grid = grid.reshape(-1, 2)
+            self._centers[key] = np.repeat(grid, self.ANCHORS_PER_CELL, axis=0)
+        return self._centers[key]
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
+        image = ensure_bgr(image)
+        h, w = image.shape[:2]
+        cw, ch = self.canvas_size(w, h)
+        canvas, scale = _letterbox(image, (cw, ch), self.spec.preprocess.pad_value)
+        outs = self.session.run(self.output_names, {self.input_name: _blob(canvas, self.spec)})
+        n = len(self.STRIDES)
+        all_boxes, all_scores, all_kps = [], [], []
+        for i, stride in enumerate(self.STRIDES):
+            scores = outs[i].reshape(-1)
+            centers = self._anchor_centers(ch, cw, stride)
+            pos = np.where(scores >= self.options.score_threshold)[0]
+            if pos.size == 0:
+                continue
+            boxes = distance2bbox(centers[pos], outs[i + n].reshape(-1, 4)[pos] * stride)
+            kps = distance2kps(centers[pos], outs[i + 2 * n].reshape(-1, 10)[pos] * stride)
+            all_boxes.append(boxes)
+            all_scores.append(scores[pos])
+            all_kps.append(kps)
+        if not all_boxes:
+            return Detections.empty(num_keypoints=5)
+        boxes = np.concatenate(all_boxes) / scale
+        kps = np.concatenate(all_kps) / scale
+        return _finish(boxes.astype(np.float32), np.concatenate(all_scores), kps.astype(np.float32), self.options)
+
+
+class YuNetDetector:
+    """YuNet-s face detector (fixed 640x640 input, permissive licence)."""
+
+    STRIDES = (8, 16, 32)
+
+    def __init__(self, session: ort.InferenceSession, spec: AssetSpec, options: FaceDetectorOptions) -> None:
+        check_inputs(session, {"input": 4}, spec.name)
+        self.session, self.spec, self.options = session, spec, options
+        names = [o.name for o in session.get_outputs()]
+        self.output_names = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in self.STRIDES]
+        missing = [n for n in self.output_names if n not in names]
+        if missing:
+            from models.errors import ModelLoadError
+
+            raise ModelLoadError(f"{spec.name}: outputs {missing} missing; is this the YuNet model?")
+        self.size = spec.preprocess.input_size or (640, 640)
+
+    @classmethod
+    def from_registry(
+        cls, options: FaceDetectorOptions | None = None, manager: AssetManager | None = None,
+        session_config: SessionConfig | None = None,
+    ) -> YuNetDetector:
+        """Build from the registry's YuNet asset."""
+        options = options or FaceDetectorOptions(model="yunet", nms_iou=0.3, score_threshold=0.6)
+        spec = get_spec("yunet")
+        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
+        image = ensure_bgr(image)
+        canvas, scale = _letterbox(image, self.size, self.spec.preprocess.pad_value)
+        outs = dict(zip(self.output_names, self.session.run(self.output_names, {"input": _blob(canvas, self.spec)}),
+                        strict=True))
+        all_boxes, all_scores, all_kps = [], [], []
+        w, h = self.size
+        for s in self.STRIDES:
+            cls_ = np.clip(outs[f"cls_{s}"].reshape(-1), 0, 1)
+            obj = np.clip(outs[f"obj_{s}"].reshape(-1), 0, 1)
+            score = np.sqrt(cls_ * obj)
+            pos = np.where(score >= self.options.score_threshold)[0]
+            if pos.size == 0:
+                continue
+            gw = w // s
+            grid = np.stack([pos % gw, pos // gw], axis=1).astype(np.float32)
+            bbox = outs[f"bbox_{s}"].reshape(-1, 4)[pos]
+            kps = outs[f"kps_{s}"].reshape(-1, 10)[pos].reshape(-1, 5, 2)
+            cxy = (grid + bbox[:, :2]) * s
+            wh = np.exp(bbox[:, 2:4]) * s
+            all_boxes.append(np.concatenate([cxy - wh / 2, cxy + wh / 2], axis=1))
+            all_kps.append(((kps + grid[:, None, :]) * s).reshape(-1, 10))
+            all_scores.append(score[pos])
+        if not all_boxes:
+            return Detections.empty(num_keypoints=5)
+        boxes = (np.concatenate(all_boxes) / scale).astype(np.float32)
+        kps = (np.concatenate(all_kps) / scale).astype(np.float32)
+        return _finish(boxes, np.concatenate(all_scores).astype(np.float32), kps, self.options)
+
+
+def create_face_detector(
+    options: FaceDetectorOptions | None = None, manager: AssetManager | None = None,
+    session_config: SessionConfig | None = None,
+) -> FaceDetector:
+    """The face detector named by ``options.model`` ("det_2.5g", "det_500m" or "yunet")."""
+    options = options or FaceDetectorOptions()
+    if options.model == "yunet":
+        return YuNetDetector.from_registry(options, manager, session_config)
+    return ScrfdDetector.from_registry(options, manager, session_config)

@@ -1,0 +1,90 @@
+"""Face embedder (ArcFace family): 5-point similarity alignment to the 112x112 ArcFace template, batched
+inference and L2-normalised vectors. Alignment uses insightface's ``face_align.norm_crop``."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+from insightface.utils import face_align
+
+from models.assets import AssetManager, default_manager
+from models.errors import ModelLoadError
+from models.images import ensure_bgr
+from models.registry import AssetSpec, get_spec
+from models.sessions import SessionConfig, create_session
+
+
+@dataclass(frozen=True)
+class FaceEmbedderOptions:
+    """Options for the face embedder."""
+
+    model: str = "arcface_mobileface128"
+    batch_size: int = 16
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class FaceEmbedder:
+    """Turns aligned face crops into unit-length identity vectors (cosine similarity = dot product)."""
+
+    def __init__(self, session: ort.InferenceSession, spec: AssetSpec, options: FaceEmbedderOptions) -> None:
+        inputs = session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelLoadError(f"{spec.name}: expected one NCHW input, got {[i.shape for i in inputs]}")
+        self.session, self.spec, self.options = session, spec, options
+        self.input_name = inputs[0].name
+        self.size = spec.preprocess.input_size or (112, 112)
+        self.dim = int(session.get_outputs()[0].shape[-1])
+
+    @classmethod
+    def from_registry(
+        cls, options: FaceEmbedderOptions | None = None, manager: AssetManager | None = None,
+        session_config: SessionConfig | None = None,
+    ) -> FaceEmbedder:
+        """Build from the registry asset named by ``options.model``."""
+        options = options or FaceEmbedderOptions()
+        spec = get_spec(options.model)
+        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+
+    def align(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """Aligned BGR crops (N, 112, 112, 3) from 5-point keypoints (N, 5, 2)."""
+        image = ensure_bgr(image)
+        keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, 5, 2)
+        if len(keypoints) == 0:
+            return np.zeros((0, self.size[1], self.size[0], 3), np.uint8)
+        with warnings.catch_warnings():  # scikit-image deprecates SimilarityTransform.estimate, used inside
+            warnings.simplefilter("ignore", FutureWarning)
+            return np.stack([face_align.norm_crop(image, k, image_size=self.size[0]) for k in keypoints])
+
+    def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
+        """L2-normalised embeddings (N, D) of aligned BGR crops (N, 112, 112, 3), in batches."""
+        crops = np.asarray(crops)
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        pre = self.spec.preprocess
+        out = []
+        for start in range(0, len(crops), self.options.batch_size):
+            batch = crops[start : start + self.options.batch_size]
+            if pre.color == "RGB":
+                batch = batch[..., ::-1]
+            blob = ((batch.astype(np.float32) - pre.mean) / pre.std).transpose(0, 3, 1, 2)
+            out.append(self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})[0])
+        return l2_normalise(np.concatenate(out))
+
+    def embed(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """Align the faces given by their keypoints and embed them: (N, D), unit length."""
+        return self.embed_aligned(self.align(image, keypoints))
+
+
+def resize_for_embedding(crop: np.ndarray, size: tuple[int, int] = (112, 112)) -> np.ndarray:
+    """Resize an already-aligned face crop (e.g. LFW 112x112 pairs) to the embedder's input size."""
+    return cv2.resize(ensure_bgr(crop), size, interpolation=cv2.INTER_AREA)

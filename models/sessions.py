@@ -1,0 +1,142 @@
+"""One factory for ONNX Runtime sessions: provider preference, thread counts, warm-up, clear errors.
+
+Provider preference is TensorRT -> CUDA -> CPU by default (configurable). Providers this onnxruntime build
+does not have are dropped with a logged reason, and a session that silently came up on fewer providers than
+asked for (for example CUDA libraries missing at run time) is logged too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+ort.set_default_logger_severity(3)  # SCRFD at non-640 sizes logs harmless VerifyOutputSizes warnings
+
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+_SHORT = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+
+
+def _default_threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How to build sessions: which providers in which order, and how many threads.
+
+    ``providers`` accepts full names or the short names ``tensorrt``, ``cuda``, ``cpu``. On a 2-core machine
+    keep ``intra_op_threads`` at 1-2 and ``inter_op_threads`` at 1 so stages do not oversubscribe the CPU.
+    """
+
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    intra_op_threads: int = field(default_factory=_default_threads)
+    inter_op_threads: int = 1
+    graph_optimization: str = "all"  # "disable", "basic", "extended", "all"
+    trt_cache_dir: str | None = None
+
+    @classmethod
+    def from_env(cls) -> SessionConfig:
+        """Build from ``PEOPLELENS_PROVIDERS`` (comma list) and ``PEOPLELENS_THREADS`` when set."""
+        kwargs: dict = {}
+        if env := os.environ.get("PEOPLELENS_PROVIDERS"):
+            kwargs["providers"] = tuple(p.strip() for p in env.split(",") if p.strip())
+        if env := os.environ.get("PEOPLELENS_THREADS"):
+            kwargs["intra_op_threads"] = int(env)
+        return cls(**kwargs)
+
+
+def resolve_providers(wanted: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Split the wanted providers into (usable in this build, reasons for the ones dropped)."""
+    available = ort.get_available_providers()
+    usable, reasons = [], []
+    for name in wanted:
+        full = _SHORT.get(name.lower(), name)
+        if full in available:
+            usable.append(full)
+        else:
+            reasons.append(f"{full} is not in this onnxruntime build ({ort.__version__}; has {', '.join(available)})")
+    if "CPUExecutionProvider" not in usable:
+        usable.append("CPUExecutionProvider")
+    return usable, reasons
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head:
+        raise ModelLoadError(f"model file {path} is empty")
+    if head.lstrip().lower().startswith((b"<!doctype", b"<html")):
+        raise ModelLoadError(f"model file {path} is an HTML page, not an ONNX model (a failed download?)")
+
+
+def create_session(path: str | Path, config: SessionConfig | None = None) -> ort.InferenceSession:
+    """Load an ONNX model into an InferenceSession, falling back down the provider list with logged reasons."""
+    path = Path(path)
+    config = config or SessionConfig.from_env()
+    _check_model_file(path)
+    providers, reasons = resolve_providers(config.providers)
+    for reason in reasons:
+        log.info("%s: %s", path.name, reason)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = config.intra_op_threads
+    opts.inter_op_num_threads = config.inter_op_threads
+    opts.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[config.graph_optimization]
+    provider_options = []
+    for p in providers:
+        if p == "TensorrtExecutionProvider" and config.trt_cache_dir:
+            provider_options.append({"trt_engine_cache_enable": True, "trt_engine_cache_path": config.trt_cache_dir})
+        else:
+            provider_options.append({})
+    while True:
+        try:
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=providers,
+                                           provider_options=provider_options)
+            break
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+            if len(providers) > 1:
+                log.warning("%s: %s failed to start (%s); falling back", path.name, providers[0], exc)
+                providers, provider_options = providers[1:], provider_options[1:]
+                continue
+            raise ModelLoadError(
+                f"onnxruntime cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}. "
+                "The file is corrupt or not an ONNX model; `peoplelens assets verify` checks every model."
+            ) from None
+    got = session.get_providers()
+    dropped = [p for p in providers if p not in got]
+    if dropped:
+        log.warning("%s: running on %s; %s did not come up (missing CUDA/TensorRT libraries?)",
+                    path.name, ", ".join(got), ", ".join(dropped))
+    return session
+
+
+def check_inputs(session: ort.InferenceSession, expected: dict[str, int], model: str) -> None:
+    """Fail clearly when a model file is the wrong model: each expected input name must exist with that rank."""
+    actual = {i.name: len(i.shape) for i in session.get_inputs()}
+    for name, rank in expected.items():
+        if actual.get(name) != rank:
+            raise ModelLoadError(
+                f"{model}: expected an input {name!r} of rank {rank}, the file has {actual}; "
+                "is this the right model file?"
+            )
+
+
+def warm_up(session: ort.InferenceSession, shapes: dict[str, tuple[int, ...]], runs: int = 1) -> None:
+    """Run the session on zeros so the first real frame does not pay for lazy initialisation."""
+    feeds = {name: np.zeros(shape, dtype=np.float32) for name, shape in shapes.items()}
+    for _ in range(runs):
+        session.run(None, feeds)

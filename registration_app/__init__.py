@@ -1,0 +1,1 @@
+"""PeopleLens registration_app package."""

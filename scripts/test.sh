@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (after set-up). Usage: bash scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ -z "${PEOPLELENS_ASSETS:-}" ] && [ -d ../shared/models ]; then
+  export PEOPLELENS_ASSETS="$(cd ../shared && pwd)"
+fi
+.venv/bin/ruff check .
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""PeopleLens sim_harness package."""
