@@ -146,9 +146,8 @@ class AssetManager:
                 results.append(status)
                 continue
             if not (spec.url or spec.archive):
-                results.append(
-                    AssetStatus(spec, None, False, f"{status.problem}; no public download exists: {self.how_to_get(spec)}")
-                )
+                problem = f"{status.problem}; no public download exists: {self.how_to_get(spec)}"
+                results.append(AssetStatus(spec, None, False, problem))
                 continue
             try:
                 self._download_one(spec, download, progress)
@@ -206,9 +205,8 @@ class AssetManager:
                 continue
             dest = self.cache_dir / spec.relpath
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
-                with open(good, "rb") as src:
-                    shutil.copyfileobj(src, tmp)
+            with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp, open(good, "rb") as src:
+                shutil.copyfileobj(src, tmp)
             os.replace(tmp.name, dest)
             results.append(AssetStatus(spec, dest, True))
         return results
