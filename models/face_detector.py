@@ -39,6 +39,9 @@ class FaceDetectorOptions:
     nms_iou: float = 0.4
     max_faces: int = 0  # 0 = no limit
     min_face_px: float = 0.0  # drop boxes narrower than this (in frame pixels)
+    #: Retry once on a frame padded by 50% per side when nothing is found: for photos in which one face fills
+    #: the frame (SCRFD/YuNet anchors stop at ~400 px faces). Use for enrolment photos, not for video.
+    pad_retry: bool = False
 
 
 class FaceDetector(Protocol):
@@ -81,6 +84,19 @@ def _finish(boxes, scores, kps, options: FaceDetectorOptions) -> Detections:
     return det
 
 
+def _detect_with_pad_retry(detect_once, image: np.ndarray, options: FaceDetectorOptions) -> Detections:
+    faces = detect_once(image)
+    if len(faces) or not options.pad_retry:
+        return faces
+    pad = max(image.shape[:2]) // 2
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    faces = detect_once(padded)
+    if len(faces):
+        faces.boxes -= pad
+        faces.keypoints -= pad
+    return faces
+
+
 class ScrfdDetector:
     """SCRFD face detector (det_2.5g / det_500m)."""
 
@@ -112,8 +128,11 @@ class ScrfdDetector:
         return cls(create_session(path, session_config), spec, options)
 
     def canvas_size(self, width: int, height: int) -> tuple[int, int]:
-        """The network input (w, h) for a frame: longest side ``max_side``, both rounded up to 32."""
-        scale = self.options.max_side / max(width, height)
+        """The network input (w, h) for a frame: longest side ``max_side`` (never upscaled), rounded up to 32.
+
+        Upscaling a small image only makes its faces larger than the detector's anchors: a 150 px face crop
+        upscaled to 640 is missed, at its own size it is found."""
+        scale = min(1.0, self.options.max_side / max(width, height))
         cw = int(math.ceil(width * scale / 32) * 32)
         ch = int(math.ceil(height * scale / 32) * 32)
         return max(cw, 32), max(ch, 32)
@@ -129,7 +148,9 @@ class ScrfdDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
-        image = ensure_bgr(image)
+        return _detect_with_pad_retry(self._detect_once, ensure_bgr(image), self.options)
+
+    def _detect_once(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
         cw, ch = self.canvas_size(w, h)
         canvas, scale = _letterbox(image, (cw, ch), self.spec.preprocess.pad_value)
@@ -183,7 +204,9 @@ class YuNetDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
-        image = ensure_bgr(image)
+        return _detect_with_pad_retry(self._detect_once, ensure_bgr(image), self.options)
+
+    def _detect_once(self, image: np.ndarray) -> Detections:
         canvas, scale = _letterbox(image, self.size, self.spec.preprocess.pad_value)
         outs = dict(zip(self.output_names, self.session.run(self.output_names, {"input": _blob(canvas, self.spec)}),
                         strict=True))

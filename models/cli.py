@@ -1,0 +1,169 @@
+"""``peoplelens assets list|fetch|verify|import`` and ``peoplelens doctor``."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from models.assets import AssetManager, AssetStatus, default_manager
+from models.errors import AssetError
+from models.registry import MODELS, AssetSpec, all_assets, data_assets, get_spec
+
+console = Console()
+
+
+def _select(names: tuple[str, ...], include_data: bool) -> list[AssetSpec]:
+    if names:
+        try:
+            return [get_spec(n) for n in names]
+        except KeyError as exc:
+            raise AssetError(str(exc.args[0])) from None
+    return list(all_assets() if include_data else MODELS)
+
+
+def _status_table(results: list[AssetStatus], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("asset", "status", "where / problem"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        mark = "[green]ok[/green]" if r.ok else "[red]MISSING/BAD[/red]"
+        table.add_row(r.spec.name, mark, str(r.path) if r.ok else r.problem)
+    return table
+
+
+@click.group()
+def assets() -> None:
+    """Model and sample-data assets: list, fetch (download + verify), verify, import."""
+
+
+@assets.command("list")
+@click.option("--data/--no-data", default=False, help="Also list the sample recordings and photos.")
+def list_assets(data: bool) -> None:
+    """Every asset with its role, licence, size, sha256, official source and whether it is present."""
+    manager = default_manager()
+    table = Table(title="PeopleLens assets")
+    for col in ("name", "size", "present", "licence", "role"):
+        table.add_column(col, overflow="fold")
+    specs = list(MODELS) + (list(data_assets()) if data else [])
+    for spec in specs:
+        ok = manager.check(spec).ok
+        table.add_row(spec.name, f"{spec.size:,}", "[green]yes[/green]" if ok else "[red]no[/red]", spec.licence,
+                      spec.role)
+    console.print(table)
+    console.print("[bold]sources and checksums[/bold]")
+    for spec in specs:
+        source = spec.url or (f"{spec.archive.url} (member {spec.archive.member})" if spec.archive else
+                              "PeopleLens sample bundle only")
+        console.print(f"  {spec.name}: sha256 {spec.sha256}\n    {source}", soft_wrap=True)
+    console.print(
+        "[yellow]Note:[/yellow] InsightFace-derived weights (det_2.5g, det_500m, arcface_mobileface128) are for "
+        "non-commercial research only. Use yunet for a permissive face detector."
+    )
+
+
+@assets.command()
+@click.argument("names", nargs=-1)
+@click.option("--data/--no-data", default=False, help="Also fetch the sample recordings and photos.")
+def fetch(names: tuple[str, ...], data: bool) -> None:
+    """Make assets available: keep verified copies, download and verify the rest (resumable, atomic)."""
+    manager = default_manager()
+    specs = _select(names, data)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"downloading {name}", total=total or None)
+            progress.update(tasks[name], completed=done, total=total or None)
+
+        results = manager.fetch(specs, progress=report)
+    bad = [r for r in results if not r.ok]
+    where = manager.offline_dir or manager.cache_dir
+    console.print(f"{len(results) - len(bad)}/{len(results)} assets present and verified (looked in {where}"
+                  f"{' and ' + str(manager.cache_dir) if manager.offline_dir else ''})")
+    if bad:
+        console.print(_status_table(bad, "Assets that could not be obtained"))
+        raise AssetError(f"{len(bad)} asset(s) missing or bad; see the table above")
+
+
+@assets.command()
+@click.argument("names", nargs=-1)
+@click.option("--data/--no-data", default=True, help="Also verify the sample recordings and photos.")
+def verify(names: tuple[str, ...], data: bool) -> None:
+    """Check every asset's size and sha256 where it is found; exit 2 when any is missing or bad."""
+    manager = default_manager()
+    results = [manager.check(s) for s in _select(names, data)]
+    bad = [r for r in results if not r.ok]
+    console.print(_status_table(bad or results[:0], "Problems") if bad else
+                  f"[green]all {len(results)} assets verified[/green]")
+    if bad:
+        raise AssetError(f"{len(bad)} of {len(results)} assets missing or bad")
+
+
+@assets.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def import_(directory: str) -> None:
+    """Copy verified assets from DIRECTORY (bundle layout or loose files) into the user cache."""
+    manager: AssetManager = default_manager()
+    results = manager.import_dir(directory)
+    got = [r for r in results if r.ok]
+    console.print(f"imported {len(got)} of {len(results)} registry assets into {manager.cache_dir}")
+    wrong = [r for r in results if not r.ok and "not in" not in r.problem]
+    if wrong:
+        console.print(_status_table(wrong, "Files found but rejected (checksum mismatch)"))
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@click.command()
+def doctor() -> None:
+    """Versions, ONNX Runtime providers (and whether CUDA really comes up), and which assets are usable."""
+    import onnxruntime as ort
+
+    from models.sessions import SessionConfig, resolve_providers
+
+    console.print(f"python {sys.version.split()[0]} on {platform.platform()}")
+    table = Table(title="packages")
+    table.add_column("package")
+    table.add_column("version")
+    for dist in ("peoplelens", "onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "insightface",
+                 "ai-edge-litert", "pyzmq", "sounddevice", "PyOpenAL", "fastapi", "cryptography"):
+        table.add_row(dist, _version(dist))
+    console.print(table)
+    both = _version("onnxruntime") != "not installed" and _version("onnxruntime-gpu") != "not installed"
+    if both:
+        console.print("[red]both onnxruntime and onnxruntime-gpu are installed; they shadow each other. "
+                      "Run `bash scripts/setup.sh --gpu` to keep only the GPU build.[/red]")
+    available = ort.get_available_providers()
+    console.print(f"onnxruntime {ort.__version__} providers available: {', '.join(available)}")
+    usable, reasons = resolve_providers(SessionConfig.from_env().providers)
+    console.print(f"providers that will be used, in order: {', '.join(usable)}")
+    for r in reasons:
+        console.print(f"  [dim]{r}[/dim]")
+    manager = default_manager()
+    console.print(f"offline asset dir ($PEOPLELENS_ASSETS): {manager.offline_dir or 'not set'}")
+    console.print(f"asset cache: {manager.cache_dir}")
+    results = [manager.check(s) for s in MODELS]
+    console.print(_status_table(results, "model assets"))
+    data_ok = sum(manager.check(s).ok for s in data_assets())
+    console.print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
+    if "CUDAExecutionProvider" in available:
+        from models.sessions import create_session
+
+        spec = get_spec("det_500m")
+        status = manager.check(spec)
+        if status.ok:
+            sess = create_session(status.path, SessionConfig(providers=("cuda", "cpu")))
+            console.print(f"CUDA check: det_500m session runs on {sess.get_providers()}")
