@@ -111,3 +111,43 @@ class AudioEvent:
         d = asdict(self)
         d["sound"] = str(self.sound)
         return d
+
+
+@dataclass
+class TrackView:
+    """What the pipeline saw of one tracked person in the current frame (for overlays and metrics)."""
+
+    track_id: int
+    box: tuple[float, float, float, float] | None  # body (or face-derived) box in image pixels, xyxy
+    face_box: tuple[float, float, float, float] | None
+    identity: IdentityState
+    name: str | None
+    head_yaw_deg: float | None = None
+    head_pitch_deg: float | None = None
+    both_ears_visible: bool = False
+    looking_at_wearer: bool = False
+    distance_m: float | None = None
+
+
+@dataclass
+class SeenSignal:
+    """A person has been "seen" by the wearer (named or acknowledged): peers' LED topic."""
+
+    t: float
+    track_id: int
+    name: str | None
+    reason: str
+
+
+@dataclass
+class ProcessResult:
+    """Everything one frame produced: the runtime, the replay harness and the benchmark read this."""
+
+    frame_index: int
+    t: float  # capture timestamp of the frame (seconds)
+    head: HeadOrientation
+    events: list[AudioEvent] = field(default_factory=list)
+    seen: list[SeenSignal] = field(default_factory=list)
+    people: list[PersonState] = field(default_factory=list)  # the whole People Map after this frame
+    tracks: list[TrackView] = field(default_factory=list)  # people in view in this frame
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage for this frame
