@@ -71,9 +71,9 @@ def woodblock(pitch_semitones: float = 0.0, freq_hz: float | None = None, fs: in
     for ratio, amp, decay in ((1.0, 1.0, 0.030), (2.57, 0.5, 0.015), (4.1, 0.25, 0.008)):
         if ratio * freq_hz < 0.45 * fs:
             tone += amp * np.sin(2 * np.pi * ratio * freq_hz * t) * _env(len(t), fs, 0.0005, decay)
-    strike = _band(_noise(len(t), 2), 500.0, 12000.0, fs) * _env(len(t), fs, 0.0002, 0.004)
+    strike = _band(_noise(len(t), 2), 500.0, 12000.0, fs) * _env(len(t), fs, 0.0002, 0.006)
     strike /= np.max(np.abs(strike))
-    return _finish(tone + 0.5 * strike, 0.8, fs)
+    return _finish(tone + 0.8 * strike, 0.8, fs)
 
 
 def click(fs: int = SAMPLE_RATE) -> np.ndarray:
@@ -91,9 +91,9 @@ def gaze(fs: int = SAMPLE_RATE) -> np.ndarray:
         t = np.arange(note_len) / fs
         env = _env(note_len, fs, 0.006, 0.07)
         tone = (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) * env
-        breath = _band(_noise(note_len, 10 + i), 2000.0, 12000.0, fs) * _env(note_len, fs, 0.002, 0.01)
+        breath = _band(_noise(note_len, 10 + i), 2000.0, 12000.0, fs) * _env(note_len, fs, 0.002, 0.015)
         breath /= np.max(np.abs(breath))
-        out[i * note_len : (i + 1) * note_len] += tone + 0.25 * breath
+        out[i * note_len : (i + 1) * note_len] += tone + 0.35 * breath
     return _finish(out, 0.6, fs)
 
 

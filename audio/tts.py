@@ -23,10 +23,10 @@ MAX_TEXT_CHARS = 200
 
 
 def default_cache_dir() -> Path:
-    """``<user cache dir>/peoplelens/tts`` (platformdirs), e.g. ``~/.cache/peoplelens/tts`` on Linux."""
+    """``$PEOPLELENS_CACHE/tts``, else the per-user cache dir, e.g. ``~/.cache/peoplelens/tts`` on Linux."""
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("peoplelens")) / "tts"
+    return Path(os.environ.get("PEOPLELENS_CACHE") or platformdirs.user_cache_dir("peoplelens")) / "tts"
 
 
 def parse_espeak_wav(data: bytes) -> tuple[np.ndarray, int]:
