@@ -86,3 +86,30 @@ def test_realtime_output_without_device_is_a_clear_error() -> None:
         result = CliRunner().invoke(audio, ["play", "--sound", "click", "--azimuth", "0"])
         assert isinstance(result.exception, NoOutputDeviceError)
         assert CliRunner().invoke(audio, ["devices"]).output.strip() == "no output devices found"
+
+
+def test_config_section_overrides_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    from audio.config import load_audio_config
+    from lens.config import ConfigError
+
+    cfg = tmp_path / "peoplelens.toml"
+    cfg.write_text('[audio]\nbackend = "numpy"\nmaster_gain = 0.5\n')
+    assert load_audio_config(cfg).backend == "numpy"
+    out = tmp_path / "c.wav"
+    result = CliRunner().invoke(audio, ["render", "--sound", "click", "--azimuth", "0", "--config", str(cfg),
+                                        "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0 and "numpy spherical head" in result.output
+    cfg.write_text("[audio]\nhead_size = 3\n")
+    with pytest.raises(ConfigError, match="head_size"):
+        load_audio_config(cfg)
+
+
+def test_measure_reports_every_backend() -> None:
+    from audio.measure import AZIMUTHS, measure
+
+    report = measure(repeats=1)
+    assert set(report["backends"]) == {"numpy", "openal"}
+    for r in report["backends"].values():
+        assert set(r["direction_error_deg"]) == {str(az) for az in AZIMUTHS}
+        assert all(e["max"] <= 15.0 for e in r["direction_error_deg"].values())
+        assert all(0 < ms < 1000 for ms in r["render_ms"].values())
