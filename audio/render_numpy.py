@@ -11,6 +11,8 @@
 * Behind (|az| > 90): a high shelf (one-pole split at ``rear_shelf_cutoff_hz``) lowers the highs by up to
   ``rear_shelf_gain`` straight behind, a mild front/back spectral cue.
 * Distance: inverse distance clamped to [reference, max] (see :func:`audio.render.distance_gain`).
+* Elevation only enters through the lateral angle (cos el shrinks ITD and ILD); there is no pinna model,
+  so up/down is not rendered by this backend (the OpenAL HRTF does render it).
 """
 
 from __future__ import annotations
