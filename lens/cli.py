@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -50,8 +51,12 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML file overriding thresholds (same as $PEOPLELENS_CONFIG).")
+def cli(verbose: int, config_file: str | None) -> None:
     """PeopleLens: a spatial-audio People Map for people who are blind."""
+    if config_file:
+        os.environ["PEOPLELENS_CONFIG"] = os.path.abspath(config_file)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
