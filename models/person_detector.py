@@ -1,0 +1,174 @@
+"""Person (body) detector: YOLOX-Nano (COCO, class 0 = person) on one ONNX session, with optional tiling.
+
+Preprocessing and decode follow ``shared/models/MANIFEST.md`` §4 and the registry entry ``yolox_nano``:
+BGR raw 0..255, letterbox into the top-left of 416x416 padded with 114; grids 52/26/13 for strides 8/16/32;
+centre = (d + grid) * stride, wh = exp(.) * stride; score = objectness x P(person); NMS IoU 0.45.
+
+Tiling. The whole 1280x720 frame shrunk to 416 px loses people under ~100 px tall (MANIFEST range test:
+0/9 found at 40 px). With tiles the frame is also cut into N overlapping square tiles (side = frame height)
+spanning its width, each run at 416 px, and all boxes are merged with NMS. Boxes cut by a tile's inner
+border are dropped when another tile sees that person whole. The model has a fixed batch of 1, so tiles are
+a loop: cost = (1 + N) x one inference (~8 ms each on the 2-core dev box).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from lens.types import Detections, nms
+from models.assets import AssetManager, default_manager
+from models.errors import ModelLoadError
+from models.images import ensure_bgr
+from models.registry import AssetSpec, get_spec
+from models.sessions import SessionConfig, check_inputs, create_session
+
+PERSON_CLASS = 0
+
+
+@dataclass(frozen=True)
+class PersonDetectorOptions:
+    """Options for the person detector.
+
+    ``tiles``: ``0`` = whole frame only; ``N`` = whole frame + N square tiles across the width; ``"auto"`` =
+    N = ceil(aspect ratio) + 1 for frames wider than tall by > 10% (3 for 16:9), 0 otherwise.
+    """
+
+    model: str = "yolox_nano"
+    score_threshold: float = 0.3
+    nms_iou: float = 0.45
+    tiles: int | str = "auto"
+    min_height_px: float = 0.0  # drop boxes shorter than this (frame pixels)
+    #: a tile box within this many network-input pixels of an inner tile border is a cut-off body part (the
+    #: whole frame or the neighbouring tile sees that person whole), so it is dropped
+    border_margin_px: float = 8.0
+
+
+def _letterbox(image: np.ndarray, size: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    tw, th = size
+    scale = min(tw / w, th / h)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    canvas = np.full((th, tw, 3), pad, dtype=np.uint8)
+    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
+    return canvas, scale
+
+
+def tile_windows(width: int, height: int, tiles: int | str) -> list[tuple[int, int, int, int]]:
+    """The crop windows (x1, y1, x2, y2) to run: the whole frame first, then the square tiles.
+
+    Tiles have side = the shorter frame side and are spread evenly along the longer side, overlapping."""
+    windows = [(0, 0, width, height)]
+    if tiles == "auto":
+        long_, short = max(width, height), min(width, height)
+        n = int(np.ceil(long_ / short)) + 1 if long_ > 1.1 * short else 0
+    else:
+        n = int(tiles)
+    if n < 0:
+        raise ValueError(f"tiles must be 'auto' or >= 0, got {tiles!r}")
+    if n == 0:
+        return windows
+    side = min(width, height)
+    if width >= height:
+        starts = np.linspace(0, width - side, n).round().astype(int) if n > 1 else [(width - side) // 2]
+        windows += [(int(x), 0, int(x) + side, height) for x in starts]
+    else:
+        starts = np.linspace(0, height - side, n).round().astype(int) if n > 1 else [(height - side) // 2]
+        windows += [(0, int(y), width, int(y) + side) for y in starts]
+    return windows
+
+
+class PersonDetector:
+    """YOLOX-Nano person detector: ``detect(bgr) -> Detections`` of class 0 boxes in frame pixels."""
+
+    STRIDES = (8, 16, 32)
+
+    def __init__(self, session: ort.InferenceSession, spec: AssetSpec, options: PersonDetectorOptions) -> None:
+        check_inputs(session, {"images": 4}, spec.name)
+        pre = spec.preprocess
+        if pre is None or pre.input_size is None:
+            raise ModelLoadError(f"{spec.name}: the registry entry has no fixed input size")
+        out = session.get_outputs()[0]
+        self.session, self.spec, self.options = session, spec, options
+        self.input_name = session.get_inputs()[0].name
+        self.output_name = out.name
+        self.size = pre.input_size
+        self.grid, self.stride = self._grids(self.size)
+        if isinstance(out.shape[1], int) and out.shape[1] != len(self.grid):
+            raise ModelLoadError(f"{spec.name}: expected {len(self.grid)} predictions, the model has {out.shape}")
+
+    @classmethod
+    def from_registry(
+        cls, options: PersonDetectorOptions | None = None, manager: AssetManager | None = None,
+        session_config: SessionConfig | None = None,
+    ) -> PersonDetector:
+        """Build from the registry asset named by ``options.model``."""
+        options = options or PersonDetectorOptions()
+        spec = get_spec(options.model)
+        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+
+    def _grids(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        grids, strides = [], []
+        for s in self.STRIDES:
+            gh, gw = size[1] // s, size[0] // s
+            xv, yv = np.meshgrid(np.arange(gw), np.arange(gh))
+            grids.append(np.stack([xv, yv], -1).reshape(-1, 2))
+            strides.append(np.full((gh * gw, 1), s))
+        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+    def _blob(self, canvas: np.ndarray) -> np.ndarray:
+        pre = self.spec.preprocess
+        img = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB) if pre.color == "RGB" else canvas
+        blob = (img.astype(np.float32) - pre.mean) / pre.std
+        return np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+
+    def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        x1, y1, x2, y2 = window
+        canvas, scale = _letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
+        raw = self.session.run([self.output_name], {self.input_name: self._blob(canvas)})[0][0]
+        scores = raw[:, 4] * raw[:, 5 + PERSON_CLASS]
+        keep = scores >= self.options.score_threshold
+        if not keep.any():
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        raw, scores = raw[keep], scores[keep]
+        stride = self.stride[keep]
+        centre = (raw[:, :2] + self.grid[keep]) * stride
+        wh = np.exp(np.clip(raw[:, 2:4], -10, 10)) * stride
+        boxes = np.concatenate([centre - wh / 2, centre + wh / 2], 1)
+        if window != (0, 0, image.shape[1], image.shape[0]):
+            cw, ch = (x2 - x1) * scale, (y2 - y1) * scale
+            m = self.options.border_margin_px
+            inner_left, inner_right = x1 > 0, x2 < image.shape[1]
+            inner_top, inner_bottom = y1 > 0, y2 < image.shape[0]
+            cut = ((inner_left & (boxes[:, 0] <= m)) | (inner_right & (boxes[:, 2] >= cw - m))
+                   | (inner_top & (boxes[:, 1] <= m)) | (inner_bottom & (boxes[:, 3] >= ch - m)))
+            boxes, scores = boxes[~cut], scores[~cut]
+        boxes = boxes / scale + np.array([x1, y1, x1, y1], np.float32)
+        return boxes.astype(np.float32), scores.astype(np.float32)
+
+    def windows(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
+        """The windows one ``detect`` call runs for a frame of this size (whole frame first)."""
+        return tile_windows(width, height, self.options.tiles)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """People in a BGR frame: boxes (xyxy, frame pixels), scores, ``class_ids`` all 0, best first."""
+        image = ensure_bgr(image)
+        h, w = image.shape[:2]
+        all_boxes, all_scores = [], []
+        for window in self.windows(w, h):
+            boxes, scores = self._run_window(image, window)
+            all_boxes.append(boxes)
+            all_scores.append(scores)
+        boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
+        if len(boxes) == 0:
+            return Detections(boxes, scores, class_ids=np.zeros(0, np.int64))
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        keep = nms(boxes, scores, self.options.nms_iou)
+        det = Detections(boxes[keep], scores[keep], class_ids=np.zeros(len(keep), np.int64))
+        if self.options.min_height_px > 0:
+            det = det[det.heights >= self.options.min_height_px]
+        return det
