@@ -1,0 +1,284 @@
+"""Enrolment from photos: per-photo quality feedback and enrolment of the good ones.
+
+A photo is usable when exactly one dominant face is found, it is big enough and sharp enough. Each usable
+photo is also put in a coarse pose bin from its 5 keypoints, so the user can be told which views are still
+missing. Photos are decoded in memory and dropped; only the raw embedding is kept until it is protected.
+
+Thresholds (defaults measured on /work/shared/data/faces, see ``scripts`` in the README section):
+
+* size: face box width >= 100 px (the 150 px sample crops give 112-140 px faces);
+* sharpness: variance of the Laplacian over the inner face of the aligned 112x112 crop >= 40 (sharp sample
+  photos: min 55, 5th percentile 93; the same photos blurred by sigma 2 crop-px: median 22);
+* pose: yaw ratio = nose offset from the eye midpoint / inter-ocular distance (eye line levelled): frontal
+  photos -0.27..0.27, so |yaw| > 0.3 is "turned"; pitch ratio = nose depth between eye line (0) and mouth
+  line (1): frontal 0.35..0.79, < 0.36 is "up", > 0.8 is "down".
+
+Pose names are from the photographed person's point of view: ``turned_left`` = they turned their head to
+their own left (nose towards image-right).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.errors import ImageDecodeError
+from models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
+from models.face_embedder import FaceEmbedder
+from models.images import decode_image, ensure_bgr
+from registration_app.errors import EnrolmentError
+from registration_app.store import PeopleStore, PersonRecord, normalise_name
+
+POSE_BINS = ("frontal", "turned_left", "turned_right", "up", "down")
+REQUIRED_BINS = ("frontal", "turned_left", "turned_right")
+
+
+@dataclass(frozen=True)
+class EnrolmentOptions:
+    """Photo quality thresholds (config section ``[registration]``)."""
+
+    detector: str = "det_2.5g"
+    min_face_px: float = 100.0
+    min_sharpness: float = 40.0
+    second_face_ratio: float = 0.5  # another face with >= this fraction of the biggest face's area = ambiguous
+    yaw_turn: float = 0.3
+    max_yaw: float = 0.9  # beyond this the face is near profile: not usable for recognition
+    pitch_up: float = 0.36
+    pitch_down: float = 0.80
+    max_photo_side: int = 4096  # larger photos are scaled down before detection
+
+
+@dataclass
+class PhotoFeedback:
+    """What one photo is worth for enrolment; ``messages`` tell the user what to change."""
+
+    ok: bool
+    face_found: bool
+    n_faces: int = 0
+    face_px: float = 0.0
+    big_enough: bool = False
+    sharpness: float = 0.0
+    sharp_enough: bool = False
+    pose: str | None = None
+    yaw_ratio: float = 0.0
+    pitch_ratio: float = 0.0
+    messages: list[str] = field(default_factory=list)
+    embedding: np.ndarray | None = field(default=None, repr=False)  # raw, in memory only
+
+    def to_dict(self) -> dict:
+        """JSON-friendly view (without the embedding)."""
+        d = asdict(self)
+        d.pop("embedding")
+        return d
+
+
+@dataclass
+class EnrolReport:
+    """The outcome of enrolling one person from a set of photos."""
+
+    name: str
+    enrolled: bool
+    n_photos: int
+    n_used: int
+    rejected: list[tuple[int, list[str]]]  # (photo index, reasons)
+    pose_bins_done: list[str]
+    pose_bins_missing: list[str]
+    record: PersonRecord | None = None
+    name_audio: str = "none"  # "espeak-ng", "clip", "none", or why it failed
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-friendly view."""
+        d = asdict(self)
+        d["rejected"] = [{"photo": i, "reasons": r} for i, r in self.rejected]
+        return d
+
+
+class FaceAnalyzer:
+    """The detector + embedder pair used for enrolment (thread-safe: one inference at a time)."""
+
+    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder) -> None:
+        self.detector, self.embedder = detector, embedder
+        self.lock = threading.Lock()
+
+    @classmethod
+    def create(cls, options: EnrolmentOptions | None = None) -> FaceAnalyzer:
+        """Load the registry models (padded retry on, for photos in which the face fills the frame)."""
+        options = options or EnrolmentOptions()
+        det = create_face_detector(FaceDetectorOptions(model=options.detector, pad_retry=True))
+        return cls(det, FaceEmbedder.from_registry())
+
+
+_default: FaceAnalyzer | None = None
+_default_lock = threading.Lock()
+
+
+def default_analyzer() -> FaceAnalyzer:
+    """A process-wide analyzer, loaded on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = FaceAnalyzer.create()
+        return _default
+
+
+def pose_ratios(keypoints: np.ndarray) -> tuple[float, float, float]:
+    """(yaw ratio, pitch ratio, inter-ocular px) from 5 keypoints, after levelling the eye line (roll)."""
+    k = np.asarray(keypoints, dtype=np.float64).reshape(5, 2)
+    eye_mid, mouth_mid = (k[0] + k[1]) / 2, (k[3] + k[4]) / 2
+    v = k[1] - k[0]
+    iod = float(np.hypot(*v))
+    if iod < 1e-6:
+        return 0.0, 0.5, 0.0
+    c, s = v / iod
+    rot = np.array([[c, s], [-s, c]])  # rotates the eye line onto +x
+    nose, mouth = rot @ (k[2] - eye_mid), rot @ (mouth_mid - eye_mid)
+    return float(nose[0] / iod), float(nose[1] / mouth[1]) if mouth[1] > 1e-6 else 0.5, iod
+
+
+def pose_bin(yaw: float, pitch: float, options: EnrolmentOptions) -> str:
+    """The coarse pose bin of a face (subject's point of view)."""
+    if yaw > options.yaw_turn:
+        return "turned_left"
+    if yaw < -options.yaw_turn:
+        return "turned_right"
+    if pitch < options.pitch_up:
+        return "up"
+    if pitch > options.pitch_down:
+        return "down"
+    return "frontal"
+
+
+def sharpness(aligned_crop: np.ndarray) -> float:
+    """Variance of the Laplacian over the inner face (rows 28-104, cols 20-92) of a 112x112 aligned crop.
+
+    The inner region keeps the crop's black fill (faces near the photo edge) out of the measure."""
+    grey = cv2.cvtColor(aligned_crop, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey[28:104, 20:92], cv2.CV_64F).var())
+
+
+def _to_image(photo: np.ndarray | bytes | str | Path, options: EnrolmentOptions) -> np.ndarray:
+    if isinstance(photo, bytes | bytearray | memoryview):
+        image = decode_image(bytes(photo), what="photo")
+    elif isinstance(photo, str | Path):
+        try:
+            image = decode_image(Path(photo).read_bytes(), what=str(photo))
+        except OSError as exc:
+            raise ImageDecodeError(f"cannot read photo {photo}: {exc}") from exc
+    else:
+        image = ensure_bgr(photo)
+    h, w = image.shape[:2]
+    if max(h, w) > options.max_photo_side:
+        scale = options.max_photo_side / max(h, w)
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def assess_photo(
+    image: np.ndarray | bytes | str | Path, analyzer: FaceAnalyzer | None = None,
+    options: EnrolmentOptions | None = None,
+) -> PhotoFeedback:
+    """Check one photo (BGR array, encoded bytes or a file path): face found, one dominant face, size,
+    sharpness, pose bin; computes the raw embedding of a usable face. Bad image data gives a not-ok
+    feedback with the reason (never an exception)."""
+    options = options or EnrolmentOptions()
+    analyzer = analyzer or default_analyzer()
+    try:
+        img = _to_image(image, options)
+    except ImageDecodeError as exc:
+        return PhotoFeedback(ok=False, face_found=False, messages=[f"not a usable image: {exc}"])
+    with analyzer.lock:
+        faces = analyzer.detector.detect(img)
+    if len(faces) == 0:
+        return PhotoFeedback(ok=False, face_found=False,
+                             messages=["no face found: face the camera in good light, fill about a third of the frame"])
+    order = np.argsort(-faces.areas)
+    main = int(order[0])
+    fb = PhotoFeedback(ok=False, face_found=True, n_faces=len(faces))
+    if len(faces) > 1 and faces.areas[order[1]] >= options.second_face_ratio * faces.areas[main]:
+        fb.messages.append(f"{len(faces)} faces of similar size: only the person to enrol should be in the photo")
+    kps = faces.keypoints[main]
+    fb.face_px = float(faces.widths[main])
+    fb.big_enough = fb.face_px >= options.min_face_px
+    if not fb.big_enough:
+        fb.messages.append(f"face too small ({fb.face_px:.0f} px wide, need {options.min_face_px:.0f}): move closer")
+    fb.yaw_ratio, fb.pitch_ratio, _ = pose_ratios(kps)
+    fb.pose = pose_bin(fb.yaw_ratio, fb.pitch_ratio, options)
+    if abs(fb.yaw_ratio) > options.max_yaw:
+        fb.messages.append("face turned too far (near profile): turn back towards the camera a little")
+    with analyzer.lock:
+        crop = analyzer.embedder.align(img, kps[None])
+        fb.sharpness = sharpness(crop[0])
+        fb.sharp_enough = fb.sharpness >= options.min_sharpness
+        if not fb.sharp_enough:
+            fb.messages.append(f"photo is blurry (sharpness {fb.sharpness:.0f}, need {options.min_sharpness:.0f}): "
+                               "hold still, more light")
+        fb.ok = not fb.messages
+        if fb.ok:
+            fb.embedding = analyzer.embedder.embed_aligned(crop)[0]
+    if fb.ok:
+        fb.messages.append(f"good photo ({fb.pose.replace('_', ' ')})")
+    return fb
+
+
+def pose_coverage(feedbacks: Iterable[PhotoFeedback]) -> tuple[list[str], list[str]]:
+    """(pose bins covered by usable photos, bins still missing), in :data:`POSE_BINS` order."""
+    done = {fb.pose for fb in feedbacks if fb.ok and fb.pose}
+    return [b for b in POSE_BINS if b in done], [b for b in POSE_BINS if b not in done]
+
+
+def enroll_feedbacks(
+    store: PeopleStore, name: str, feedbacks: Sequence[PhotoFeedback],
+    name_clip: bytes | str | Path | None = None, speak: bool = True,
+) -> EnrolReport:
+    """Enrol ``name`` from already-assessed photos; nothing is stored if no photo is usable.
+
+    The spoken name comes from ``name_clip`` (WAV) if given, else espeak-ng when ``speak``; a failure there
+    is reported but does not undo the enrolment (the runtime can still synthesise the name)."""
+    from registration_app.name_audio import read_clip, speak_name
+
+    clean = normalise_name(name)
+    clip = read_clip(name_clip) if name_clip is not None else None  # a bad clip is refused before enrolling
+    done, missing = pose_coverage(feedbacks)
+    rejected = [(i, fb.messages) for i, fb in enumerate(feedbacks) if not fb.ok]
+    good = [fb.embedding for fb in feedbacks if fb.ok and fb.embedding is not None]
+    report = EnrolReport(clean, False, len(feedbacks), len(good), rejected, done, missing)
+    if not good:
+        report.message = "nothing enrolled: no usable photo" if feedbacks else "nothing enrolled: no photo given"
+        return report
+    report.record = store.enroll(clean, np.stack(good))
+    report.enrolled = True
+    try:
+        if clip is not None:
+            store.set_name_audio(clean, *clip)
+            report.name_audio = "clip"
+        elif speak and not report.record.has_name_audio:
+            store.set_name_audio(clean, *speak_name(clean))
+            report.name_audio = "espeak-ng"
+        elif report.record.has_name_audio:
+            report.name_audio = "kept"
+    except EnrolmentError as exc:
+        report.name_audio = f"failed: {exc}"
+    report.record = next((p for p in store.people() if p.person_id == report.record.person_id), report.record)
+    want = [b for b in REQUIRED_BINS if b in missing]
+    report.message = f"enrolled {clean} from {len(good)} photo(s)" + (
+        f"; for better recognition add: {', '.join(b.replace('_', ' ') for b in want)}" if want else "")
+    return report
+
+
+def enroll_photos(
+    store: PeopleStore, name: str, images: Sequence[np.ndarray | bytes | str | Path],
+    analyzer: FaceAnalyzer | None = None, options: EnrolmentOptions | None = None,
+    name_clip: bytes | str | Path | None = None, speak: bool = True,
+) -> EnrolReport:
+    """Assess every photo, then enrol ``name`` from the usable ones (see :func:`enroll_feedbacks`)."""
+    normalise_name(name)
+    if not images:
+        raise EnrolmentError("no photo given")
+    feedbacks = [assess_photo(img, analyzer, options) for img in images]
+    return enroll_feedbacks(store, name, feedbacks, name_clip=name_clip, speak=speak)
