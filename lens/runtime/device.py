@@ -1,0 +1,167 @@
+"""``peoplelens device``: capture, audio output and the seen signal on the head-worn device.
+
+It connects to the phone's channels (see :mod:`lens.runtime.transport`), so the phone can be restarted while
+the device keeps running: frames sent while no phone is connected are counted as ``capture.frames_unsent``,
+and events resume as soon as the new phone session publishes. The capture thread sends JPEG frames on the
+conflated PUSH (latest frame wins); the main thread receives events, plays them, measures end-to-end latency
+against its own capture clock, publishes seen signals and sends a heartbeat (and the IMU head) each second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
+from lens.runtime.errors import MessageError
+from lens.runtime.lifecycle import emit_report, running
+from lens.runtime.messages import EventsPayload, Message, encode, encode_frame, head_from_list, head_to_list
+from lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
+from lens.runtime.stats import RuntimeStats
+from lens.runtime.transport import (
+    SeqTracker,
+    channel_endpoints,
+    close_all,
+    device_sockets,
+    receive,
+    seen_publisher,
+    send_nowait,
+)
+
+
+@dataclass
+class DeviceOptions:
+    """Options of ``peoplelens device``."""
+
+    connect: str = "tcp://127.0.0.1:5555"
+    camera: int | None = None
+    video: str | None = None
+    imu: str | None = None
+    realtime: bool = True
+    loop: bool = False
+    duration_s: float = 0.0
+    seen_bind: str | None = None
+    stats_path: str | None = None
+    report_every_s: float = 5.0
+    jpeg_quality: int = 85  # 0 = raw pixels
+    drain_s: float = 1.0  # after the source ends, wait this long for the last events
+    heartbeat_s: float = 1.0
+    phone_timeout_s: float = 3.0  # no phone heartbeat for this long = phone lost
+
+
+class DeviceStage:
+    """The device's state; the frames socket belongs to the capture thread, the others to the main thread."""
+
+    def __init__(self, opts: DeviceOptions, sink: EventSink, stats: RuntimeStats) -> None:
+        self.opts, self.stats = opts, stats
+        self.session = f"device-{int(time.time() * 1000)}"
+        self.source = FrameSource(opts.camera, opts.video, loop=opts.loop)
+        self.imu = ImuTrack.load(opts.imu) if opts.imu else None
+        self.ctx = zmq.Context()
+        self.socks = device_sockets(self.ctx, opts.connect)
+        self.seen_sock = seen_publisher(self.ctx, opts.seen_bind) if opts.seen_bind else None
+        self.output = OutputStage(sink, SeenPublisher(self.seen_sock, stats), stats)
+        self.events_seq = SeqTracker()
+        self.phone_sessions: dict[str, int] = {}
+        self.last_phone_beat: float | None = None
+        self.latest_head = None
+        self.heartbeat_seq = 0
+
+    def _send_frame(self, frame: CapturedFrame) -> None:
+        payload, fields = encode_frame(frame.image, self.opts.jpeg_quality)
+        self.latest_head = frame.head
+        data = encode("frame", frame.index, frame.t_capture, "capture", payload, index=frame.index,
+                      t_frame=frame.t_frame, head=head_to_list(frame.head), session=self.session, **fields)
+        sent = send_nowait(self.socks["frames"], data)
+        self.stats.count("capture", "frames_sent" if sent else "frames_unsent")
+
+    def _on_message(self, msg: Message) -> None:
+        session = str(msg.header.get("session", "?"))
+        if msg.kind == "heartbeat":
+            self.last_phone_beat = time.monotonic()
+            if session not in self.phone_sessions:
+                self.phone_sessions[session] = 0
+                emit_report(f"device: phone session {session} connected")
+            return
+        if msg.kind != "events":
+            self.stats.count("audio", "rejected")
+            return
+        try:
+            payload = EventsPayload.from_bytes(msg.payload)
+            head = head_from_list(msg.header.get("head"))
+        except MessageError as exc:
+            self.stats.count("audio", "rejected")
+            emit_report(f"audio: rejected an events message: {exc}")
+            return
+        self.stats.count("audio", "events_lost", self.events_seq.gap(session, msg.seq))
+        self.stats.observe_s("transport_events", time.time() - msg.header["t_sent"])
+        self.phone_sessions[session] = self.phone_sessions.get(session, 0) + len(payload.events)
+        self.output.deliver(payload.events, payload.seen, float(msg.header["t_capture"]), head)
+
+    def _heartbeat(self) -> None:
+        counters = {k: self.stats.get("capture", k) for k in ("frames_read", "frames_sent", "frames_unsent")}
+        data = encode("heartbeat", self.heartbeat_seq, time.time(), "device", session=self.session, counters=counters)
+        self.heartbeat_seq += 1
+        send_nowait(self.socks["control"], data)
+        if self.latest_head is not None:
+            send_nowait(self.socks["control"], encode("imu", self.heartbeat_seq, time.time(), "device",
+                                                      head=head_to_list(self.latest_head)))
+        if self.last_phone_beat is not None and time.monotonic() - self.last_phone_beat > self.opts.phone_timeout_s:
+            emit_report("device: phone lost (no heartbeat); frames wait for it to come back")
+            self.stats.count("device", "phone_lost")
+            self.last_phone_beat = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Capture in a thread; receive and play events here until the source ends, a signal or the duration."""
+        capture = threading.Thread(target=capture_loop, name="capture", daemon=True,
+                                   args=(self.source, self._send_frame, stop, self.stats, self.opts.realtime, self.imu))
+        capture.start()
+        poller = zmq.Poller()
+        poller.register(self.socks["events"], zmq.POLLIN)
+        next_beat = time.monotonic()
+        deadline = time.monotonic() + self.opts.duration_s if self.opts.duration_s > 0 else None
+        ended_at: float | None = None
+        while not stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if ended_at is None and not capture.is_alive():
+                ended_at = now
+            if ended_at is not None and now - ended_at >= self.opts.drain_s:
+                break
+            if now >= next_beat:
+                self._heartbeat()
+                next_beat = now + self.opts.heartbeat_s
+            if dict(poller.poll(timeout=50)):
+                while (msg := receive(self.socks["events"], self.stats, "audio")) is not None:
+                    self._on_message(msg)
+        stop.set()
+        capture.join(timeout=5.0)
+        self.stats.info["phone_sessions"] = dict(self.phone_sessions)
+
+    def close(self) -> None:
+        """Close the output, the sockets (linger 0) and the context."""
+        self.output.close()
+        close_all(self.socks)
+        if self.seen_sock is not None:
+            self.seen_sock.close(0)
+        self.ctx.term()
+
+
+def run_device(opts: DeviceOptions, sink: EventSink) -> RuntimeStats:
+    """Run the device stages until the source ends (+ drain), ``duration_s`` or SIGINT/SIGTERM."""
+    stats = RuntimeStats("device")
+    stage = DeviceStage(opts, sink, stats)
+    stats.info.update(source=stage.source.description, fps=stage.source.fps, endpoints=channel_endpoints(opts.connect),
+                      seen_bind=opts.seen_bind, session=stage.session, realtime=opts.realtime)
+    try:
+        with running(stats, opts.report_every_s, opts.stats_path) as stop:
+            stage.run(stop)
+    finally:
+        stage.close()
+    return stats
+
+

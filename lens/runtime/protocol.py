@@ -1,0 +1,77 @@
+"""The processor interface the runtime drives, and loading a processor factory from a dotted path.
+
+A processor does perception + world + experiences for one frame::
+
+    class Processor(Protocol):
+        def process(self, frame: lens.types.Frame, head: HeadOrientation | None) -> ProcessResult: ...
+
+:class:`ProcessResult` is the project-wide one in :mod:`lens.state` (``frame_index``, ``t``, ``head``,
+``events``, ``seen``, ``people``, ``tracks``, ``timings`` in seconds per sub-stage). A factory is a callable
+``factory(config: dict) -> Processor`` named ``"package.module:attribute"``; each process builds its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from lens.runtime.errors import ProcessorLoadError
+from lens.state import HeadOrientation, ProcessResult
+from lens.types import Frame
+
+__all__ = ["DEFAULT_FACTORY", "ProcessResult", "Processor", "SlowProcessor", "build_processor", "load_factory"]
+
+DEFAULT_FACTORY = "lens.pipeline:build_pipeline"
+
+
+@runtime_checkable
+class Processor(Protocol):
+    """Anything that turns a frame (and the head orientation at its time) into a :class:`ProcessResult`."""
+
+    def process(self, frame: Frame, head: HeadOrientation | None) -> ProcessResult:
+        """Process one frame."""
+        ...
+
+
+def load_factory(dotted: str) -> Callable[[dict[str, Any]], Processor]:
+    """Import ``"module:attr"`` (or ``"module.attr"``) and return the callable; clear error when it fails."""
+    module_name, sep, attr = dotted.partition(":")
+    if not sep:
+        module_name, _, attr = dotted.rpartition(".")
+    if not module_name or not attr:
+        raise ProcessorLoadError(f"processor factory {dotted!r} is not of the form 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ProcessorLoadError(
+            f"cannot import {module_name!r} for processor factory {dotted!r}: {exc}. "
+            "Try --processor lens.runtime.face_processor:build_face_processor"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ProcessorLoadError(f"{module_name!r} has no callable {attr!r} (processor factory {dotted!r})")
+    return factory
+
+
+def build_processor(dotted: str, config: dict[str, Any] | None = None, slow_ms: float = 0.0) -> Processor:
+    """Build the processor named by ``dotted`` with ``config``; ``slow_ms`` > 0 adds a delay per frame."""
+    processor = load_factory(dotted)(dict(config or {}))
+    if not hasattr(processor, "process"):
+        raise ProcessorLoadError(f"{dotted!r} returned {type(processor).__name__}, which has no process()")
+    return SlowProcessor(processor, slow_ms) if slow_ms > 0 else processor
+
+
+class SlowProcessor:
+    """Wraps a processor and sleeps ``slow_ms`` per frame (to test drops and bounded latency)."""
+
+    def __init__(self, inner: Processor, slow_ms: float) -> None:
+        self.inner, self.slow_s = inner, slow_ms / 1000.0
+
+    def process(self, frame: Frame, head: HeadOrientation | None) -> ProcessResult:
+        """Run the wrapped processor, then wait; the wait is reported as the ``slow`` timing."""
+        result = self.inner.process(frame, head)
+        time.sleep(self.slow_s)
+        result.timings["slow"] = self.slow_s
+        return result
