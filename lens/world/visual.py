@@ -1,0 +1,209 @@
+"""Head rotation from the video itself (no IMU): track background corners between consecutive frames,
+ignore people, and fit a pure camera rotation robustly.
+
+Per frame: the previous and current frames are downscaled to grey (``work_width`` px wide); corners
+(``cv2.goodFeaturesToTrack``) are found in the previous frame outside the (dilated) people boxes, tracked
+with pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``) plus a forward-backward check, turned into unit
+rays with the camera intrinsics, and a rotation ``b = R a`` is fitted with RANSAC over 2-point Kabsch
+solutions (exact for any field of view, unlike a shift approximation). Translation of the wearer (walking)
+shows up as parallax; RANSAC keeps the dominant far background. Bad frames (too few corners or inliers,
+an implausibly large jump = a shot cut, a change of image size) give zero rotation and a ``reason``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from lens.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
+from lens.state import HeadOrientation
+
+
+@dataclass(frozen=True)
+class VisualRotationConfig:
+    """``[visual_rotation]`` config section."""
+
+    work_width: int = 320  # grey frames are downscaled to this width for tracking
+    max_corners: int = 200
+    corner_quality: float = 0.01
+    min_corner_distance_px: float = 7.0
+    person_margin: float = 0.15  # people boxes grown by this fraction before masking
+    min_points: int = 12  # fewer tracked corners -> no estimate
+    min_inlier_ratio: float = 0.4
+    inlier_threshold_deg: float = 0.35  # ray-angle residual of a RANSAC inlier (~2 px at 320 px, 70 deg)
+    ransac_iterations: int = 64
+    max_step_deg: float = 20.0  # a larger rotation between two frames is taken as a shot cut
+    fb_threshold_px: float = 1.0  # forward-backward LK error allowed
+    seed: int = 0
+
+
+@dataclass
+class VisualMotion:
+    """The image motion between the previous and the current frame.
+
+    ``rotation`` maps previous-camera rays to current-camera rays; ``homography`` maps previous-frame pixels
+    to current-frame pixels (full resolution) for camera-motion compensation. ``ok`` is False when the frame
+    gave no usable estimate (then both are the identity) and ``reason`` says why; ``cut`` marks a shot cut.
+    """
+
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    homography: np.ndarray = field(default_factory=lambda: np.eye(3))
+    yaw_delta_deg: float = 0.0
+    pitch_delta_deg: float = 0.0
+    roll_delta_deg: float = 0.0
+    n_points: int = 0
+    n_inliers: int = 0
+    ok: bool = False
+    cut: bool = False
+    reason: str = "first frame"
+
+
+def _kabsch_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotations (B, 3, 3) best mapping point sets a (B, N, 3) onto b (B, N, 3) (no translation)."""
+    h = np.einsum("bni,bnj->bij", a, b)
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.einsum("bij,bjk->bik", vt.transpose(0, 2, 1), u.transpose(0, 2, 1))))
+    dmat = np.zeros_like(h)
+    dmat[:, 0, 0] = 1.0
+    dmat[:, 1, 1] = 1.0
+    dmat[:, 2, 2] = d
+    return np.einsum("bij,bjk,bkl->bil", vt.transpose(0, 2, 1), dmat, u.transpose(0, 2, 1))
+
+
+def fit_rotation_ransac(a: np.ndarray, b: np.ndarray, threshold_deg: float, iterations: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Robustly fit ``b ~ R a`` for unit rays (N, 3); returns (R, inlier mask)."""
+    n = len(a)
+    cos_thr = math.cos(math.radians(threshold_deg))
+    idx = np.stack([rng.choice(n, 2, replace=False) for _ in range(iterations)])
+    hyps = _kabsch_batch(a[idx], b[idx])
+    pred = np.einsum("bij,nj->bni", hyps, a)
+    score = (np.einsum("bni,ni->bn", pred, b) > cos_thr)
+    best = int(np.argmax(score.sum(1)))
+    inliers = score[best]
+    if inliers.sum() >= 2:
+        r = _kabsch_batch(a[inliers][None], b[inliers][None])[0]
+        inliers = (a @ r.T * b).sum(1) > cos_thr
+        if inliers.sum() >= 2:
+            r = _kabsch_batch(a[inliers][None], b[inliers][None])[0]
+        return r, inliers
+    return hyps[best], inliers
+
+
+class VisualRotationEstimator:
+    """Integrates the frame-to-frame camera rotation into a head orientation (``source="visual"``).
+
+    Call :meth:`update` once per frame with the people boxes of that frame (full-resolution xyxy pixels).
+    The heading starts at ``initial`` (yaw 0 by default) and drifts slowly, as any visual odometry does.
+    """
+
+    def __init__(self, intrinsics: CameraIntrinsics, config: VisualRotationConfig = VisualRotationConfig(),
+                 initial_yaw_deg: float = 0.0) -> None:
+        self.intrinsics = intrinsics
+        self.config = config
+        self._rng = np.random.default_rng(config.seed)
+        self._orientation = head_rotation(initial_yaw_deg)
+        self._prev_grey: np.ndarray | None = None
+        self._prev_mask: np.ndarray | None = None
+        self._work: CameraIntrinsics | None = None
+        self.last_motion = VisualMotion()
+        self.cuts = 0
+        self.failed_frames = 0
+
+    def reset(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> None:
+        """Forget the previous frame and set the heading (e.g. to an IMU reading)."""
+        self._orientation = head_rotation(yaw_deg, pitch_deg, roll_deg)
+        self._prev_grey = None
+
+    @property
+    def orientation_matrix(self) -> np.ndarray:
+        """The integrated camera-to-world rotation."""
+        return self._orientation.copy()
+
+    def head(self, timestamp: float = 0.0) -> HeadOrientation:
+        """The integrated head orientation."""
+        yaw, pitch, roll = rotation_to_euler(self._orientation)
+        return HeadOrientation(yaw, pitch, roll, timestamp, "visual")
+
+    def _prepare(self, bgr: np.ndarray, boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        h, w = bgr.shape[:2]
+        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
+            self.intrinsics = self.intrinsics.scaled(w, h)
+        ww = min(self.config.work_width, w)
+        wh = max(1, round(h * ww / w))
+        grey = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        grey = cv2.resize(grey, (ww, wh), interpolation=cv2.INTER_AREA) if ww != w else grey
+        self._work = self.intrinsics.scaled(ww, wh)
+        mask = np.full((wh, ww), 255, np.uint8)
+        if boxes is not None and len(boxes):
+            s = ww / w
+            for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[:, :4]:
+                mx, my = (x2 - x1) * self.config.person_margin, (y2 - y1) * self.config.person_margin
+                a = (max(0, int((x1 - mx) * s)), max(0, int((y1 - my) * s)))
+                b = (min(ww - 1, int(math.ceil((x2 + mx) * s))), min(wh - 1, int(math.ceil((y2 + my) * s))))
+                cv2.rectangle(mask, a, b, 0, thickness=-1)
+        return grey, mask
+
+    def update(self, bgr: np.ndarray, person_boxes: np.ndarray | None = None,
+               timestamp: float = 0.0) -> HeadOrientation:
+        """Process one frame; returns the integrated head orientation (``last_motion`` holds the details)."""
+        prev_shape = None if self._prev_grey is None else self._prev_grey.shape
+        grey, mask = self._prepare(bgr, person_boxes)
+        if self._prev_grey is None or prev_shape != grey.shape:
+            motion = VisualMotion(reason="first frame" if prev_shape is None else "image size changed",
+                                  cut=prev_shape is not None)
+        else:
+            motion = self._estimate(self._prev_grey, self._prev_mask, grey, mask)
+        if motion.ok:
+            self._orientation = self._orientation @ motion.rotation.T
+        else:
+            self.failed_frames += prev_shape is not None
+            self.cuts += motion.cut
+        self.last_motion = motion
+        self._prev_grey, self._prev_mask = grey, mask
+        return self.head(timestamp)
+
+    def _estimate(self, prev: np.ndarray, prev_mask: np.ndarray, cur: np.ndarray, cur_mask: np.ndarray
+                  ) -> VisualMotion:
+        cfg = self.config
+        pts = cv2.goodFeaturesToTrack(prev, cfg.max_corners, cfg.corner_quality, cfg.min_corner_distance_px,
+                                      mask=prev_mask)
+        if pts is None or len(pts) < cfg.min_points:
+            return VisualMotion(reason=f"low texture: {0 if pts is None else len(pts)} corners")
+        lk = {"winSize": (21, 21), "maxLevel": 3,
+              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **lk)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **lk)
+        fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
+        good = (st.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb < cfg.fb_threshold_px)
+        p0, p1 = pts.reshape(-1, 2)[good], nxt.reshape(-1, 2)[good]
+        h, w = cur.shape
+        inside = (p1[:, 0] >= 0) & (p1[:, 0] < w) & (p1[:, 1] >= 0) & (p1[:, 1] < h)
+        p0, p1 = p0[inside], p1[inside]
+        on_bg = cur_mask[p1[:, 1].astype(int), p1[:, 0].astype(int)] > 0
+        p0, p1 = p0[on_bg], p1[on_bg]
+        n = len(p0)
+        if n < cfg.min_points:
+            return VisualMotion(n_points=n, reason=f"only {n} corners tracked (cut or blur)", cut=len(pts) > 3 * n)
+        work = self._work
+        assert work is not None
+        a = work.pixel_to_ray(p0[:, 0], p0[:, 1])
+        b = work.pixel_to_ray(p1[:, 0], p1[:, 1])
+        rot, inliers = fit_rotation_ransac(a, b, cfg.inlier_threshold_deg, cfg.ransac_iterations, self._rng)
+        n_in = int(inliers.sum())
+        step = math.degrees(math.acos(float(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
+        if n_in < max(cfg.min_points // 2, cfg.min_inlier_ratio * n):
+            return VisualMotion(n_points=n, n_inliers=n_in, reason=f"no consistent motion ({n_in}/{n} inliers)",
+                                cut=n_in < 0.2 * n)
+        if step > cfg.max_step_deg:
+            return VisualMotion(n_points=n, n_inliers=n_in, cut=True,
+                                reason=f"jump of {step:.1f} deg > {cfg.max_step_deg} (shot cut)")
+        # camera rotation: world ray w = R_prev a = R_cur b, b = rot a  ->  R_cur = R_prev rot^T
+        yaw, pitch, roll = rotation_to_euler(rot.T)  # the head turn, in head-rotation terms
+        return VisualMotion(rotation=rot, homography=rotation_homography(self.intrinsics, rot), yaw_delta_deg=yaw,
+                            pitch_delta_deg=pitch, roll_delta_deg=roll, n_points=n, n_inliers=n_in, ok=True,
+                            reason="ok")
+
