@@ -60,7 +60,12 @@ class FrameSource:
         self.width, self.height = int(first.shape[1]), int(first.shape[0])
 
     def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(self._target)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # we raise our own clear error
+        try:
+            cap = cv2.VideoCapture(self._target)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             raise CaptureError(f"cannot open {self.description}")
         return cap

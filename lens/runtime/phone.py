@@ -140,9 +140,10 @@ class PhoneStage:
 def run_phone(opts: PhoneOptions, config: dict[str, Any]) -> RuntimeStats:
     """Build the processor, bind the channels and serve until SIGINT/SIGTERM; returns the stats."""
     stats = RuntimeStats("phone")
+    endpoints = channel_endpoints(opts.bind)  # a bad endpoint fails before the (slow) processor is built
     processor = build_processor(opts.processor, config, opts.slow_ms)
     stage = PhoneStage(opts, processor, stats)
-    stats.info.update(endpoints=channel_endpoints(opts.bind), processor=opts.processor, session=stage.session,
+    stats.info.update(endpoints=endpoints, processor=opts.processor, session=stage.session,
                       slow_ms=opts.slow_ms)
     emit_report(f"phone: session {stage.session} listening on {opts.bind} with {opts.processor}")
     try:
