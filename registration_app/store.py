@@ -199,6 +199,10 @@ class PeopleStore:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA temp_store=MEMORY")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot open the people store {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a PeopleLens store (SQLite says: {exc})") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the people store {self.path}: {exc}") from exc
         return conn
