@@ -1,0 +1,121 @@
+"""Face quality in 0..1: how much one face sighting should count as identity evidence.
+
+Four factors, each a linear ramp clipped to 0..1, multiplied together:
+
+* **size**: inter-ocular distance in pixels (ArcFace needs a face of roughly 40 px or more to be reliable);
+* **blur**: variance of the Laplacian of the aligned 112x112 grey crop (the crop is at a fixed scale, so the
+  number compares across face sizes);
+* **frontalness**: the nose's sideways offset from the eye midpoint relative to the eye distance (0 for a
+  frontal face, about 0.5 and more in profile), optionally combined with a head-pose yaw;
+* **detector score**.
+
+The product is strict on purpose: a tiny *or* blurred *or* profile face is weak evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceQualityConfig:
+    """Ramps (value at which a factor is 0, value at which it is 1) for each quality factor.
+
+    Measured on aligned crops of the sample videos (det_2.5g + norm_crop, /tmp-free: see
+    ``python -m sim_harness.eval_identity quality``): sharp talking-head faces give Laplacian variance 500-800,
+    the hamilton performer (shot 3, ~80 px faces) 200-500, the out-of-focus shot-4 audience 3-40. The performer
+    at nose offset -0.3 (three-quarter) still matches his photo at cosine 0.53, so frontalness only falls to 0
+    near profile (offset 0.7).
+    """
+
+    iod_min_px: float = 6.0  # inter-ocular distance at which size quality is 0 (~15 px face)
+    iod_good_px: float = 22.0  # ... and 1 (~55 px face)
+    blur_min: float = 15.0  # Laplacian variance of the 112x112 aligned crop: 0 below
+    blur_good: float = 120.0  # ... 1 above
+    nose_offset_ok: float = 0.15  # |nose offset| / eye distance up to which the face counts as frontal (1)
+    nose_offset_max: float = 0.7  # ... and at which frontalness is 0 (profile)
+    yaw_max_deg: float = 70.0  # head yaw at which frontalness is 0 (when a head pose is given)
+    score_min: float = 0.45  # detector score at which the score factor is 0
+    score_good: float = 0.75  # ... and 1
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """One face's quality and its factors (all 0..1)."""
+
+    quality: float
+    size: float
+    blur: float
+    frontal: float
+    score: float
+
+
+def _ramp(value: float, lo: float, hi: float) -> float:
+    return float(np.clip((value - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+
+
+def inter_ocular_px(keypoints: np.ndarray) -> float:
+    """Distance in pixels between the two eye keypoints of a (5, 2) keypoint array."""
+    kps = np.asarray(keypoints, dtype=np.float32).reshape(5, 2)
+    return float(np.linalg.norm(kps[1] - kps[0]))
+
+
+def nose_offset(keypoints: np.ndarray) -> float:
+    """Signed sideways offset of the nose from the eye midpoint, in units of the eye distance.
+
+    0 for a frontal face; the sign says to which image side the nose points (+ = towards the second eye,
+    image-right). Roll-invariant: the offset is measured along the eye line."""
+    kps = np.asarray(keypoints, dtype=np.float32).reshape(5, 2)
+    eye_vec = kps[1] - kps[0]
+    d = float(np.linalg.norm(eye_vec))
+    if d < 1e-6:
+        return 1.0
+    mid = (kps[0] + kps[1]) / 2
+    return float((kps[2] - mid) @ eye_vec / (d * d))
+
+
+def laplacian_variance(aligned_crop: np.ndarray) -> float:
+    """Variance of the Laplacian of an aligned BGR (or grey) face crop: low = blurred."""
+    crop = np.asarray(aligned_crop)
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def face_quality(
+    keypoints: np.ndarray,
+    score: float,
+    aligned_crop: np.ndarray | None = None,
+    yaw_deg: float | None = None,
+    config: FaceQualityConfig | None = None,
+) -> FaceQuality:
+    """Quality of one face from its 5 keypoints, detector score, optional aligned crop and optional yaw.
+
+    Without a crop the blur factor is 1 (unknown blur does not veto)."""
+    c = config or FaceQualityConfig()
+    size = _ramp(inter_ocular_px(keypoints), c.iod_min_px, c.iod_good_px)
+    blur = 1.0 if aligned_crop is None else _ramp(laplacian_variance(aligned_crop), c.blur_min, c.blur_good)
+    frontal = 1.0 - _ramp(abs(nose_offset(keypoints)), c.nose_offset_ok, c.nose_offset_max)
+    if yaw_deg is not None and np.isfinite(yaw_deg):
+        frontal = min(frontal, 1.0 - _ramp(abs(float(yaw_deg)), 0.0, c.yaw_max_deg))
+    sc = _ramp(float(score), c.score_min, c.score_good)
+    return FaceQuality(quality=size * blur * frontal * sc, size=size, blur=blur, frontal=frontal, score=sc)
+
+
+def face_qualities(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    aligned_crops: np.ndarray | None = None,
+    yaws_deg: np.ndarray | None = None,
+    config: FaceQualityConfig | None = None,
+) -> np.ndarray:
+    """Quality (N,) of N faces: keypoints (N, 5, 2), scores (N,), optional crops (N, 112, 112, 3), yaws (N,)."""
+    kps = np.asarray(keypoints, dtype=np.float32).reshape(-1, 5, 2)
+    out = np.zeros(len(kps), dtype=np.float32)
+    for i in range(len(kps)):
+        crop = None if aligned_crops is None else aligned_crops[i]
+        yaw = None if yaws_deg is None else float(yaws_deg[i])
+        out[i] = face_quality(kps[i], float(scores[i]), crop, yaw, config).quality
+    return out
