@@ -44,8 +44,8 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 STATIC = Path(__file__).with_name("static")
 
 
-class HTTPProblemError(PeopleLensError):
-    """An error with an HTTP status, answered as ``{"error": message}``."""
+class HTTPProblemError(UploadError):
+    """A refused request with an HTTP status, answered as ``{"error": message}``."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -214,11 +214,11 @@ def create_app(
             raise HTTPProblemError(409, f"this session already has {max_photos} photos; enrol or start again")
         data = await read_body_capped(request, max_photo_bytes)
         if image_kind(data) is None:
-            raise UploadError("the upload is not a JPEG, PNG or WebP image")
+            raise HTTPProblemError(415, "the upload is not a JPEG, PNG or WebP image")
         feedback = await run_in_threadpool(assess_photo, data, get_analyzer(), options)
         del data
         if not feedback.face_found and feedback.messages and feedback.messages[0].startswith("not a usable image"):
-            raise UploadError(feedback.messages[0])
+            raise HTTPProblemError(415, feedback.messages[0])
         session.photos.append(feedback)
         return {"photo": feedback.to_dict(), "index": len(session.photos) - 1, "summary": session.summary()}
 
