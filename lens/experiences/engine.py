@@ -95,7 +95,7 @@ class ExperienceEngine:
         self.gaze.update(ctx)
         self.guidance.update(ctx)
         self.follower.update(ctx)
-        events = [c.event for c in self.scheduler.step(float(t))]
+        events = [c.event for c in self.scheduler.step(float(t), by_id)]
         if self.event_log is not None:
             for ev in events:
                 self.event_log.log(ev)

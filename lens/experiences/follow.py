@@ -57,7 +57,9 @@ class FollowExperience:
             last = self.last_person
             assert last is not None
             reason = f"follow ended: {who(last)} left the People Map (last seen {last.distance_m:.1f} m away)"
-            ctx.submit(candidate(ctx, make_event(ctx, Sound.FOLLOW, last, reason, extra={"final": True})))
+            final = candidate(ctx, make_event(ctx, Sound.FOLLOW, last, reason, extra={"final": True}))
+            final.needs_person = False
+            ctx.submit(final)
             self.stop()
             return
         self.last_person = person

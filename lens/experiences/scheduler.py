@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from lens.state import AudioEvent, Sound
+from lens.state import AudioEvent, PersonState, Sound
 
 # Higher wins when cues compete.
 PRIORITY: dict[Sound, int] = {
@@ -41,6 +41,7 @@ class Candidate:
     deadline: float  # dropped when it cannot start by then
     on_emit: Callable[[AudioEvent], None] | None = None
     on_drop: Callable[[str], None] | None = None
+    needs_person: bool = True  # dropped when its track leaves the People Map (a follow's final cue does not)
     seq: int = field(default=0, compare=False)
 
     @property
@@ -83,13 +84,21 @@ class CueScheduler:
         self.speech_busy_until = -math.inf
         self.cue_busy_until = -math.inf
 
-    def step(self, t: float) -> list[Candidate]:
-        """Start what may start at ``t``; returns the started candidates (their events re-timed to ``t``)."""
+    def step(self, t: float, people: Mapping[int, PersonState] | None = None) -> list[Candidate]:
+        """Start what may start at ``t``; returns the started candidates (their events re-timed to ``t``).
+
+        With ``people`` (the current People Map by track id), a waiting cue whose person left the map is dropped,
+        and a delayed cue is re-aimed at its person's current direction and distance.
+        """
         started: list[Candidate] = []
         keep: list[Candidate] = []
         due: list[Candidate] = []
         for c in self._pending:
-            if t > c.deadline + 1e-9:
+            tid = c.event.track_id
+            if people is not None and c.needs_person and tid is not None and tid not in people:
+                if c.on_drop:
+                    c.on_drop(f"track {tid} left the People Map")
+            elif t > c.deadline + 1e-9:
                 if c.on_drop:
                     c.on_drop(f"stale: could not start within {c.deadline - c.event.t:.2f} s")
             elif c.not_before <= t + 1e-9:
@@ -120,6 +129,10 @@ class CueScheduler:
         for c in started:
             if abs(c.event.t - t) > 1e-9:
                 c.event.extra.setdefault("trigger_t", c.event.t)
+                now = people.get(c.event.track_id) if people is not None and c.event.track_id is not None else None
+                if now is not None and c.event.sound != Sound.WOODBLOCK:  # a tap aims at the face, not the body
+                    c.event.azimuth_deg, c.event.elevation_deg = now.azimuth_deg, now.elevation_deg
+                    c.event.distance_m = now.distance_m
             c.event.t = t
             c.event.frame_t = t
             if c.on_emit:
