@@ -156,3 +156,15 @@ def test_out_of_view_people_are_not_bumped():
     scene.person(1).occluded = False  # she steps out from behind: the next crossing bumps and names her
     events = events_of(scene.run(engine, 3.0, lambda t: sweep(t - 2.0), start_s=2.0))
     assert [e.sound for e in events] == [Sound.BUMP, Sound.NAME]
+
+
+def test_name_cooldown_survives_a_track_id_change():
+    scene = ScriptedScene([ScriptedPerson(1, 0, 2.0, identity=KNOWN, name="ana")])
+    engine = ExperienceEngine()
+    assert [e.sound for e in events_of(scene.run(engine, 1.0, lambda t: 0.0))] == [Sound.BUMP, Sound.NAME]
+    # the tracker loses her and she comes back as track 7 two seconds later: bump, but no second name
+    scene.person(1).present = False
+    scene.run(engine, 1.0, lambda t: 0.0, start_s=1.0)
+    scene.people.append(ScriptedPerson(7, 0, 2.0, identity=KNOWN, name="ana"))
+    events = events_of(scene.run(engine, 2.0, lambda t: 0.0, start_s=2.0))
+    assert [(e.sound, e.track_id) for e in events] == [(Sound.BUMP, 7)]

@@ -11,7 +11,8 @@ Per person, a small state machine:
   ``name_max_distance_m`` with both ears visible, or a CLICK for a NOT_ENROLLED person. If the conditions fail
   at bump time they are re-checked on every update while the person stays attended (the person turns so both
   ears show, comes closer, or is identified) and the announcement is made then, once. Per-person cool-downs
-  (``name_cooldown_s``, ``click_cooldown_s``) skip the announcement of an episode altogether.
+  (``name_cooldown_s``, ``click_cooldown_s``) skip the announcement of an episode altogether; the name
+  cool-down also follows the name, so a person re-identified under a new track id is not named again at once.
 * an announcement that is actually played yields a :class:`lens.state.SeenSignal` (peers' "seen" LED).
 """
 
@@ -49,6 +50,7 @@ class AttentionExperience:
     """Bumps, names and clicks for people the gaze crosses; collects the seen signals of what was played."""
 
     _state: dict[int, _PersonAttention] = field(default_factory=dict)
+    _named_at: dict[str, float] = field(default_factory=dict)  # name cool-downs survive track-id changes
     seen: list[SeenSignal] = field(default_factory=list)
 
     def attended(self) -> list[int]:
@@ -92,8 +94,9 @@ class AttentionExperience:
         if st.announced or st.in_flight:
             return
         if p.identity == IdentityState.KNOWN and p.name:
-            if ctx.t - st.last_name_t < cfg.name_cooldown_s:
-                st.announced = True  # named recently: this visit stays a bump
+            last = max(st.last_name_t, self._named_at.get(p.name, -math.inf))
+            if ctx.t - last < cfg.name_cooldown_s:
+                st.announced = True  # named recently (under this or an earlier track id): this visit stays a bump
                 return
             if p.distance_m > cfg.name_max_distance_m:
                 return
@@ -119,6 +122,8 @@ class AttentionExperience:
         st.in_flight, st.announced = False, True
         if event.sound == Sound.NAME:
             st.last_name_t = event.t
+            if event.name:
+                self._named_at[event.name] = event.t
             reason = f"name announced: {event.name}"
         else:
             st.last_click_t = event.t
