@@ -81,10 +81,7 @@ class DeviceStage:
     def _on_message(self, msg: Message) -> None:
         session = str(msg.header.get("session", "?"))
         if msg.kind == "heartbeat":
-            self.last_phone_beat = time.monotonic()
-            if session not in self.phone_sessions:
-                self.phone_sessions[session] = 0
-                emit_report(f"device: phone session {session} connected")
+            self._phone_alive(session)
             return
         if msg.kind != "events":
             self.stats.count("audio", "rejected")
@@ -96,10 +93,17 @@ class DeviceStage:
             self.stats.count("audio", "rejected")
             emit_report(f"audio: rejected an events message: {exc}")
             return
+        self._phone_alive(session)
         self.stats.count("audio", "events_lost", self.events_seq.gap(session, msg.seq))
         self.stats.observe_s("transport_events", time.time() - msg.header["t_sent"])
         self.phone_sessions[session] = self.phone_sessions.get(session, 0) + len(payload.events)
         self.output.deliver(payload.events, payload.seen, float(msg.header["t_capture"]), head)
+
+    def _phone_alive(self, session: str) -> None:
+        self.last_phone_beat = time.monotonic()
+        if session not in self.phone_sessions:
+            self.phone_sessions[session] = 0
+            emit_report(f"device: phone session {session} connected")
 
     def _heartbeat(self) -> None:
         counters = {k: self.stats.get("capture", k) for k in ("frames_read", "frames_sent", "frames_unsent")}
