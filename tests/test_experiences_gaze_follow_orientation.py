@@ -93,7 +93,7 @@ def test_follow_front_unfollow_and_clear_errors():
     assert {e.track_id for e in of(frames, Sound.FOLLOW)} == {2}
     engine.unfollow()
     assert of(scene.run(engine, 3.0, lambda t: 0.0, start_s=2.1), Sound.FOLLOW) == []
-    engine.update(5.2, HeadOrientation(yaw_deg=180.0), [])
+    engine.update([], HeadOrientation(yaw_deg=180.0), 5.2)
     with pytest.raises(FollowError, match="within 30"):
         engine.follow_front()
 

@@ -135,19 +135,21 @@ def test_scenario_events_are_never_late_and_woodblocks_never_play_over_speech():
 def test_bad_input_gives_clear_errors_and_loses_nothing():
     engine = ExperienceEngine()
     head = HeadOrientation(0.0)
-    engine.update(1.0, head, [person()])
+    engine.update([person()], head, 1.0)
     with pytest.raises(ExperienceError, match="went backwards"):
-        engine.update(0.5, head, [person()])
+        engine.update([person()], head, 0.5)
     with pytest.raises(ExperienceError, match="appears twice"):
-        engine.update(1.1, head, [person(1), person(1)])
+        engine.update([person(1), person(1)], head, 1.1)
     with pytest.raises(ExperienceError, match="azimuth_deg"):
-        engine.update(1.1, head, [person(azimuth_deg=float("nan"))])
+        engine.update([person(azimuth_deg=float("nan"))], head, 1.1)
     with pytest.raises(ExperienceError, match="distance_m"):
-        engine.update(1.1, head, [person(distance_m=-1.0)])
+        engine.update([person(distance_m=-1.0)], head, 1.1)
     with pytest.raises(ExperienceError, match="finite"):
-        engine.update(float("inf"), head, [])
+        engine.update([], head, float("inf"))
+    with pytest.raises(ExperienceError, match="list of PersonState"):
+        engine.update(1.1, head, [person()])  # arguments in the wrong order
     # the engine still works: an unknown distance (inf) is simply too far to bump
-    assert engine.update(1.2, head, [person(2, distance_m=float("inf"))]).events == []
+    assert engine.update([person(2, distance_m=float("inf"))], head, 1.2).events == []
 
 
 def test_config_overrides_from_toml_and_rejects_unknown_or_invalid(tmp_path):

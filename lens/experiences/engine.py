@@ -74,8 +74,11 @@ class ExperienceEngine:
         self._t = -math.inf
 
     # ------------------------------------------------------------------ per-frame update
-    def update(self, t: float, head: HeadOrientation, people: Sequence[PersonState]) -> UpdateResult:
-        """Advance to capture time ``t`` (seconds, non-decreasing) and return the cues that start now."""
+    def update(self, people: Sequence[PersonState], head: HeadOrientation, t: float) -> UpdateResult:
+        """Advance to capture time ``t`` (seconds, non-decreasing) with the whole People Map and the wearer's head;
+        returns the cues that start now and the seen signals to publish."""
+        if isinstance(people, PersonState) or not isinstance(people, Sequence):
+            raise ExperienceError(f"people must be a list of PersonState, got {type(people).__name__}")
         if not isinstance(t, int | float) or not math.isfinite(t):
             raise ExperienceError(f"update time must be a finite number of seconds, got {t!r}")
         if t < self._t - 1e-6:

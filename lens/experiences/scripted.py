@@ -105,7 +105,7 @@ class ScriptedScene:
                 on_frame(t, self)
             head = HeadOrientation(yaw_deg=yaw(t), pitch_deg=pitch(t) if pitch else 0.0, timestamp=t)
             people = self.states(t, head)
-            frames.append(Frame(t, head, people, engine.update(t, head, people)))
+            frames.append(Frame(t, head, people, engine.update(people, head, t)))
         return frames
 
 
