@@ -1,0 +1,77 @@
+"""People for a replay: an existing store (``--people``) or a temporary one enrolled from ``DIR/<person>/*.jpg``.
+
+The temporary store (and its per-installation secret) lives in a temporary folder that is deleted when the
+replay ends; only protected embedding vectors are stored, photos are decoded in memory and dropped.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from registration_app.store import PeopleStore
+from sim_harness.errors import ReplayError
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class EnrolledPeople:
+    """A store plus what enrolling it said (names enrolled, names skipped with why)."""
+
+    store: PeopleStore
+    enrolled: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    _tmp: tempfile.TemporaryDirectory | None = None
+
+    def close(self) -> None:
+        """Delete a temporary store."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EnrolledPeople:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_people(path: str | Path) -> EnrolledPeople:
+    """An existing people store (``peoplelens enroll`` made it)."""
+    store = PeopleStore.open(path)
+    return EnrolledPeople(store, [p.name for p in store.people()])
+
+
+def enroll_folder(folder: str | Path) -> EnrolledPeople:
+    """Enrol every ``folder/<person>/*.jpg`` into a temporary store (the registration module's enrolment)."""
+    from registration_app.enroll import default_analyzer, enroll_photos
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReplayError(f"--enroll-dir {folder} is not a folder")
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not people:
+        raise ReplayError(f"--enroll-dir {folder} has no <person>/ sub-folders")
+    tmp = tempfile.TemporaryDirectory(prefix="peoplelens-replay-")
+    result = EnrolledPeople(PeopleStore.open(Path(tmp.name) / "people.db"), _tmp=tmp)
+    try:
+        analyzer = default_analyzer()
+        for person in people:
+            photos = sorted(p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+            if not photos:
+                result.skipped[person.name] = "no photos"
+                continue
+            report = enroll_photos(result.store, person.name, photos, analyzer=analyzer, speak=False)
+            if report.enrolled:
+                result.enrolled.append(person.name)
+            else:
+                result.skipped[person.name] = report.message
+    except BaseException:
+        result.close()
+        raise
+    if not result.enrolled:
+        result.close()
+        raise ReplayError(f"nobody could be enrolled from {folder}: {result.skipped}")
+    return result
