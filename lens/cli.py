@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "replay": "sim_harness.cli:replay",
     "bench": "bench.cli:bench",
     "demo": "lens.demo:demo",
+    "experiences": "lens.experiences.cli:experiences",
 }
 
 
