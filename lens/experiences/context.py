@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lens.experiences.config import ExperienceConfig
@@ -77,7 +78,8 @@ def make_event(ctx: Context, sound: Sound, person: PersonState | None, reason: s
 
 
 def candidate(ctx: Context, event: AudioEvent, *, delay_s: float = 0.0, max_delay_s: float | None = None,
-              on_emit=None, on_drop=None) -> Candidate:  # noqa: ANN001 - callbacks
+              on_emit: Callable[[AudioEvent], None] | None = None,
+              on_drop: Callable[[str], None] | None = None) -> Candidate:
     """A scheduler candidate for ``event``: may start ``delay_s`` after now, dropped ``max_delay_s`` after that."""
     cfg = ctx.config
     if event.sound == Sound.NAME:
