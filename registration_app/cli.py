@@ -37,10 +37,12 @@ def _passphrase(env_var: str | None, confirm: bool) -> str:
 @click.option("--no-speech", is_flag=True, help="Do not render the name with espeak-ng.")
 def enroll(name: str, photos: tuple[str, ...], store_path: str | None, name_clip: str | None, no_speech: bool) -> None:
     """Enrol NAME from PHOTO files (only protected face vectors are stored, never the photos)."""
-    from registration_app.enroll import enroll_photos
+    from registration_app.enroll import FaceAnalyzer, enroll_photos, load_options
 
+    options = load_options()
     store = _open(store_path)
-    report = enroll_photos(store, name, list(photos), name_clip=name_clip, speak=not no_speech)
+    report = enroll_photos(store, name, list(photos), FaceAnalyzer.create(options), options, name_clip=name_clip,
+                           speak=not no_speech)
     for index, reasons in report.rejected:
         click.echo(f"  rejected {photos[index]}: {'; '.join(reasons)}")
     click.echo(f"  pose views done: {', '.join(report.pose_bins_done) or 'none'}; "
@@ -124,12 +126,13 @@ def register_app(host: str, port: int, store_path: str | None, certfile: str | N
     """Serve the phone registration page."""
     import uvicorn
 
-    from registration_app.enroll import default_analyzer
+    from registration_app.enroll import FaceAnalyzer, load_options
     from registration_app.web import create_app, is_loopback, new_token
 
+    options = load_options()
     store = _open(store_path)
     token = None if is_loopback(host) else new_token()
-    app = create_app(store, host=host, token=token, analyzer=default_analyzer())
+    app = create_app(store, host=host, token=token, analyzer=FaceAnalyzer.create(options), options=options)
     scheme = "https" if certfile else "http"
     shown = "localhost" if is_loopback(host) else host
     url = f"{scheme}://{shown}:{port}/" + (f"?token={token}" if token else "")

@@ -114,6 +114,13 @@ class FaceAnalyzer:
         return cls(det, FaceEmbedder.from_registry())
 
 
+def load_options() -> EnrolmentOptions:
+    """Thresholds from the ``[registration]`` section of the config file (``--config`` / $PEOPLELENS_CONFIG)."""
+    from lens.config import load_config, section
+
+    return section(load_config(), "registration", EnrolmentOptions)
+
+
 _default: FaceAnalyzer | None = None
 _default_lock = threading.Lock()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from scipy.io import wavfile
 
 from registration_app.enroll import assess_photo, default_analyzer, enroll_photos, pose_ratios
 from registration_app.errors import EnrolmentError
@@ -77,6 +79,14 @@ def test_enroll_photos_reports_and_refuses_when_nothing_is_usable(tmp_path, data
     assert report.record.n_vectors == 4 and report.name_audio == "espeak-ng"
     pcm, rate = store.name_audio("Penny")
     assert rate > 8000 and 0.2 < len(pcm) / rate < 3 and np.max(np.abs(pcm)) > 0.05
+    # a recorded clip replaces the synthesised name; a non-WAV clip is refused before anything is stored
+    clip = io.BytesIO()
+    wavfile.write(clip, 16000, (np.sin(np.linspace(0, 900, 12000)) * 20000).astype(np.int16))
+    report = enroll_photos(store, "Penny", photos[:1], analyzer, name_clip=clip.getvalue())
+    assert report.name_audio == "clip" and store.name_audio("Penny")[1] == 16000
+    with pytest.raises(EnrolmentError, match="not a WAV"):
+        enroll_photos(store, "Penny", photos[:1], analyzer, name_clip=b"ID3 mp3 bytes")
+    assert store.people()[0].n_vectors == 5
 
 
 def test_enrolled_people_are_recognised_from_probes(tmp_path, data_dir, analyzer):
