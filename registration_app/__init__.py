@@ -1,1 +1,5 @@
-"""PeopleLens registration_app package."""
+"""PeopleLens registration: enrol people from phone photos into an encrypted store of protected vectors.
+
+Runtime API: ``PeopleStore.open(path)`` -> ``.protect(raw)`` / ``.gallery()``; enrolment: ``registration_app.enroll``;
+phone web app: ``registration_app.web.create_app``; CLI: ``peoplelens enroll | people | register-app``.
+"""
