@@ -251,8 +251,10 @@ def test_slow_phone_drops_frames_and_keeps_latency_bounded(tmp_path):
 
 
 def test_run_in_process_slow_consumer_counts_drops(tmp_path):
+    imu = tmp_path / "imu.csv"
+    imu.write_text("t,yaw_deg,pitch_deg,roll_deg\n0,80,0,0\n4,100,0,0\n")  # head turning right 5 deg/s
     proc = Proc("run", "--video", str(asset_path(D0)), "--processor", FACE_PROCESSOR, "--slow-ms", "150",
-                "--report-every", "0", "--stats", str(tmp_path / "run.json"))
+                "--imu", str(imu), "--report-every", "0", "--stats", str(tmp_path / "run.json"))
     assert proc.p.wait(40) == 0
     stats = _stats(tmp_path / "run.json")
     c = stats["counters"]
@@ -261,6 +263,8 @@ def test_run_in_process_slow_consumer_counts_drops(tmp_path):
     assert c["perception"]["frames_processed"] + c["perception"]["frames_dropped"] == 78
     assert stats["latency_ms"]["frame_age_at_processing"]["max"] < 2 * 40 + 150 + 50
     assert c["audio"]["events"] >= 2 and len(proc.events()) == c["audio"]["events"]
+    azimuths = [float(line.split(" az=")[1].split()[0]) for line in proc.events()]
+    assert all(75.0 < az < 105.0 for az in azimuths), azimuths  # world azimuth = IMU yaw + camera azimuth
 
 
 @pytest.mark.parametrize("args, message", [
