@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from lens.experiences.config import ExperienceConfig
 from lens.experiences.scheduler import PRIORITY, Candidate, CueScheduler
-from lens.state import AudioEvent, HeadOrientation, PersonState, Sound, wrap_deg
+from lens.state import AudioEvent, HeadOrientation, IdentityState, PersonState, Sound, wrap_deg
 
 
 @dataclass
@@ -63,6 +63,9 @@ def make_event(ctx: Context, sound: Sound, person: PersonState | None, reason: s
     azimuth = kwargs.pop("azimuth_deg", None)
     elevation = kwargs.pop("elevation_deg", None)
     distance = kwargs.pop("distance_m", None)
+    # every event names the person it is about when they are known (the event log's "name" column)
+    if "name" not in kwargs and person is not None and person.identity is IdentityState.KNOWN:
+        kwargs["name"] = person.name
     return AudioEvent(
         t=ctx.t,
         sound=sound,
