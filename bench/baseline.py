@@ -1,0 +1,110 @@
+"""The obvious baseline: insightface ``FaceAnalysis.get()`` on every frame, then every face matched against the
+enrolled vectors (max cosine per name >= 0.35 gives the name), per frame, with no tracking.
+
+It uses the project's own model files (the same SCRFD detector as the pipeline's default and the same
+ArcFace-128 embedder), symlinked into a temporary insightface "model pack" so insightface routes them itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import BenchError
+from models.assets import asset_path
+from models.images import load_image
+
+MATCH_THRESHOLD = 0.35
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def provider_list(providers: str) -> list[str]:
+    """ORT provider names for the benchmark's ``--providers`` choice."""
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if providers == "cuda" else ["CPUExecutionProvider"]
+
+
+@dataclass
+class BaselineGallery:
+    """Raw (unprotected) unit embeddings of the enrolled photos: ``vectors[i]`` belongs to ``names[owner[i]]``."""
+
+    names: list[str] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
+    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    photos_without_face: int = 0
+
+    def match(self, embeddings: np.ndarray, threshold: float = MATCH_THRESHOLD) -> list[str | None]:
+        """Per embedding: the name whose best (max cosine) enrolled vector is >= ``threshold``, else None."""
+        if len(embeddings) == 0 or len(self.vectors) == 0:
+            return [None] * len(embeddings)
+        sims = embeddings @ self.vectors.T  # (F, M)
+        per_name = np.full((len(embeddings), len(self.names)), -np.inf, np.float32)
+        for j in range(len(self.names)):
+            cols = self.owner == j
+            if cols.any():
+                per_name[:, j] = sims[:, cols].max(axis=1)
+        best = per_name.argmax(axis=1)
+        return [self.names[b] if per_name[i, b] >= threshold else None for i, b in enumerate(best)]
+
+
+class Baseline:
+    """insightface FaceAnalysis over the project's models; ``process(bgr)`` gives the names of the frame's faces."""
+
+    def __init__(self, detector: str = "det_500m", providers: str = "cpu", det_size: int = 640) -> None:
+        self.detector = detector
+        self._tmp = tempfile.TemporaryDirectory(prefix="peoplelens-bench-baseline-")
+        pack = Path(self._tmp.name) / "models" / "pl_pack"
+        pack.mkdir(parents=True)
+        os.symlink(asset_path(detector), pack / f"{detector}.onnx")
+        os.symlink(asset_path("arcface_mobileface128"), pack / "w_arcface.onnx")
+        try:
+            from insightface.app import FaceAnalysis
+        except ImportError as exc:
+            raise BenchError(f"the baseline needs insightface: {exc}") from exc
+        with contextlib.redirect_stdout(io.StringIO()):  # insightface prints every model it finds
+            self.app = FaceAnalysis(name="pl_pack", root=self._tmp.name, allowed_modules=["detection", "recognition"],
+                                    providers=provider_list(providers))
+            self.app.prepare(ctx_id=-1 if providers == "cpu" else 0, det_size=(det_size, det_size))
+        self.gallery = BaselineGallery()
+
+    def close(self) -> None:
+        """Remove the temporary model pack folder."""
+        self._tmp.cleanup()
+
+    def faces(self, bgr: np.ndarray) -> list:
+        """insightface faces (with ``normed_embedding``) of one BGR image."""
+        return self.app.get(bgr)
+
+    def enroll_folder(self, folder: Path) -> float:
+        """Enrol ``folder/<person>/*.jpg``: the largest face of each photo; returns the seconds it took."""
+        t0 = time.perf_counter()
+        names, vectors, owner = [], [], []
+        for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for photo in sorted(p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES):
+                faces = self.faces(load_image(photo))
+                if not faces:
+                    self.gallery.photos_without_face += 1
+                    continue
+                face = max(faces, key=lambda f: float((f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1])))
+                if person.name not in names:
+                    names.append(person.name)
+                vectors.append(np.asarray(face.normed_embedding, np.float32))
+                owner.append(names.index(person.name))
+        if vectors:
+            self.gallery = BaselineGallery(names, np.stack(vectors), np.asarray(owner),
+                                           self.gallery.photos_without_face)
+        return time.perf_counter() - t0
+
+    def process(self, bgr: np.ndarray) -> list[str]:
+        """Names given in this frame (one entry per named face); faces below the threshold give nothing."""
+        faces = self.faces(bgr)
+        if not faces:
+            return []
+        emb = np.stack([np.asarray(f.normed_embedding, np.float32) for f in faces])
+        return [n for n in self.gallery.match(emb) if n is not None]

@@ -1,0 +1,248 @@
+"""The benchmark: enrol, then per video run our pipeline (fast + paced) and the baseline, and gather figures.
+
+Everything runs in this process, ours first (so the first memory reading is ours alone), then the baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.baseline import Baseline
+from bench.enrol import enroll_people
+from bench.errors import BenchError
+from bench.identity_metrics import DEFINITION, merge_named, score_identity
+from bench.memory import METHOD, peak_rss_mb
+from bench.runner import PIPELINE_STAGES, make_event_renderer, run_baseline, run_fast, run_paced
+from bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
+from bench.truth import load_truth, restrict
+from bench.videos import MAX_SIZE, find_videos, probe
+
+SCHEMA = "peoplelens-bench/1"
+GOALS = {"fps": 30.0, "latency_p95_ms": 60.0, "speedup": 3.0, "peak_rss_mb": 1536.0}
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run (the CLI's options)."""
+
+    videos: Path
+    enroll: Path
+    max_frames: int | None = None
+    providers: str = "cpu"
+    skip_baseline: bool = False
+    skip_paced: bool = False
+    pace_fps: float | None = None  # None = each video's own frame rate
+    config: dict | None = None  # pipeline config (TOML dict)
+    only: tuple[str, ...] = ()  # only videos whose file name contains one of these
+
+
+def cuda_status() -> str | None:
+    """None when ONNX Runtime's CUDA provider is usable here, else why not."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return f"not available (onnxruntime {ort.__version__} providers: {', '.join(ort.get_available_providers())})"
+    return None
+
+
+def _machine() -> dict:
+    import onnxruntime as ort
+
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "onnxruntime": ort.__version__, "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+
+
+def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: None) -> dict:
+    """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
+    from lens.config import section
+    from lens.pipeline import PipelineConfig, build_pipeline
+    from models.sessions import SessionConfig
+
+    report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
+    if options.providers == "cuda" and (why := cuda_status()) is not None:
+        report["providers"] = {"cuda": why}
+        report["skipped"] = f"CUDA provider {why}"
+        return report
+    session_config = SessionConfig(providers=("cuda", "cpu") if options.providers == "cuda" else ("cpu",))
+    config = options.config or {}
+    pipeline_config = section(config, "pipeline", PipelineConfig)
+    paths = [p for p in find_videos(options.videos) if not options.only or any(o in p.name for o in options.only)]
+    if not paths:
+        raise BenchError(f"no video under {options.videos} matches {', '.join(options.only)}")
+    videos = [probe(p) for p in paths]
+    report["settings"] = {
+        "providers": options.providers, "max_frames": options.max_frames,
+        "frame_size": f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
+        "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
+        "session": {"intra_op_threads": session_config.intra_op_threads,
+                    "inter_op_threads": session_config.inter_op_threads},
+    }
+    say(f"enrolling {options.enroll} ...")
+    people = enroll_people(options.enroll)
+    try:
+        report["enrolment"] = {"people": len(people.enrolled), "skipped": people.skipped,
+                               "seconds": round(people.seconds, 2)}
+        render = make_event_renderer()
+        report["settings"]["audio_renderer"] = render.describe()
+        per_video, fast_runs, paced_runs = [], [], []
+        truths = []
+        for info in videos:
+            truth = load_truth(info.path, set(people.enrolled))
+            say(f"ours: {info.name} ({info.size[0]}x{info.size[1]}) as fast as possible ...")
+            t0 = time.perf_counter()
+            pipeline = build_pipeline(config, store=people.store, session_config=session_config)
+            load_s = time.perf_counter() - t0
+            fast = run_fast(pipeline, info, options.max_frames, people.name_map, render)
+            truths.append(restrict(truth, set(range(fast.frames))))
+            fast_runs.append(fast)
+            entry = {"name": info.name, "native_size": list(info.native_size), "size": list(info.size),
+                     "fps": round(info.fps, 3), "frames": fast.frames, "max_people_in_view": fast.max_people,
+                     "truth": truth.source, "pipeline_load_s": round(load_s, 2),
+                     "ours_ms_per_frame": 1000 * sum(fast.process_s) / max(1, fast.frames)}
+            if not options.skip_paced:
+                fps = options.pace_fps or info.fps
+                say(f"ours: {info.name} paced at {fps:.2f} fps ...")
+                pipeline = build_pipeline(config, store=people.store, session_config=session_config)
+                paced = run_paced(pipeline, info, options.max_frames, fps)
+                paced_runs.append(paced)
+                entry["paced_dropped"] = paced.dropped
+                entry["paced_latency_p95_ms"] = summarize_ms(paced.frame_latency_s)["p95_ms"]
+            per_video.append(entry)
+            del pipeline
+        report["memory"] = {"method": METHOD, "peak_rss_mb_ours": round(peak_rss_mb(), 1)}
+        report["videos"] = per_video
+        report["ours"] = _ours_section(fast_runs, paced_runs, truths)
+        if not options.skip_baseline:
+            report["baseline"] = _baseline_section(options, videos, truths, per_video, say)
+            report["memory"]["peak_rss_mb_with_baseline"] = round(peak_rss_mb(), 1)
+            report["comparison"] = _comparison(report["ours"], report["baseline"])
+        report["goals"] = _goals(report)
+        report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    finally:
+        people.close()
+    return report
+
+
+def _ours_section(fast_runs, paced_runs, truths) -> dict:
+    stages = {name: [s for run in fast_runs for s in run.stages[name]] for name in ("decode", *PIPELINE_STAGES,
+                                                                                      "audio_render")}
+    stages["detect"] = [a + b for run in fast_runs for a, b in zip(run.stages["detect_faces"],
+                                                                    run.stages["detect_people"], strict=True)]
+    process = [s for run in fast_runs for s in run.process_s]
+    frames = sum(run.frames for run in fast_runs)
+    wall = sum(run.wall_s for run in fast_runs)
+    out: dict = {
+        "stages": {name: summarize_ms(samples) for name, samples in stages.items()},
+        "process": summarize_ms(process),
+        "frames": frames,
+        "time_per_frame_ms": 1000 * sum(process) / max(1, frames),
+        "sustained_fps": frames / wall if wall else None,
+        "sustained_fps_excluding_decode": frames / sum(process) if process else None,
+        "fifo_at_30fps": fifo_backlog([d + p for run in fast_runs for d, p in zip(run.stages["decode"],
+                                                                                    run.process_s, strict=True)],
+                                      30.0),
+        "events": dict(sum((run.events for run in fast_runs), Counter())),
+        "identity": score_identity(merge_named([r.named for r in fast_runs]),
+                                   merge_named([t.visible for t in truths]),
+                                   _merge_recall(truths)).to_json(),
+    }
+    if paced_runs:
+        offered = sum(r.offered for r in paced_runs)
+        dropped = sum(r.dropped for r in paced_runs)
+        lat = [x for r in paced_runs for x in r.frame_latency_s]
+        trends = [trend_ms_per_s(r.capture_t_s, r.frame_latency_s) for r in paced_runs]
+        thirds = []
+        for r in paced_runs:
+            n = len(r.frame_latency_s) // 3
+            if n:
+                thirds.append((summarize_ms(r.frame_latency_s[:n])["median_ms"],
+                               summarize_ms(r.frame_latency_s[-n:])["median_ms"]))
+        worst_trend = max((t for t in trends if t is not None), default=None)
+        paced = {
+            "frames_offered": offered, "frames_processed": sum(r.processed for r in paced_runs),
+            "frames_dropped": dropped, "dropped_fraction": dropped / offered if offered else None,
+            "frame_latency": summarize_ms(lat),
+            "event_latency": summarize_ms([x for r in paced_runs for x in r.event_latency_s]),
+            "queue_wait": summarize_ms([x for r in paced_runs for x in r.queue_wait_s]),
+            "latency_trend_ms_per_s_worst_video": worst_trend,
+            "latency_median_first_vs_last_third_ms": thirds,
+        }
+        paced["realtime_ok"] = bool(offered and dropped / offered <= 0.01
+                                    and (worst_trend is None or worst_trend < 1.0))
+        out["paced"] = paced
+    return out
+
+
+def _merge_recall(truths) -> dict:
+    merged: dict = {}
+    for v, truth in enumerate(truths):
+        for person, frames in truth.recall_frames.items():
+            merged.setdefault(person, set()).update((v, f) for f in frames)
+    return merged
+
+
+def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> dict:
+    from lens.config import section
+    from lens.pipeline import PipelineConfig
+
+    detector = section(options.config or {}, "pipeline", PipelineConfig).face_model
+    if detector not in ("det_500m", "det_2.5g"):
+        raise BenchError(f"the baseline needs an SCRFD detector (det_500m / det_2.5g), the pipeline uses {detector}")
+    say(f"baseline: insightface FaceAnalysis with {detector} + arcface_mobileface128, enrolling ...")
+    baseline = Baseline(detector=detector, providers=options.providers)
+    try:
+        enrol_s = baseline.enroll_folder(options.enroll)
+        runs = []
+        for info, entry in zip(videos, per_video, strict=True):
+            say(f"baseline: {info.name} ...")
+            run = run_baseline(baseline, info, options.max_frames)
+            runs.append(run)
+            entry["baseline_ms_per_frame"] = 1000 * sum(run.frame_s) / max(1, run.frames)
+    finally:
+        baseline.close()
+    times = [s for r in runs for s in r.frame_s]
+    frames = sum(r.frames for r in runs)
+    return {
+        "method": f"insightface FaceAnalysis.get() ({detector} at 640x640 + arcface_mobileface128) on every frame, "
+                  "each face matched to the enrolled vectors: max cosine per name >= 0.35 gives the name, no tracking",
+        "detector": detector, "enrolled_people": len(baseline.gallery.names),
+        "enrol_photos_without_face": baseline.gallery.photos_without_face, "enrol_seconds": round(enrol_s, 2),
+        "frames": frames, "process": summarize_ms(times),
+        "time_per_frame_ms": 1000 * sum(times) / max(1, frames),
+        "sustained_fps_excluding_decode": frames / sum(times) if times else None,
+        "identity": score_identity(merge_named([r.named for r in runs]), merge_named([t.visible for t in truths]),
+                                   _merge_recall(truths)).to_json(),
+    }
+
+
+def _comparison(ours: dict, baseline: dict) -> dict:
+    ratio = ours["time_per_frame_ms"] / baseline["time_per_frame_ms"] if baseline["time_per_frame_ms"] else None
+    p_o, p_b = ours["identity"]["precision"], baseline["identity"]["precision"]
+    return {"time_ratio_ours_over_baseline": ratio, "speedup": 1 / ratio if ratio else None,
+            "precision_ours": p_o, "precision_baseline": p_b,
+            "recall_ours": ours["identity"]["recall"], "recall_baseline": baseline["identity"]["recall"],
+            "precision_equal_or_better": None if p_b is None else (p_o is None or p_o >= p_b)}
+
+
+def _goals(report: dict) -> dict:
+    ours = report["ours"]
+    goals: dict = {"sustained_30fps": (ours["sustained_fps"] or 0) >= GOALS["fps"]}
+    if "paced" in ours:
+        goals["paced_realtime_no_growing_backlog"] = ours["paced"]["realtime_ok"]
+        # events are emitted when their frame's processing ends, so frame latency is their distribution too
+        p95s = [ours["paced"][k]["p95_ms"] for k in ("event_latency", "frame_latency")
+                if ours["paced"][k]["p95_ms"] is not None]
+        goals["latency_p95_below_60ms"] = bool(p95s) and max(p95s) < GOALS["latency_p95_ms"]
+    if "comparison" in report:
+        c = report["comparison"]
+        goals["speedup_at_least_3x"] = (c["speedup"] or 0) >= GOALS["speedup"]
+        goals["precision_equal_or_better"] = c["precision_equal_or_better"]
+    goals["peak_rss_below_1.5GB"] = report["memory"]["peak_rss_mb_ours"] < GOALS["peak_rss_mb"]
+    return goals

@@ -1,0 +1,92 @@
+"""The benchmark's report on the terminal (rich tables); the same figures go to ``--json``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+STAGE_LABELS = {
+    "decode": "decode (+ resize)", "detect_faces": "detect faces", "detect_people": "detect people",
+    "detect": "detect (faces + people)", "embed": "align + embed", "track": "track", "identity": "identity",
+    "pose_gaze": "pose / gaze", "world": "world (head rotation)", "people_map": "people map",
+    "experiences": "experiences", "audio_render": "audio render (per event)",
+}
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def print_report(report: dict, console: Console | None = None) -> None:
+    """Print the report dict :func:`bench.core.run_benchmark` returns."""
+    c = console if console is not None else Console(width=130)
+    m = report["machine"]
+    c.print(f"[bold]PeopleLens benchmark[/] ({m['cpu_count']} CPUs, onnxruntime {m['onnxruntime']}, "
+            f"load avg {m['load_avg_1m_start']} -> {m.get('load_avg_1m_end', '?')}; "
+            "timings on a shared machine are noisy)")
+    if "skipped" in report:
+        c.print(f"[yellow]{report['skipped']}[/]")
+        return
+    s = report["settings"]
+    c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['pipeline']['face_model']} "
+            f"@{s['pipeline']['face_max_side']}, people every {s['pipeline']['people_every']}; "
+            f"audio: {s['audio_renderer']}")
+    t = Table(title="videos")
+    for col in ("video", "size", "fps", "frames", "max people", "ours ms/frame", "baseline ms/frame",
+                "paced dropped", "paced p95 ms"):
+        t.add_column(col)
+    for v in report["videos"]:
+        t.add_row(v["name"], f"{v['size'][0]}x{v['size'][1]}", f"{v['fps']:.2f}", str(v["frames"]),
+                  str(v["max_people_in_view"]), _ms(v["ours_ms_per_frame"]), _ms(v.get("baseline_ms_per_frame")),
+                  str(v.get("paced_dropped", "-")), _ms(v.get("paced_latency_p95_ms")))
+    c.print(t)
+    ours = report["ours"]
+    t = Table(title="our pipeline, per stage (as fast as possible)")
+    for col in ("stage", "n", "median ms", "p95 ms"):
+        t.add_column(col)
+    for name, summary in ours["stages"].items():
+        t.add_row(STAGE_LABELS.get(name, name), str(summary["n"]), _ms(summary["median_ms"]), _ms(summary["p95_ms"]))
+    t.add_row("[bold]process (whole frame)[/]", str(ours["process"]["n"]), _ms(ours["process"]["median_ms"]),
+              _ms(ours["process"]["p95_ms"]))
+    c.print(t)
+    c.print(f"sustained: {ours['sustained_fps']:.1f} fps with decode in the same thread, "
+            f"{ours['sustained_fps_excluding_decode']:.1f} fps excluding decode; "
+            f"time per frame {ours['time_per_frame_ms']:.1f} ms; events {ours['events']}")
+    f = ours["fifo_at_30fps"]
+    c.print(f"FIFO at 30 fps from the measured times (no dropping): max backlog {f['max_backlog_frames']} frames, "
+            f"final {f['final_backlog_frames']}, latency p95 {_ms(f['latency_p95_ms'])} ms, "
+            f"trend {f['latency_trend_ms_per_s']:.2f} ms/s")
+    if "paced" in ours:
+        p = ours["paced"]
+        c.print(f"paced (latest frame wins): {p['frames_processed']}/{p['frames_offered']} processed, "
+                f"{p['frames_dropped']} dropped ({_pct(p['dropped_fraction'])}); capture -> result latency "
+                f"p50 {_ms(p['frame_latency']['median_ms'])} / p95 {_ms(p['frame_latency']['p95_ms'])} / "
+                f"p99 {_ms(p['frame_latency']['p99_ms'])} ms; capture -> audio event p50 "
+                f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} / p99 "
+                f"{_ms(p['event_latency']['p99_ms'])} ms over {p['event_latency']['n']} events; worst latency "
+                f"trend {_ms(p['latency_trend_ms_per_s_worst_video'])} ms/s; real time ok: {p['realtime_ok']}")
+    c.print(f"identity definition: {report['identity_definition']}")
+    t = Table(title="identity (same frames)")
+    for col in ("system", "names given", "correct", "precision", "recall frames", "named", "recall", "wrong names"):
+        t.add_column(col)
+    systems = [("ours", ours)] + ([("baseline", report["baseline"])] if "baseline" in report else [])
+    for label, sec in systems:
+        i = sec["identity"]
+        t.add_row(label, str(i["names_given"]), str(i["correct"]), _pct(i["precision"]), str(i["recall_frames"]),
+                  str(i["recall_hits"]), _pct(i["recall"]), str(i["wrong_names"] or "-"))
+    c.print(t)
+    if "comparison" in report:
+        b, cmp = report["baseline"], report["comparison"]
+        c.print(f"baseline: {b['method']}")
+        c.print(f"baseline {b['time_per_frame_ms']:.1f} ms/frame (median {_ms(b['process']['median_ms'])}, p95 "
+                f"{_ms(b['process']['p95_ms'])}); ours {ours['time_per_frame_ms']:.1f} ms/frame -> ratio ours/baseline "
+                f"{cmp['time_ratio_ours_over_baseline']:.3f} ([bold]{cmp['speedup']:.2f}x faster[/])")
+    mem = report["memory"]
+    c.print(f"peak RSS: ours {mem['peak_rss_mb_ours']:.0f} MiB"
+            + (f", with the baseline loaded too {mem['peak_rss_mb_with_baseline']:.0f} MiB"
+               if "peak_rss_mb_with_baseline" in mem else "") + f" ({mem['method']})")
+    c.print("goals: " + ", ".join(f"{k}: {'[green]yes[/]' if v else '[red]no[/]'}" for k, v in report["goals"].items()))
