@@ -34,7 +34,7 @@ class AudioConfig:
     tts_voice: str = "en-us"
     tts_speed_wpm: int = 165
     tts_memory_cache: int = 64  # names kept in memory
-    tts_cache_dir: str = ""  # "" = the per-user cache dir (platformdirs) / "tts"
+    tts_cache_dir: str = ""  # "" = no disk cache (memory only): a name-keyed file would reveal who is enrolled
     # real-time output
     output_device: str = ""  # sounddevice device name or index; "" = system default
     output_latency: str = "low"

@@ -1,8 +1,10 @@
 """Spoken names: local text-to-speech with espeak-ng, rendered once per text and cached.
 
 The cache holds only synthesised speech (never microphone or camera data): an in-memory LRU of decoded
-samples plus an on-disk cache of espeak-ng's WAV output under the per-user cache dir, keyed by the sha256
-of voice, speed and text. A recorded clip (a WAV file) can stand in for the synthesised name.
+samples and, **only when a cache directory is given**, an on-disk cache of espeak-ng's WAV output keyed by the
+sha256 of voice, speed and text. It is off by default: a file keyed by a name's hash reveals who is enrolled
+(hash the candidate names), and the runtime records no identifying information; enrolled people's spoken
+names live encrypted in the people store. A recorded clip (a WAV file) can stand in for the synthesised name.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class SpeechSynth:
         self.voice = voice
         self.speed_wpm = int(speed_wpm)
         self.sample_rate = int(sample_rate)
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir else None  # None: memory only (see the module docstring)
         self.memory_items = max(1, int(memory_items))
         self.executable = executable
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -100,12 +102,15 @@ class SpeechSynth:
         if key in self._memory:
             self._memory.move_to_end(key)
             return self._memory[key]
-        path = self.cache_dir / f"{key}.wav"
-        try:
-            data = path.read_bytes()
-        except OSError:
+        if self.cache_dir is None:
             data = self._run_espeak(text)
-            self._store(path, data)
+        else:
+            path = self.cache_dir / f"{key}.wav"
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = self._run_espeak(text)
+                self._store(path, data)
         x, fs = parse_espeak_wav(data)
         x = resample(x, fs, self.sample_rate)
         peak = float(np.max(np.abs(x))) if len(x) else 0.0
