@@ -1,0 +1,105 @@
+"""The benchmark end to end on a short slice of a real clip: every documented JSON key, sane values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import bench
+
+STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
+          "people_map", "experiences", "audio_render")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
+    root = tmp_path_factory.mktemp("bench")
+    videos, enroll = root / "videos", root / "enroll"
+    videos.mkdir()
+    enroll.mkdir()
+    (videos / "hamilton_short_clip.mp4").symlink_to(data_dir / "videos" / "hamilton_short_clip.mp4")
+    (videos / "hamilton_short_clip.shots.csv").symlink_to(data_dir / "videos" / "hamilton_short_clip.shots.csv")
+    for person in ("lin_manuel_miranda", "alex_lacamoire", "bbt_amy"):  # a small gallery keeps enrolment short
+        (enroll / person).symlink_to(data_dir / "faces" / "enroll" / person)
+    out = root / "bench.json"
+    result = CliRunner().invoke(bench, ["--videos", str(videos), "--enroll", str(enroll), "--max-frames", "24",
+                                        "--json", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return json.loads(out.read_text())
+
+
+def _summary_ok(s: dict, allow_empty: bool = False) -> None:
+    assert set(s) == {"n", "mean_ms", "median_ms", "p95_ms", "p99_ms", "max_ms"}
+    if allow_empty and s["n"] == 0:
+        assert s["median_ms"] is None
+        return
+    assert s["n"] > 0 and s["median_ms"] >= 0 and s["p95_ms"] >= s["median_ms"] and s["p99_ms"] >= s["p95_ms"]
+
+
+def test_report_has_every_key_with_sane_values(report: dict) -> None:
+    assert report["schema"] == "peoplelens-bench/1"
+    assert {"machine", "settings", "enrolment", "videos", "ours", "baseline", "comparison", "memory", "goals",
+            "identity_definition"} <= set(report)
+    assert report["enrolment"]["people"] == 3
+    (video,) = report["videos"]
+    assert video["frames"] == 24 and video["size"] == [640, 360] and video["native_size"] == [640, 360]
+    ours = report["ours"]
+    for stage in STAGES:
+        _summary_ok(ours["stages"][stage], allow_empty=stage == "audio_render")
+    for stage in ("decode", "detect_faces", "embed", "pose_gaze"):
+        assert ours["stages"][stage]["median_ms"] > 0
+    _summary_ok(ours["process"])
+    assert ours["frames"] == 24 and ours["time_per_frame_ms"] > 0
+    assert ours["sustained_fps"] > 0 and ours["sustained_fps_excluding_decode"] >= ours["sustained_fps"]
+    assert ours["fifo_at_30fps"]["frames"] == 24
+    paced = ours["paced"]
+    assert paced["frames_offered"] == 24
+    assert paced["frames_processed"] + paced["frames_dropped"] == 24
+    _summary_ok(paced["frame_latency"])
+    _summary_ok(paced["event_latency"], allow_empty=True)
+    assert paced["frame_latency"]["median_ms"] > 0 and isinstance(paced["realtime_ok"], bool)
+    assert report["memory"]["peak_rss_mb_ours"] > 50
+    assert report["memory"]["peak_rss_mb_with_baseline"] >= report["memory"]["peak_rss_mb_ours"]
+
+
+def test_ratio_comes_from_the_two_measured_times(report: dict) -> None:
+    ours, base, cmp = report["ours"], report["baseline"], report["comparison"]
+    assert base["frames"] == ours["frames"] == 24 and base["time_per_frame_ms"] > 0
+    _summary_ok(base["process"])
+    assert cmp["time_ratio_ours_over_baseline"] == pytest.approx(ours["time_per_frame_ms"] / base["time_per_frame_ms"])
+    assert cmp["speedup"] == pytest.approx(1 / cmp["time_ratio_ours_over_baseline"])
+    assert base["detector"] == report["settings"]["pipeline"]["face_model"]
+
+
+def test_identity_is_scored_for_both_systems(report: dict) -> None:
+    for system in ("ours", "baseline"):
+        ident = report[system]["identity"]
+        assert 0 <= ident["correct"] <= ident["names_given"]
+        # frames 0-23: shot 1 (performer visible, tiny face) and the start of shot 2; shot 3 is not reached
+        assert ident["recall_frames"] == 0 and ident["recall"] is None
+        if ident["names_given"]:
+            assert ident["precision"] == pytest.approx(ident["correct"] / ident["names_given"])
+    assert set(report["goals"]) >= {"sustained_30fps", "paced_realtime_no_growing_backlog", "latency_p95_below_60ms",
+                                    "speedup_at_least_3x", "precision_equal_or_better", "peak_rss_below_1.5GB"}
+
+
+def test_cuda_request_reports_not_available_here(tmp_path: Path, data_dir: Path) -> None:
+    import onnxruntime as ort
+
+    out = tmp_path / "cuda.json"
+    result = CliRunner().invoke(bench, ["--providers", "cuda", "--max-frames", "1", "--json", str(out),
+                                        "--videos", str(data_dir / "videos")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert "ours" in data
+    else:
+        assert "not available" in data["providers"]["cuda"] and "ours" not in data
+
+
+def test_bad_video_folder_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(bench, ["--videos", str(tmp_path), "--enroll", str(tmp_path), "--skip-baseline"])
+    assert result.exit_code != 0 and "no video files" in result.output
