@@ -3,14 +3,15 @@
 capture -> LatestSlot -> perception (processor) -> BoundedQueue -> audio output (+ seen signal).
 In real-time mode a frame nobody took before the next one arrived is dropped and counted
 (``perception.frames_dropped``); with ``--fast`` capture waits for perception instead (every frame is
-processed, no pacing) - the mode for measuring processing cost and latency on recorded video.
+processed, no pacing, and a frame's capture time is when perception can take it) - the mode for measuring
+processing cost and latency on recorded video.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import zmq
@@ -66,7 +67,10 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> Ru
             if opts.realtime:
                 if slot.put(frame):
                     stats.count("perception", "frames_dropped")
-            elif not slot.put_wait(frame, stop):
+            elif slot.wait_empty(stop):
+                # offline: the frame counts as captured when perception can take it (a video has no live clock)
+                slot.put(replace(frame, t_capture=time.time()))
+            else:
                 return
             stats.count("capture", "frames_sent")
 

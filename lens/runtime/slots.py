@@ -26,16 +26,19 @@ class LatestSlot(Generic[T]):
             self._cond.notify_all()
             return dropped
 
-    def put_wait(self, item: T, stop: threading.Event) -> bool:
-        """Wait until the slot is empty (lossless, for ``--fast`` offline runs), then store; False if stopped."""
+    def wait_empty(self, stop: threading.Event) -> bool:
+        """Wait until nobody's item is waiting (lossless hand-over for ``--fast``); False if stopped."""
         with self._cond:
             while self._full and not stop.is_set() and not self.closed:
                 self._cond.wait(0.05)
-            if stop.is_set():
-                return False
-            self._item, self._full = item, True
-            self._cond.notify_all()
-            return True
+            return not stop.is_set()
+
+    def put_wait(self, item: T, stop: threading.Event) -> bool:
+        """Wait until the slot is empty, then store (never drops); False if stopped."""
+        if not self.wait_empty(stop):
+            return False
+        self.put(item)
+        return True
 
     def get(self, timeout: float) -> T | None:
         """Take the item, waiting up to ``timeout`` seconds; None when there is none."""
