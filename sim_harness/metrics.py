@@ -27,14 +27,27 @@ from sim_harness.truth import Truth
 
 Box = tuple[float, float, float, float]
 FrameBoxes = dict[int, list[tuple[int, Box]]]
-MOT_METRICS = ("num_frames", "num_objects", "num_predictions", "num_matches", "num_false_positives", "num_misses",
-               "num_switches", "precision", "recall", "mota", "idf1", "idp", "idr")
+MOT_METRICS = ("num_frames", "num_objects", "num_predictions", "num_detections", "num_matches", "num_false_positives",
+               "num_misses", "num_switches", "precision", "recall", "mota", "idf1", "idp", "idr")
 
 
-def _xywh(boxes: list[Box]) -> np.ndarray:
-    a = np.array(boxes, dtype=float).reshape(-1, 4)
-    a[:, 2:] -= a[:, :2]
-    return a
+def iou_distance(gt: list[Box], hyp: list[Box], iou_threshold: float) -> np.ndarray:
+    """``1 - IoU`` between xyxy boxes, NaN (= may not match) where IoU < ``iou_threshold``.
+
+    (motmetrics' own ``iou_matrix`` uses ``np.asfarray``, which NumPy 2 removed.)
+    """
+    a = np.array(gt, dtype=float).reshape(-1, 4)
+    b = np.array(hyp, dtype=float).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.empty((len(a), len(b)))
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    iou = inter / (area(a)[:, None] + area(b)[None, :] - inter)
+    dist = 1.0 - iou
+    dist[iou < iou_threshold] = np.nan
+    return dist
 
 
 def mot_metrics(truth: FrameBoxes, hyp: FrameBoxes, iou_threshold: float = 0.3,
@@ -48,8 +61,7 @@ def mot_metrics(truth: FrameBoxes, hyp: FrameBoxes, iou_threshold: float = 0.3,
     acc = mm.MOTAccumulator(auto_id=False)
     for f in frames if frames is not None else sorted(truth):
         gt, hy = truth.get(f, []), hyp.get(f, [])
-        dist = mm.distances.iou_matrix(_xywh([b for _, b in gt]), _xywh([b for _, b in hy]),
-                                       max_iou=1.0 - iou_threshold)
+        dist = iou_distance([b for _, b in gt], [b for _, b in hy], iou_threshold)
         acc.update([i for i, _ in gt], [i for i, _ in hy], dist, frameid=f)
     mh = mm.metrics.create()
     df = mh.compute(acc, metrics=list(MOT_METRICS), name="replay")
