@@ -86,6 +86,9 @@ def _replay_one(video: Path, out: Path, options, config, processor, people_store
         truth = str(found) if found else None
         click.echo(f"truth: {truth or 'none found'}", err=True)
     options.truth = None if truth in (None, "none") else truth
+    from sim_harness.replay import make_source
+
+    make_source(video, options)  # fail fast (bad video, impossible pan) before loading models
     people = open_people(people_store) if people_store else enroll_folder(enroll_dir) if enroll_dir else None
     try:
         if people is not None:
