@@ -1,0 +1,160 @@
+"""Tracker behaviour on scripted observations: motion, occlusion, camera-motion compensation, re-identification,
+face-body pairing and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lens.tracking import (
+    FaceReidCost,
+    PersonObservation,
+    PersonTracker,
+    TrackerConfig,
+    TrackingError,
+    build_observations,
+    pair_faces_with_bodies,
+)
+from lens.types import Detections
+
+FPS = 30.0
+
+
+def body(x: float, y: float = 100.0, w: float = 80.0, h: float = 200.0, score: float = 0.9,
+         emb: np.ndarray | None = None) -> PersonObservation:
+    """A body observation at (x, y) top-left, optionally with a good-quality face embedding."""
+    face = np.array([x + w * 0.3, y + 5, x + w * 0.7, y + 5 + w * 0.45], np.float32) if emb is not None else None
+    return PersonObservation(score=score, body_box=np.array([x, y, x + w, y + h], np.float32), face_box=face,
+                             embedding=emb, face_quality=0.9 if emb is not None else 0.0)
+
+
+def unit(seed: int, dim: int = 128) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def run(tracker: PersonTracker, frames: list[list[PersonObservation]], motions=None) -> list[list[int]]:
+    ids = []
+    for i, obs in enumerate(frames):
+        motion = None if motions is None else motions[i]
+        ids.append([t.track_id for t in tracker.update(i / FPS, obs, camera_motion=motion)])
+    return ids
+
+
+def test_constant_velocity_keeps_one_id() -> None:
+    # 25 px per frame (750 px/s): consecutive boxes overlap at IoU ~0.5; the Kalman prediction keeps it high.
+    ids = run(PersonTracker(), [[body(10 + 25 * i)] for i in range(60)])
+    seen = {i for frame in ids for i in frame}
+    assert len(seen) == 1
+    assert all(len(f) == 1 for f in ids[1:])  # reported from the second hit on
+
+
+def test_velocity_model_predicts_through_an_occlusion() -> None:
+    # 20 px per frame, hidden for 15 frames (0.5 s): the person reappears 320 px (4 box widths) from where
+    # they were last seen, so only the constant-velocity prediction can bring the id back.
+    frames = [[body(10 + 20 * i)] if not 20 <= i < 35 else [] for i in range(45)]
+    ids = run(PersonTracker(), frames)
+    assert ids[36] == ids[10]
+
+
+def test_two_people_keep_separate_ids() -> None:
+    frames = [[body(10 + 5 * i), body(400 - 5 * i, y=110)] for i in range(30)]
+    ids = run(PersonTracker(), frames)
+    assert len({i for frame in ids for i in frame}) == 2
+    assert ids[5] == ids[29]
+
+
+def test_short_occlusion_survives_and_long_one_does_not() -> None:
+    cfg = TrackerConfig(max_age_s=1.0)
+    frames = [[body(100 + 3 * i)] if not 20 <= i < 45 else [] for i in range(70)]  # 25 frames = 0.83 s gap
+    ids = run(PersonTracker(cfg), frames)
+    assert {i for f in ids for i in f} == {ids[10][0]}
+    frames = [[body(100 + 3 * i)] if not 20 <= i < 60 else [] for i in range(80)]  # 40 frames = 1.33 s gap
+    ids = run(PersonTracker(cfg), frames)
+    assert ids[10] != ids[75]
+
+
+def test_head_turn_as_image_shift_needs_compensation() -> None:
+    # At frame 15 the wearer turns: the whole image content jumps 200 px left (boxes are 80 px wide).
+    xs = [300 + 2 * i - (200 if i >= 15 else 0) for i in range(30)]
+    frames = [[body(x)] for x in xs]
+    shifts = [(-200.0, 0.0) if i == 15 else None for i in range(30)]
+    with_cmc = run(PersonTracker(), frames, shifts)
+    without = run(PersonTracker(), frames)
+    assert with_cmc[10] == with_cmc[29]
+    assert without[10] != without[29]
+    homographies = [np.array([[1, 0, -200], [0, 1, 0], [0, 0, 1]], float) if s else None for s in shifts]
+    with_h = run(PersonTracker(), frames, homographies)
+    assert with_h[10] == with_h[29]
+
+
+def test_reidentification_after_leaving_view() -> None:
+    alice, bob = unit(1), unit(2)
+    noisy = alice + 0.5 * unit(3)  # cosine ~0.9 with alice
+    noisy /= np.linalg.norm(noisy)
+    frames = [[body(100 + 2 * i, emb=alice)] for i in range(15)] + [[] for _ in range(90)]  # 3 s away
+    frames += [[body(500, emb=noisy)] for _ in range(10)]
+    tracker = PersonTracker(TrackerConfig(max_age_s=1.0), cost=FaceReidCost())
+    merges = []
+    ids = []
+    for i, obs in enumerate(frames):
+        ids.append([t.track_id for t in tracker.update(i / FPS, obs)])
+        merges += tracker.merges
+    first, last = ids[10][0], ids[-1][0]
+    assert last == first
+    assert len(merges) == 1 and merges[0][1] == first
+    # Somebody else appearing at the same place does not get alice's id.
+    frames = [[body(100 + 2 * i, emb=alice)] for i in range(15)] + [[] for _ in range(90)]
+    frames += [[body(500, emb=bob)] for _ in range(10)]
+    ids = run(PersonTracker(TrackerConfig(max_age_s=1.0), cost=FaceReidCost()), frames)
+    assert ids[-1][0] != ids[10][0]
+
+
+def test_embedding_veto_stops_a_track_jumping_to_another_face() -> None:
+    alice, bob = unit(1), unit(2)
+    frames = [[body(100, emb=alice)] for _ in range(10)] + [[body(105, emb=bob)] for _ in range(5)]
+    assert len({i for f in run(PersonTracker(cost=FaceReidCost()), frames) for i in f}) == 2
+    assert len({i for f in run(PersonTracker(), frames) for i in f}) == 1  # IoU alone would merge them
+
+
+def test_low_score_observations_extend_but_do_not_start_tracks() -> None:
+    frames = [[body(100 + 2 * i, score=0.9 if i < 10 else 0.3)] for i in range(20)]
+    ids = run(PersonTracker(), frames)
+    assert ids[15] == ids[5]
+    assert run(PersonTracker(), [[body(100, score=0.3)] for _ in range(10)])[-1] == []
+
+
+def test_face_body_pairing_upper_third() -> None:
+    bodies = np.array([[0, 0, 100, 300], [200, 0, 300, 300]], np.float32)
+    faces = np.array([[230, 10, 270, 60], [20, 200, 60, 250], [500, 10, 540, 60]], np.float32)
+    assert pair_faces_with_bodies(faces, bodies) == [(0, 1)]  # face 1 is low in body 0; face 2 is alone
+    obs = build_observations(
+        Detections(bodies, np.array([0.9, 0.8])),
+        Detections(faces, np.array([0.7, 0.7, 0.95]), keypoints=np.zeros((3, 5, 2), np.float32)),
+    )
+    assert len(obs) == 4  # 2 bodies (one with its face) + 2 faces without a body
+    assert obs[1].face_index == 0 and obs[0].face_index is None
+    assert sorted(o.face_index for o in obs[2:]) == [1, 2] and all(o.body_box is None for o in obs[2:])
+
+
+def test_face_only_track_keeps_its_id_when_the_body_appears() -> None:
+    tracker = PersonTracker()
+    face = np.array([130, 110, 170, 160], np.float32)
+    ids = []
+    for i in range(20):
+        f = face + [i, 0, i, 0]
+        b = np.array([100 + i, 100, 200 + i, 400], np.float32)
+        ob = PersonObservation(score=0.8, face_box=f) if i < 10 else PersonObservation(0.9, body_box=b, face_box=f)
+        ids.append([t.track_id for t in tracker.update(i / FPS, [ob])])
+    assert ids[5] == ids[15]
+
+
+def test_bad_input_gives_clear_errors() -> None:
+    tracker = PersonTracker()
+    tracker.update(1.0, [body(0)])
+    with pytest.raises(TrackingError, match="backwards"):
+        tracker.update(0.5, [body(0)])
+    with pytest.raises(TrackingError, match="camera motion"):
+        tracker.update(2.0, [body(0)], camera_motion=np.zeros(5))
+    with pytest.raises(TrackingError, match="qualities"):
+        build_observations(None, Detections(np.zeros((2, 4)), np.ones(2)), face_quality=np.ones(3))
