@@ -13,8 +13,9 @@ embedding against that name's gallery vectors, weighted by the face quality (``l
 * ``NOT_ENROLLED`` once the last ``reject_frames`` good frames all score below ``reject_threshold`` for every
   name (and their weighted mean does too).
 
-A decision is sticky: a confirmed name changes only after ``switch_frames`` good frames *after the decision*
-that on their own confirm another name (or all stay below the reject threshold). One bad frame never flips
+A decision is sticky: a confirmed name changes only when, at least ``switch_frames`` good frames after the
+decision, the last ``switch_frames`` good frames all favour another name and confirm it on their own (or all
+stay below the reject threshold). One bad frame never flips
 anything; a wrong name is far worse than no name.
 
 Thresholds (``python -m sim_harness.eval_identity thresholds``, det_2.5g alignment + arcface_mobileface128):
@@ -254,7 +255,7 @@ class IdentityTracker:
         if since < cfg.switch_frames:
             self._refresh_confidence(ident)
             return
-        name, mean = self._confirms_name(ident, since, max(cfg.consistency, 0.9))
+        name, mean = self._confirms_name(ident, cfg.switch_frames, 1.0)  # every recent frame must agree
         if name is not None and name != ident.name:
             self._set(ident, IdentityState.KNOWN, name, t, mean)
         elif ident.state is IdentityState.KNOWN and self._confirms_nobody(ident, cfg.switch_frames):
