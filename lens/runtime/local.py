@@ -3,7 +3,7 @@
 capture -> LatestSlot -> perception (processor) -> BoundedQueue -> audio output (+ seen signal).
 In real-time mode a frame nobody took before the next one arrived is dropped and counted
 (``perception.frames_dropped``); with ``--fast`` capture waits for perception instead (every frame is
-processed, no pacing, and a frame's capture time is when perception can take it) - the mode for measuring
+processed, no pacing, and a frame's capture time is when perception takes it) - the mode for measuring
 processing cost and latency on recorded video.
 """
 
@@ -67,10 +67,7 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> Ru
             if opts.realtime:
                 if slot.put(frame):
                     stats.count("perception", "frames_dropped")
-            elif slot.wait_empty(stop):
-                # offline: the frame counts as captured when perception can take it (a video has no live clock)
-                slot.put(replace(frame, t_capture=time.time()))
-            else:
+            elif not slot.put_wait(frame, stop):
                 return
             stats.count("capture", "frames_sent")
 
@@ -86,6 +83,8 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> Ru
                     item = slot.get(0.1)
                     if item is None:
                         continue
+                    if not opts.realtime:  # offline: a frame counts as captured when perception takes it
+                        item = replace(item, t_capture=time.time())
                     result = process_captured(processor, item, stats)
                     has_output = result is not None and (result.events or result.seen)
                     if has_output and queue.put((result.events, result.seen, item.t_capture, result.head)):
