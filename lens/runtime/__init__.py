@@ -6,6 +6,7 @@ Stages run as threads in one process (``peoplelens run``) or split over ZeroMQ b
 Modules: ``errors``, ``messages`` (versioned msgpack wire format), ``transport`` (ZeroMQ sockets, endpoint
 layout, latest-frame-wins), ``slots`` (in-process latest-value slot), ``capture`` (camera / video / stream and
 IMU sidecar), ``protocol`` (processor interface and factory loading), ``face_processor`` (a small real
-processor), ``sinks`` (event log, real-time audio, seen publisher), ``stats`` (counters, percentiles, reports),
+processor), ``perception`` (per-frame processing + timing), ``sinks`` (event log, real-time audio, seen publisher),
+``stats`` (counters, percentiles, reports), ``lifecycle`` (signals, final stats),
 ``local`` / ``device`` / ``phone`` (the three run modes), ``cli``.
 """
