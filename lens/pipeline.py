@@ -107,6 +107,7 @@ class LensPipeline:
         self.frame_count = 0
         self._last_bodies: Detections | None = None
         self._last_embed: dict[int, float] = {}
+        self._doubt: set[int] = set()  # decided tracks whose latest face disagrees with the decision
 
     # ------------------------------------------------------------------------------------------------
     def reload_people(self) -> None:
@@ -118,7 +119,26 @@ class LensPipeline:
             return False
         if self.identity.get(track.track_id).state in (IdentityState.UNSEEN_FACE, IdentityState.IDENTIFYING):
             return True
+        if track.track_id in self._doubt:  # gather the contrary evidence quickly, every frame
+            return True
         return t - self._last_embed.get(track.track_id, -1e9) >= self.config.embed_recheck_s
+
+    def _disagrees(self, track_id: int) -> bool:
+        """Does the track's latest good face contradict its decided identity? (A re-check found someone
+        else, e.g. after a track jumped to another person.) Such tracks are embedded every frame until the
+        identity module either switches or the faces agree again."""
+        ident = self.identity.get(track_id)
+        if ident.state not in (IdentityState.KNOWN, IdentityState.NOT_ENROLLED) or not ident.scores:
+            return False
+        last = np.asarray(ident.scores[-1])
+        threshold = self.identity.config.reject_threshold
+        if ident.state is IdentityState.NOT_ENROLLED:
+            return bool(len(last) and last.max() >= threshold)
+        names = self.identity.gallery.names
+        if ident.name not in names:
+            return True
+        mine = names.index(ident.name)
+        return bool(last[mine] < threshold or int(np.argmax(last)) != mine)
 
     def process(self, frame: Frame, head: HeadOrientation | None = None) -> ProcessResult:
         """Run every stage on one frame; ``head`` is the live IMU orientation when the runtime has one."""
@@ -170,8 +190,13 @@ class LensPipeline:
                     tr.add_embedding(raw, q, self.tracker.config.gallery_size)
                 self.identity.observe(tr.track_id, t, vec, q)
                 self._last_embed[tr.track_id] = t
+                if self._disagrees(tr.track_id):
+                    self._doubt.add(tr.track_id)
+                else:
+                    self._doubt.discard(tr.track_id)
             for tid in self.tracker.removed_ids:
                 self._last_embed.pop(tid, None)
+                self._doubt.discard(tid)
                 self.identity.forget(tid)
                 if self.attributes is not None:
                     self.attributes.forget([tid])
