@@ -87,7 +87,7 @@ class OverlayRenderer:
                 cx, cy, size = (fx1 + fx2) / 2, (fy1 + fy2) / 2, max(fx2 - fx1, 8.0)
                 if tv.head_yaw_deg is not None:
                     pitch = tv.head_pitch_deg or 0.0
-                    dx = -math.sin(math.radians(tv.head_yaw_deg)) * size  # their yaw +: turned to image-left
+                    dx = math.sin(math.radians(tv.head_yaw_deg)) * size  # yaw + = face turned toward image-right
                     dy = -math.sin(math.radians(pitch)) * size
                     cv2.arrowedLine(img, (int(cx), int(cy)), (int(cx + dx), int(cy + dy)), (255, 255, 0), 2,
                                     tipLength=0.3)
