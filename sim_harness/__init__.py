@@ -1,1 +1,8 @@
-"""PeopleLens sim_harness package."""
+"""PeopleLens replay harness: run the whole system on recorded video, measure it, show it, scale it out.
+
+``video``/``sources`` (frames with the video's own timestamps, IMU sidecar, virtual head pan), ``processors``
+(the live runtime's processor), ``enrollment`` (people store or a temporary one from photos), ``replay`` (the
+deterministic loop and its outputs), ``records``, ``overlay``, ``audio_track``, ``report``, ``truth`` and
+``metrics`` (ground truth, motmetrics), ``batch`` (process pool / Ray), ``cli`` (``peoplelens replay``).
+``eval_identity`` is the identity-threshold study (separate).
+"""
