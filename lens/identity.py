@@ -108,6 +108,15 @@ class IdentityGallery:
         except AttributeError as exc:
             raise IdentityError(f"a gallery needs names, vectors and owner: {exc}") from exc
 
+    def without(self, names: set[str] | list[str]) -> IdentityGallery:
+        """A copy with the given people removed."""
+        keep_names = [n for n in self.names if n not in set(names)]
+        new_index = {n: i for i, n in enumerate(keep_names)}
+        rows = [i for i, o in enumerate(self.owner) if self.names[o] in new_index]
+        owner = np.array([new_index[self.names[self.owner[i]]] for i in rows], np.int64)
+        vectors = self.vectors[rows] if rows else np.zeros((0, 0), np.float32)
+        return IdentityGallery(keep_names, vectors, owner)
+
     def scores(self, embedding: np.ndarray) -> np.ndarray:
         """Best cosine per name (K,) for one unit embedding (D,); -1 for a name with no vectors."""
         out = np.full(len(self.names), -1.0, np.float32)

@@ -162,3 +162,9 @@ def test_face_quality_factors(data_dir) -> None:
     assert face_quality(profile, score, crop).frontal == 0.0
     assert face_quality(kps, score, crop, yaw_deg=80).frontal == 0.0
     assert face_quality(kps, 0.4, crop).quality == 0.0  # weak detection
+
+
+def test_gallery_without_a_person() -> None:
+    g = GALLERY.without({"ann"})
+    assert g.names == ["bob", "cat"] and len(g.vectors) == 3 and list(g.owner) == [0, 1, 1]
+    assert np.allclose(g.scores(face(cat=0.5)), [0.0, 0.5], atol=1e-5)
