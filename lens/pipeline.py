@@ -268,4 +268,10 @@ def build_pipeline(config: dict[str, Any] | None = None, store: Any = None, imu:
     """The pipeline with its models loaded; ``config`` is a parsed TOML dict (default: ``$PEOPLELENS_CONFIG``)."""
     if config is None:
         config = load_config()
+    if session_config is None:  # one ORT thread per session: 2 per session oversubscribe 2 cores (peoplelens bench)
+        import os
+
+        session_config = SessionConfig.from_env()
+        if not os.environ.get("PEOPLELENS_THREADS"):
+            session_config = SessionConfig(providers=session_config.providers, intra_op_threads=1)
     return LensPipeline(config, store=store, session_config=session_config, imu=imu)
