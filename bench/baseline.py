@@ -56,8 +56,13 @@ class BaselineGallery:
 class Baseline:
     """insightface FaceAnalysis over the project's models; ``process(bgr)`` gives the names of the frame's faces."""
 
-    def __init__(self, detector: str = "det_500m", providers: str = "cpu", det_size: int = 640) -> None:
+    def __init__(self, detector: str = "det_500m", providers: str = "cpu", det_size: int = 640,
+                 threads: int | None = None) -> None:
+        """``threads``: ORT intra-op threads per session (None: ONNX Runtime's default, one per core)."""
+        import onnxruntime as ort
+
         self.detector = detector
+        self.threads = threads
         self._tmp = tempfile.TemporaryDirectory(prefix="peoplelens-bench-baseline-")
         pack = Path(self._tmp.name) / "models" / "pl_pack"
         pack.mkdir(parents=True)
@@ -68,8 +73,14 @@ class Baseline:
         except ImportError as exc:
             raise BenchError(f"the baseline needs insightface: {exc}") from exc
         with contextlib.redirect_stdout(io.StringIO()):  # insightface prints every model it finds
+            kwargs: dict = {"providers": provider_list(providers)}
+            if threads is not None:
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+                kwargs["sess_options"] = opts
             self.app = FaceAnalysis(name="pl_pack", root=self._tmp.name, allowed_modules=["detection", "recognition"],
-                                    providers=provider_list(providers))
+                                    **kwargs)
             self.app.prepare(ctx_id=-1 if providers == "cpu" else 0, det_size=(det_size, det_size))
         self.gallery = BaselineGallery()
 

@@ -33,25 +33,30 @@ def _default_data(rel: str) -> Path:
 @click.option("--skip-paced", is_flag=True, help="Do not run the real-time paced run.")
 @click.option("--pace-fps", type=click.FloatRange(min=1.0, max=240.0), default=None,
               help="Frame rate of the paced run (default: each video's own).")
+@click.option("--threads", type=click.IntRange(min=1, max=64), default=None,
+              help="ONNX Runtime intra-op threads per session (default: the pipeline's own default).")
 @click.option("--only", "only", multiple=True, help="Only videos whose file name contains this (repeatable).")
 def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
-          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, only: tuple[str, ...]) -> None:
+          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None,
+          only: tuple[str, ...]) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
     from lens.config import load_config
 
     try:
-        _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, only, load_config())
+        _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,
+             load_config())
     except PeopleLensError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
-         skip_baseline: bool, skip_paced: bool, pace_fps: float | None, only: tuple[str, ...], config: dict) -> None:
+         skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
+         config: dict) -> None:
     options = BenchOptions(videos=videos or _default_data("data/videos"),
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,
-                           pace_fps=pace_fps, config=config, only=only)
+                           pace_fps=pace_fps, config=config, only=only, threads=threads)
     report = run_benchmark(options, say=lambda s: click.echo(s, err=True))
     print_report(report)
     if json_path is not None:

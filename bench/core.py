@@ -41,6 +41,7 @@ class BenchOptions:
     pace_fps: float | None = None  # None = each video's own frame rate
     config: dict | None = None  # pipeline config (TOML dict)
     only: tuple[str, ...] = ()  # only videos whose file name contains one of these
+    threads: int | None = None  # ORT intra-op threads per session (None: what build_pipeline uses by default)
 
 
 def cuda_status() -> str | None:
@@ -50,6 +51,18 @@ def cuda_status() -> str | None:
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return f"not available (onnxruntime {ort.__version__} providers: {', '.join(ort.get_available_providers())})"
     return None
+
+
+def _session_config(options: BenchOptions):
+    """None (the pipeline's own default, as the runtime gets it) unless a provider or thread count is forced."""
+    from models.sessions import SessionConfig
+
+    if options.providers == "cpu" and options.threads is None:
+        return None
+    kwargs: dict = {"providers": ("cuda", "cpu") if options.providers == "cuda" else ("cpu",)}
+    if options.threads is not None:
+        kwargs["intra_op_threads"] = options.threads
+    return SessionConfig(**kwargs)
 
 
 def _machine() -> dict:
@@ -63,14 +76,13 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
     from lens.config import section
     from lens.pipeline import PipelineConfig, build_pipeline
-    from models.sessions import SessionConfig
 
     report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
     if options.providers == "cuda" and (why := cuda_status()) is not None:
         report["providers"] = {"cuda": why}
         report["skipped"] = f"CUDA provider {why}"
         return report
-    session_config = SessionConfig(providers=("cuda", "cpu") if options.providers == "cuda" else ("cpu",))
+    session_config = _session_config(options)
     config = options.config or {}
     pipeline_config = section(config, "pipeline", PipelineConfig)
     paths = [p for p in find_videos(options.videos) if not options.only or any(o in p.name for o in options.only)]
@@ -81,8 +93,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
         "providers": options.providers, "max_frames": options.max_frames,
         "frame_size": f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
         "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
-        "session": {"intra_op_threads": session_config.intra_op_threads,
-                    "inter_op_threads": session_config.inter_op_threads},
+        "session": {"intra_op_threads": session_config.intra_op_threads if session_config else "pipeline default",
+                    "inter_op_threads": session_config.inter_op_threads if session_config else "pipeline default"},
     }
     say(f"enrolling {options.enroll} ...")
     people = enroll_people(options.enroll)
@@ -99,6 +111,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
             t0 = time.perf_counter()
             pipeline = build_pipeline(config, store=people.store, session_config=session_config)
             load_s = time.perf_counter() - t0
+            threads_used = pipeline.face_detector.session.get_session_options().intra_op_num_threads
+            report["settings"]["ort_intra_op_threads_used"] = threads_used
             fast = run_fast(pipeline, info, options.max_frames, people.name_map, render)
             truths.append(restrict(truth, set(range(fast.frames))))
             fast_runs.append(fast)
@@ -120,7 +134,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
         report["videos"] = per_video
         report["ours"] = _ours_section(fast_runs, paced_runs, truths)
         if not options.skip_baseline:
-            report["baseline"] = _baseline_section(options, videos, truths, per_video, say)
+            report["baseline"] = _baseline_section(options, videos, truths, per_video, say,
+                                                   report["settings"].get("ort_intra_op_threads_used"))
             report["memory"]["peak_rss_mb_with_baseline"] = round(peak_rss_mb(), 1)
             report["comparison"] = _comparison(report["ours"], report["baseline"])
         report["goals"] = _goals(report)
@@ -143,6 +158,7 @@ def _ours_section(fast_runs, paced_runs, truths) -> dict:
         "process": summarize_ms(process),
         "frames": frames,
         "time_per_frame_ms": 1000 * sum(process) / max(1, frames),
+        "cpu_ms_per_frame": 1000 * sum(run.cpu_s for run in fast_runs) / max(1, frames),
         "sustained_fps": frames / wall if wall else None,
         "sustained_fps_excluding_decode": frames / sum(process) if process else None,
         "fifo_at_30fps": fifo_backlog([d + p for run in fast_runs for d, p in zip(run.stages["decode"],
@@ -188,7 +204,7 @@ def _merge_recall(truths) -> dict:
     return merged
 
 
-def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> dict:
+def _baseline_section(options: BenchOptions, videos, truths, per_video, say, threads: int | None) -> dict:
     from lens.config import section
     from lens.pipeline import PipelineConfig
 
@@ -196,7 +212,7 @@ def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> 
     if detector not in ("det_500m", "det_2.5g"):
         raise BenchError(f"the baseline needs an SCRFD detector (det_500m / det_2.5g), the pipeline uses {detector}")
     say(f"baseline: insightface FaceAnalysis with {detector} + arcface_mobileface128, enrolling ...")
-    baseline = Baseline(detector=detector, providers=options.providers)
+    baseline = Baseline(detector=detector, providers=options.providers, threads=threads)
     try:
         enrol_s = baseline.enroll_folder(options.enroll)
         runs = []
@@ -212,10 +228,11 @@ def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> 
     return {
         "method": f"insightface FaceAnalysis.get() ({detector} at 640x640 + arcface_mobileface128) on every frame, "
                   "each face matched to the enrolled vectors: max cosine per name >= 0.35 gives the name, no tracking",
-        "detector": detector, "enrolled_people": len(baseline.gallery.names),
+        "detector": detector, "ort_intra_op_threads": threads, "enrolled_people": len(baseline.gallery.names),
         "enrol_photos_without_face": baseline.gallery.photos_without_face, "enrol_seconds": round(enrol_s, 2),
         "frames": frames, "process": summarize_ms(times),
         "time_per_frame_ms": 1000 * sum(times) / max(1, frames),
+        "cpu_ms_per_frame": 1000 * sum(r.cpu_s for r in runs) / max(1, frames),
         "sustained_fps_excluding_decode": frames / sum(times) if times else None,
         "identity": score_identity(merge_named([r.named for r in runs]), merge_named([t.visible for t in truths]),
                                    _merge_recall(truths)).to_json(),
@@ -225,7 +242,9 @@ def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> 
 def _comparison(ours: dict, baseline: dict) -> dict:
     ratio = ours["time_per_frame_ms"] / baseline["time_per_frame_ms"] if baseline["time_per_frame_ms"] else None
     p_o, p_b = ours["identity"]["precision"], baseline["identity"]["precision"]
+    cpu_ratio = ours["cpu_ms_per_frame"] / baseline["cpu_ms_per_frame"] if baseline["cpu_ms_per_frame"] else None
     return {"time_ratio_ours_over_baseline": ratio, "speedup": 1 / ratio if ratio else None,
+            "cpu_time_ratio_ours_over_baseline": cpu_ratio,
             "precision_ours": p_o, "precision_baseline": p_b,
             "recall_ours": ours["identity"]["recall"], "recall_baseline": baseline["identity"]["recall"],
             "precision_equal_or_better": None if p_b is None else (p_o is None or p_o >= p_b)}

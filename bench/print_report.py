@@ -55,7 +55,8 @@ def print_report(report: dict, console: Console | None = None) -> None:
     c.print(t)
     c.print(f"sustained: {ours['sustained_fps']:.1f} fps with decode in the same thread, "
             f"{ours['sustained_fps_excluding_decode']:.1f} fps excluding decode; "
-            f"time per frame {ours['time_per_frame_ms']:.1f} ms; events {ours['events']}")
+            f"time per frame {ours['time_per_frame_ms']:.1f} ms; CPU time {ours['cpu_ms_per_frame']:.1f} ms/frame "
+            f"(all threads, decode included); events {ours['events']}")
     f = ours["fifo_at_30fps"]
     c.print(f"FIFO at 30 fps from the measured times (no dropping): max backlog {f['max_backlog_frames']} frames, "
             f"final {f['final_backlog_frames']}, latency p95 {_ms(f['latency_p95_ms'])} ms, "
@@ -84,7 +85,9 @@ def print_report(report: dict, console: Console | None = None) -> None:
         c.print(f"baseline: {b['method']}")
         c.print(f"baseline {b['time_per_frame_ms']:.1f} ms/frame (median {_ms(b['process']['median_ms'])}, p95 "
                 f"{_ms(b['process']['p95_ms'])}); ours {ours['time_per_frame_ms']:.1f} ms/frame -> ratio ours/baseline "
-                f"{cmp['time_ratio_ours_over_baseline']:.3f} ([bold]{cmp['speedup']:.2f}x faster[/])")
+                f"{cmp['time_ratio_ours_over_baseline']:.3f} ([bold]{cmp['speedup']:.2f}x faster[/]); CPU per frame "
+                f"{ours['cpu_ms_per_frame']:.1f} vs {b['cpu_ms_per_frame']:.1f} ms (ratio "
+                f"{cmp['cpu_time_ratio_ours_over_baseline']:.3f}); ORT threads {b['ort_intra_op_threads']}")
     mem = report["memory"]
     c.print(f"peak RSS: ours {mem['peak_rss_mb_ours']:.0f} MiB"
             + (f", with the baseline loaded too {mem['peak_rss_mb_with_baseline']:.0f} MiB"

@@ -30,6 +30,7 @@ class FastRun:
     events: Counter = field(default_factory=Counter)  # sound -> count
     max_people: int = 0
     wall_s: float = 0.0  # decode + process, whole run
+    cpu_s: float = 0.0  # process CPU time (all threads, decode included) over the whole run
     frames: int = 0
 
 
@@ -54,6 +55,7 @@ class BaselineRun:
     frame_s: list[float] = field(default_factory=list)
     named: dict[int, list[str]] = field(default_factory=dict)
     faces: list[int] = field(default_factory=list)
+    cpu_s: float = 0.0  # process CPU time (all threads, decode included) over the whole run
     frames: int = 0
 
 
@@ -69,7 +71,7 @@ def run_fast(pipeline, info: VideoInfo, max_frames: int | None, name_map: dict[s
     run = FastRun()
     for stage in ("decode", *PIPELINE_STAGES, "audio_render"):
         run.stages[stage] = []
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     for index, image, decode_s in decode_frames(info, max_frames):
         run.stages["decode"].append(decode_s)
         t0 = time.perf_counter()
@@ -89,6 +91,7 @@ def run_fast(pipeline, info: VideoInfo, max_frames: int | None, name_map: dict[s
                 run.stages["audio_render"].append(time.perf_counter() - t1)
         run.frames += 1
     run.wall_s = time.perf_counter() - t_start
+    run.cpu_s = time.process_time() - cpu_start
     return run
 
 
@@ -180,6 +183,7 @@ def decode_frames_paced(info: VideoInfo, max_frames: int | None, t0: float, fps:
 def run_baseline(baseline: Baseline, info: VideoInfo, max_frames: int | None) -> BaselineRun:
     """The baseline on every frame (decode excluded from its time, as for ours)."""
     run = BaselineRun()
+    cpu_start = time.process_time()
     for index, image, _ in decode_frames(info, max_frames):
         t0 = time.perf_counter()
         names = baseline.process(image)
@@ -187,6 +191,7 @@ def run_baseline(baseline: Baseline, info: VideoInfo, max_frames: int | None) ->
         if names:
             run.named[index] = names
         run.frames += 1
+    run.cpu_s = time.process_time() - cpu_start
     return run
 
 
