@@ -35,6 +35,7 @@ class IdentityScore:
     recall_hits: int
     recall: float | None
     wrong_names: dict[str, int] = field(default_factory=dict)
+    wrong_frames: list = field(default_factory=list)  # frames (or (video, frame)) with a wrong name, first 200
 
     def to_json(self) -> dict:
         """Plain dict for the JSON report."""
@@ -51,7 +52,8 @@ def score_identity(named: Mapping[int, Sequence[str]], visible: Mapping[int, set
     """
     given = correct = 0
     wrong: Counter[str] = Counter()
-    for frame, names in named.items():
+    wrong_frames = []
+    for frame, names in sorted(named.items()):
         truth = visible.get(frame, set())
         for name, count in Counter(names).items():
             given += count
@@ -59,10 +61,12 @@ def score_identity(named: Mapping[int, Sequence[str]], visible: Mapping[int, set
             correct += ok
             if count - ok:
                 wrong[name] += count - ok
+                if len(wrong_frames) < 200 and (not wrong_frames or wrong_frames[-1] != frame):
+                    wrong_frames.append(frame)
     denominator = sum(len(frames) for frames in recall_frames.values())
     hits = sum(1 for person, frames in recall_frames.items() for f in frames if person in named.get(f, ()))
     return IdentityScore(given, correct, correct / given if given else None, denominator, hits,
-                         hits / denominator if denominator else None, dict(sorted(wrong.items())))
+                         hits / denominator if denominator else None, dict(sorted(wrong.items())), wrong_frames)
 
 
 def merge_named(per_video: Sequence[Mapping[int, Sequence[str]]]) -> dict[tuple[int, int], list[str]]:

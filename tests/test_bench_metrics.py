@@ -31,6 +31,7 @@ def test_identity_scores_match_a_hand_computation() -> None:
     assert (score.recall_frames, score.recall_hits) == (3, 2)
     assert score.recall == pytest.approx(2 / 3)
     assert score.wrong_names == {"ann": 2, "bob": 1}
+    assert score.wrong_frames == [0, 1, 2]
 
 
 def test_identity_scores_undefined_without_names_or_truth() -> None:
