@@ -88,3 +88,20 @@ def test_bad_truth_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "u.txt").write_text("hello world\n")
     with pytest.raises(TruthError, match="unknown truth format"):
         load_truth(tmp_path / "u.txt")
+
+
+def test_real_pipeline_on_the_royal_opera_annotation(data_dir: Path) -> None:
+    from sim_harness.processors import build_replay_processor
+    from sim_harness.replay import ReplayOptions, replay_video
+
+    videos = data_dir / "videos"
+    options = ReplayOptions(max_frames=40, truth=str(videos / "royal_opera_pedestrians.faces_gt_mot.txt"),
+                            progress=False)
+    result = replay_video(videos / "royal_opera_pedestrians_1080p25.mp4", build_replay_processor(config={}), None,
+                          options)
+    m = result.metrics
+    print("royal opera, first 40 frames:", {k: v for k, v in m.items() if k != "truth"})
+    assert m["annotated_frames"] == m["num_frames"] == 4  # frames 1, 13, 26, 39
+    assert m["num_objects"] == 30  # truth boxes in those frames
+    assert m["precision"] >= 0.9 and m["recall"] >= 0.5  # the main people's faces are found and tracked
+    assert m["mota"] > 0.3 and m["idf1"] > 0.4
