@@ -84,11 +84,12 @@ def identity_timeline(result: ReplayResult) -> str:
         if names:
             ax.text(samples[-1][0] + dt, row, ", ".join(names), va="center", fontsize=7)
     ax.set_yticks(range(len(spans)), [f"#{t}" for t in sorted(spans)])
-    for state, colour in STATE_COLOURS.items():
-        ax.barh([], [], color=colour, label=state)
+    from matplotlib.patches import Patch
+
     ax.set_xlabel("video time (s)")
-    ax.set_title("Identity state per track (in view)")
-    ax.legend(loc="upper right", fontsize=7, ncol=4)
+    ax.set_title("Identity state per track (in view); names at the right")
+    ax.legend(handles=[Patch(color=c, label=s) for s, c in STATE_COLOURS.items()], loc="upper right", fontsize=7,
+              ncol=4)
     return _png(fig)
 
 
@@ -109,6 +110,7 @@ def stage_histograms(result: ReplayResult) -> str:
     for ax in list(axes.flat)[len(stages):]:
         ax.axis("off")
     fig.suptitle("Per-stage time per frame (ms)", fontsize=9)
+    fig.tight_layout()
     return _png(fig)
 
 
