@@ -261,7 +261,6 @@ def camera_motion_matrix(motion: np.ndarray | Sequence[float] | None) -> np.ndar
 # ---------------------------------------------------------------------------------------------- tracks
 
 
-_ids = itertools.count(1)
 
 
 @dataclass
@@ -405,6 +404,7 @@ class PersonTracker:
         self.merges: list[tuple[int, int]] = []  # (fresh id, restored id) pairs from the last update
         self.removed_ids: list[int] = []  # ids that ended (lost for good or merged) in the last update
         self.t: float | None = None
+        self._ids = itertools.count(1)  # per tracker: two pipelines (or two videos) number tracks alike
 
     def update(
         self,
@@ -440,7 +440,7 @@ class PersonTracker:
 
         for oi in un_high:
             if high[oi].score >= cfg.new_track_score:
-                tr = Track(track_id=next(_ids), first_seen=t, last_seen=t)
+                tr = Track(track_id=next(self._ids), first_seen=t, last_seen=t)
                 self._apply(tr, high[oi], t)
                 self.tracks.append(tr)
 
@@ -468,6 +468,17 @@ class PersonTracker:
             tr.face_keypoints = ob.face_keypoints
         if ob.embedding is not None and ob.face_quality >= cfg.gallery_min_quality:
             tr.add_embedding(ob.embedding, ob.face_quality, cfg.gallery_size)
+
+    def break_continuity(self, t: float) -> None:
+        """The view jumped (a shot cut, or a head turn too fast to follow): no prediction can be trusted, so
+        every active track is retired now. Tracks with a face gallery stay re-identifiable: when the same
+        face comes back a new track gets their id (and identity) again; nobody inherits a track by overlap."""
+        for tr in self.tracks:
+            if tr.confirmed and tr.gallery:
+                tr.reid_open = False
+                self.lost.append(tr)
+            self.removed_ids.append(tr.track_id)
+        self.tracks = []
 
     def _retire(self, t: float) -> None:
         cfg = self.config
