@@ -289,7 +289,9 @@ class LensPipeline:
                 head_yaw_deg=yaw, head_pitch_deg=a.pitch if a is not None else None,
             ))
             views.append(TrackView(
-                track_id=tr.track_id, box=_box_tuple(box), face_box=_box_tuple(face_box), identity=state,
+                # a face box only where a face was detected this frame (a coasting track's is a prediction)
+                track_id=tr.track_id, box=_box_tuple(box), face_box=_box_tuple(ob.face_box if ob is not None else None),
+                identity=state,
                 name=name, head_yaw_deg=yaw, head_pitch_deg=a.pitch if a is not None else None,
                 both_ears_visible=bool(a.both_ears_visible) if a is not None else False,
                 looking_at_wearer=bool(a.looking_at_wearer) if a is not None else False,
