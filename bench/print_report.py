@@ -33,7 +33,8 @@ def print_report(report: dict, console: Console | None = None) -> None:
         return
     s = report["settings"]
     c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['pipeline']['face_model']} "
-            f"@{s['pipeline']['face_max_side']}, people every {s['pipeline']['people_every']}; "
+            f"@{s['pipeline']['face_max_side']} every {s['pipeline'].get('faces_every', 1)} frame(s) (tracks coast "
+            f"in between: events up to one frame later), people every {s['pipeline']['people_every']}; "
             f"audio: {s['audio_renderer']}")
     t = Table(title="videos")
     for col in ("video", "size", "fps", "frames", "max people", "ours ms/frame", "baseline ms/frame",
