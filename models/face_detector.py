@@ -20,7 +20,7 @@ from insightface.model_zoo.scrfd import distance2bbox, distance2kps
 
 from lens.types import Detections, nms
 from models.assets import AssetManager, default_manager
-from models.images import ensure_bgr
+from models.images import ensure_bgr, letterbox
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, check_inputs, create_session
 
@@ -52,16 +52,6 @@ class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes (N,4), scores (N,), keypoints (N,5,2), in image pixels."""
         ...
-
-
-def _letterbox(image: np.ndarray, canvas_wh: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
-    h, w = image.shape[:2]
-    cw, ch = canvas_wh
-    scale = min(cw / w, ch / h)
-    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-    canvas = np.full((ch, cw, 3), pad, dtype=np.uint8)
-    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
-    return canvas, scale
 
 
 def _blob(canvas: np.ndarray, spec: AssetSpec) -> np.ndarray:
@@ -153,7 +143,7 @@ class ScrfdDetector:
     def _detect_once(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
         cw, ch = self.canvas_size(w, h)
-        canvas, scale = _letterbox(image, (cw, ch), self.spec.preprocess.pad_value)
+        canvas, scale = letterbox(image, (cw, ch), self.spec.preprocess.pad_value)
         outs = self.session.run(self.output_names, {self.input_name: _blob(canvas, self.spec)})
         n = len(self.STRIDES)
         all_boxes, all_scores, all_kps = [], [], []
@@ -207,7 +197,7 @@ class YuNetDetector:
         return _detect_with_pad_retry(self._detect_once, ensure_bgr(image), self.options)
 
     def _detect_once(self, image: np.ndarray) -> Detections:
-        canvas, scale = _letterbox(image, self.size, self.spec.preprocess.pad_value)
+        canvas, scale = letterbox(image, self.size, self.spec.preprocess.pad_value)
         outs = dict(zip(self.output_names, self.session.run(self.output_names, {"input": _blob(canvas, self.spec)}),
                         strict=True))
         all_boxes, all_scores, all_kps = [], [], []

@@ -46,3 +46,15 @@ def ensure_bgr(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise ImageDecodeError(f"expected uint8 pixels, got {image.dtype}")
     return image
+
+
+def letterbox(image: np.ndarray, canvas_wh: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
+    """Scale ``image`` to fit a (w, h) canvas keeping its aspect, in the top-left corner, the rest ``pad``;
+    returns the canvas and the scale (divide network coordinates by it to get image pixels)."""
+    h, w = image.shape[:2]
+    cw, ch = canvas_wh
+    scale = min(cw / w, ch / h)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    canvas = np.full((ch, cw, 3), pad, dtype=np.uint8)
+    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
+    return canvas, scale

@@ -22,7 +22,7 @@ import onnxruntime as ort
 from lens.types import Detections, nms
 from models.assets import AssetManager, default_manager
 from models.errors import ModelLoadError
-from models.images import ensure_bgr
+from models.images import ensure_bgr, letterbox
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, check_inputs, create_session
 
@@ -45,16 +45,6 @@ class PersonDetectorOptions:
     #: a tile box within this many network-input pixels of an inner tile border is a cut-off body part (the
     #: whole frame or the neighbouring tile sees that person whole), so it is dropped
     border_margin_px: float = 8.0
-
-
-def _letterbox(image: np.ndarray, size: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
-    h, w = image.shape[:2]
-    tw, th = size
-    scale = min(tw / w, th / h)
-    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-    canvas = np.full((th, tw, 3), pad, dtype=np.uint8)
-    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
-    return canvas, scale
 
 
 def tile_windows(width: int, height: int, tiles: int | str) -> list[tuple[int, int, int, int]]:
@@ -127,7 +117,7 @@ class PersonDetector:
 
     def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         x1, y1, x2, y2 = window
-        canvas, scale = _letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
+        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
         raw = self.session.run([self.output_name], {self.input_name: self._blob(canvas)})[0][0]
         scores = raw[:, 4] * raw[:, 5 + PERSON_CLASS]
         keep = scores >= self.options.score_threshold

@@ -68,7 +68,8 @@ def resolve_providers(wanted: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return usable, reasons
 
 
-def _check_model_file(path: Path) -> None:
+def check_model_file(path: Path, kind: str = "ONNX") -> bytes:
+    """Fail clearly on a missing, empty or HTML model file; returns the file's first 64 bytes."""
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
     with open(path, "rb") as fh:
@@ -76,14 +77,15 @@ def _check_model_file(path: Path) -> None:
     if not head:
         raise ModelLoadError(f"model file {path} is empty")
     if head.lstrip().lower().startswith((b"<!doctype", b"<html")):
-        raise ModelLoadError(f"model file {path} is an HTML page, not an ONNX model (a failed download?)")
+        raise ModelLoadError(f"model file {path} is an HTML page, not an {kind} model (a failed download?)")
+    return head
 
 
 def create_session(path: str | Path, config: SessionConfig | None = None) -> ort.InferenceSession:
     """Load an ONNX model into an InferenceSession, falling back down the provider list with logged reasons."""
     path = Path(path)
     config = config or SessionConfig.from_env()
-    _check_model_file(path)
+    check_model_file(path)
     providers, reasons = resolve_providers(config.providers)
     for reason in reasons:
         log.info("%s: %s", path.name, reason)

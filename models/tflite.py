@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import ModelLoadError
+from models.sessions import check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,7 @@ class TFLiteModel:
 
 
 def _check_tflite_file(path: Path) -> None:
-    if not path.is_file():
-        raise ModelLoadError(f"model file not found: {path}")
-    with open(path, "rb") as fh:
-        head = fh.read(64)
-    if not head:
-        raise ModelLoadError(f"model file {path} is empty")
-    if head.lstrip().lower().startswith((b"<!doctype", b"<html")):
-        raise ModelLoadError(f"model file {path} is an HTML page, not a TFLite model (a failed download?)")
+    head = check_model_file(path, "TFLite")
     if head[4:8] != TFLITE_MAGIC:
         raise ModelLoadError(f"model file {path} is not a TFLite FlatBuffer (no 'TFL3' identifier): corrupt?")
 

@@ -104,7 +104,7 @@ def test_click_once_when_identified_as_not_enrolled_while_attended():
 
     events = events_of(scene.run(ExperienceEngine(), 3.0, lambda t: 0.0, on_frame=script))
     assert [e.sound for e in events] == [Sound.BUMP, Sound.CLICK]
-    assert 1.0 <= events[1].t < 1.1
+    assert events[1].t >= 1.0 and events[1].t < 1.1
 
 
 def test_identified_as_known_while_attended_is_named_once():

@@ -148,5 +148,5 @@ def test_eye_and_box_cues_agree_on_real_faces() -> None:
         eyes = distance_from_eyes(intr, tuple(kps[0]), tuple(kps[1]), head_yaw_deg=None)
         face = distance_from_face_box(intr, box, DistancePriors())
         agree.append(abs(eyes.distance_m - face.distance_m) < 2 * math.hypot(eyes.sigma_m, face.sigma_m))
-        assert 1.0 < face.distance_m < 15.0  # people on a walkway a few metres away
+        assert face.distance_m > 1.0 and face.distance_m < 15.0  # people on a walkway a few metres away
     assert np.mean(agree) >= 0.75, agree
