@@ -57,7 +57,7 @@ class PipelineConfig:
     people_every: int = 3  # run the body detector on every Nth face-detection frame
     people_tiles: int | str = 0  # 0 = whole frame only; "auto" tiles wide frames for far people (costs 2-4x)
     embed_recheck_s: float = 2.0  # a confirmed track's face is embedded again this often (re-check)
-    max_embed_per_frame: int = 4  # cap on faces embedded per frame (the most needed first)
+    max_embed_per_frame: int = 2  # cap on faces embedded per frame, least recently embedded first (caps spikes)
     pose_gaze: bool = True
     visual_rotation: bool = True  # estimate head rotation from the video when there is no IMU
     coast_s: float = 0.25  # a confirmed track missed by the detectors this briefly is still reported in view
