@@ -93,11 +93,12 @@ def test_out_of_view_person_persists_fades_and_is_removed() -> None:
 
 def test_max_age_removes_even_when_confidence_is_high() -> None:
     pm = PeopleMap(PeopleMapConfig(fade_half_life_s=1000.0, max_age_s=5.0))
-    pm.update(0.0, head(0.0), [PersonObservation(1, 0.0)])
+    person = 1
+    pm.update(0.0, head(0.0), [PersonObservation(person, 0.0)])
     pm.update(5.0, head(0.0), [])
-    assert 1 in pm
+    assert person in pm
     pm.update(5.2, head(0.0), [])
-    assert 1 not in pm and pm.removed == [1]
+    assert person not in pm and pm.removed == [person]
 
 
 def test_seen_duration_survives_short_gaps_and_resets_after_long_ones() -> None:
