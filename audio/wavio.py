@@ -30,6 +30,19 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int, float32: 
     return path
 
 
+def pcm_to_float(data: np.ndarray) -> np.ndarray:
+    """WAV samples (int16, int32, uint8 or float) as float32 in [-1, 1]; ValueError for other types."""
+    if data.dtype == np.int16:
+        return data.astype(np.float32) / 32768.0
+    if data.dtype == np.int32:
+        return data.astype(np.float32) / 2147483648.0
+    if data.dtype == np.uint8:
+        return (data.astype(np.float32) - 128.0) / 128.0
+    if data.dtype.kind == "f":
+        return data.astype(np.float32)
+    raise ValueError(f"unsupported WAV sample type {data.dtype}")
+
+
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 in [-1, 1]: ``(n,)`` for mono, ``(n, ch)`` otherwise; returns (samples, rate)."""
     try:
@@ -38,16 +51,10 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"WAV file not found: {path}") from exc
     except (OSError, ValueError) as exc:
         raise AudioError(f"cannot read WAV {path}: {exc}") from exc
-    if data.dtype == np.int16:
-        x = data.astype(np.float32) / 32768.0
-    elif data.dtype == np.int32:
-        x = data.astype(np.float32) / 2147483648.0
-    elif data.dtype == np.uint8:
-        x = (data.astype(np.float32) - 128.0) / 128.0
-    elif data.dtype in (np.float32, np.float64):
-        x = data.astype(np.float32)
-    else:
-        raise AudioError(f"unsupported WAV sample type {data.dtype} in {path}")
+    try:
+        x = pcm_to_float(data)
+    except ValueError as exc:
+        raise AudioError(f"{exc} in {path}") from None
     return x, int(fs)
 
 

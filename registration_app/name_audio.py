@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
+from audio.wavio import pcm_to_float
 from registration_app.errors import EnrolmentError
 
 MAX_CLIP_BYTES = 4 * 1024 * 1024
@@ -57,16 +58,10 @@ def read_clip(source: bytes | str | Path) -> tuple[np.ndarray, int]:
         rate, x = wavfile.read(io.BytesIO(data))
     except (ValueError, OSError) as exc:
         raise EnrolmentError(f"name clip is not a readable WAV: {exc}") from exc
-    if x.dtype == np.int16:
-        xf = x.astype(np.float32) / 32768.0
-    elif x.dtype == np.int32:
-        xf = x.astype(np.float32) / 2147483648.0
-    elif x.dtype == np.uint8:
-        xf = (x.astype(np.float32) - 128.0) / 128.0
-    elif x.dtype.kind == "f":
-        xf = x.astype(np.float32)
-    else:
-        raise EnrolmentError(f"name clip has unsupported sample type {x.dtype}")
+    try:
+        xf = pcm_to_float(x)
+    except ValueError:
+        raise EnrolmentError(f"name clip has unsupported sample type {x.dtype}") from None
     if xf.ndim == 2:
         xf = xf.mean(axis=1)
     if xf.size == 0:

@@ -7,6 +7,7 @@ replay ends; only protected embedding vectors are stored, photos are decoded in 
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ class EnrolledPeople:
     store: PeopleStore
     enrolled: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    name_map: dict[str, str] = field(default_factory=dict)  # stored (normalised) name -> folder name
+    seconds: float = 0.0  # how long enrolling took
     _tmp: tempfile.TemporaryDirectory | None = None
 
     def close(self) -> None:
@@ -56,6 +59,7 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
         raise ReplayError(f"--enroll-dir {folder} has no <person>/ sub-folders")
     tmp = tempfile.TemporaryDirectory(prefix="peoplelens-replay-")
     result = EnrolledPeople(PeopleStore.open(Path(tmp.name) / "people.db"), _tmp=tmp)
+    t0 = time.perf_counter()
     try:
         analyzer = default_analyzer()
         for person in people:
@@ -66,11 +70,13 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
             report = enroll_photos(result.store, person.name, photos, analyzer=analyzer, speak=False)
             if report.enrolled:
                 result.enrolled.append(person.name)
+                result.name_map[report.record.name if report.record else person.name] = person.name
             else:
                 result.skipped[person.name] = report.message
     except BaseException:
         result.close()
         raise
+    result.seconds = time.perf_counter() - t0
     if not result.enrolled:
         result.close()
         raise ReplayError(f"nobody could be enrolled from {folder}: {result.skipped}")
