@@ -33,6 +33,7 @@ import numpy as np
 from lens.types import Detections
 from models.face_mesh import FaceMesh, FaceMeshOptions, FaceMeshResult, camera_matrix
 from models.head_pose import HeadPoseEstimator, HeadPoseOptions
+from models.sessions import SessionConfig
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,13 @@ class FaceAttributeEstimator:
         self._last_eye: dict[int, float] = {}
 
     @classmethod
-    def from_registry(cls, options: FaceAttributeOptions | None = None) -> FaceAttributeEstimator:
-        """Load FSA-Net and (when ``options.use_mesh``) FaceMesh + iris from the asset registry."""
+    def from_registry(cls, options: FaceAttributeOptions | None = None,
+                      session_config: SessionConfig | None = None) -> FaceAttributeEstimator:
+        """Load FSA-Net and (when ``options.use_mesh``) FaceMesh + iris from the asset registry; ``session_config``
+        sets FSA-Net's ONNX Runtime threads/providers (the pipeline passes its own, so no stage oversubscribes)."""
         options = options or FaceAttributeOptions()
         mesh = FaceMesh.from_registry(FaceMeshOptions()) if options.use_mesh else None
-        return cls(HeadPoseEstimator.from_registry(HeadPoseOptions()), mesh, options)
+        return cls(HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config), mesh, options)
 
     def _want_mesh(self, width_px: float, track_id: int | None) -> bool:
         o = self.options

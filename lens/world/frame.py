@@ -10,7 +10,7 @@ import numpy as np
 from lens.geometry import CameraIntrinsics, angles_to_ray, head_rotation, ray_to_angles, rotation_homography
 from lens.state import HeadOrientation
 from lens.world.imu import ImuTrack
-from lens.world.visual import VisualRotationConfig, VisualRotationEstimator
+from lens.world.visual import TrackedCorners, VisualRotationConfig, VisualRotationEstimator
 
 
 def camera_to_world(camera_az_deg: float, camera_el_deg: float, head: HeadOrientation) -> tuple[float, float]:
@@ -52,8 +52,18 @@ class WorldFrame:
             self.imu = ImuTrack(max_samples=2000)
         self.imu.push(sample)
 
-    def update(self, bgr: np.ndarray | None, t: float, person_boxes: np.ndarray | None = None) -> HeadOrientation:
-        """The head orientation for the frame captured at ``t`` (``bgr`` may be None when only the IMU is used)."""
+    def prepare(self, bgr: np.ndarray | None, t: float) -> TrackedCorners | None:
+        """The costly, people-independent half of :meth:`update` (background corner tracking) when the frame at
+        ``t`` needs the video's rotation (no IMU sample covers it); None otherwise. Safe to run on another
+        thread while the frame's people are detected; pass the result to :meth:`update` as ``prepared``."""
+        if self.visual is None or bgr is None or (self.imu is not None and self.imu.covers(t)):
+            return None
+        return self.visual.track(bgr)
+
+    def update(self, bgr: np.ndarray | None, t: float, person_boxes: np.ndarray | None = None,
+               prepared: TrackedCorners | None = None) -> HeadOrientation:
+        """The head orientation for the frame captured at ``t`` (``bgr`` may be None when only the IMU is used;
+        ``prepared`` is this frame's :meth:`prepare` result when it was computed ahead)."""
         if bgr is not None and (bgr.shape[1], bgr.shape[0]) != (self.intrinsics.width, self.intrinsics.height):
             self.intrinsics = self.intrinsics.scaled(bgr.shape[1], bgr.shape[0])
         if self.imu is not None and self.imu.covers(t):
@@ -61,7 +71,8 @@ class WorldFrame:
             if self.visual is not None:
                 self.visual.reset(head.yaw_deg, head.pitch_deg, head.roll_deg)  # resume from here if the IMU stops
         elif self.visual is not None and bgr is not None:
-            head = self.visual.update(bgr, person_boxes, t)
+            tracked = prepared if prepared is not None else self.visual.track(bgr)
+            head = self.visual.finish(tracked, person_boxes, t)
         else:
             head = HeadOrientation(self.head.yaw_deg, self.head.pitch_deg, self.head.roll_deg, t, "none")
         rot = head_rotation(head.yaw_deg, head.pitch_deg, head.roll_deg)

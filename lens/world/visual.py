@@ -78,10 +78,10 @@ def fit_rotation_ransac(a: np.ndarray, b: np.ndarray, threshold_deg: float, iter
     """Robustly fit ``b ~ R a`` for unit rays (N, 3); returns (R, inlier mask)."""
     n = len(a)
     cos_thr = math.cos(math.radians(threshold_deg))
-    idx = np.stack([rng.choice(n, 2, replace=False) for _ in range(iterations)])
+    first = rng.integers(0, n, iterations)
+    idx = np.stack([first, (first + rng.integers(1, n, iterations)) % n], axis=1)  # two distinct points each
     hyps = _kabsch_batch(a[idx], b[idx])
-    pred = np.einsum("bij,nj->bni", hyps, a)
-    score = (np.einsum("bni,ni->bn", pred, b) > cos_thr)
+    score = (np.matmul(hyps, a.T) * b.T[None]).sum(1) > cos_thr  # (B, N): cos(predicted ray, observed ray)
     best = int(np.argmax(score.sum(1)))
     inliers = score[best]
     if inliers.sum() >= 2:
@@ -91,6 +91,18 @@ def fit_rotation_ransac(a: np.ndarray, b: np.ndarray, threshold_deg: float, iter
             r = _kabsch_batch(a[inliers][None], b[inliers][None])[0]
         return r, inliers
     return hyps[best], inliers
+
+
+@dataclass
+class TrackedCorners:
+    """What :meth:`VisualRotationEstimator.track` found: the frame (grey, work size) and the previous frame's
+    corners ``p0`` tracked to ``p1`` in it (work-size pixels), or the ``failure`` that stopped it early."""
+
+    grey: np.ndarray
+    p0: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    p1: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    n_corners: int = 0
+    failure: VisualMotion | None = None
 
 
 class VisualRotationEstimator:
@@ -128,66 +140,90 @@ class VisualRotationEstimator:
         yaw, pitch, roll = rotation_to_euler(self._orientation)
         return HeadOrientation(yaw, pitch, roll, timestamp, "visual")
 
-    def _prepare(self, bgr: np.ndarray, boxes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _grey(self, bgr: np.ndarray) -> np.ndarray:
+        """The frame in grey at the work width (and the work-size intrinsics set to match)."""
         h, w = bgr.shape[:2]
-        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
-            self.intrinsics = self.intrinsics.scaled(w, h)
         ww = min(self.config.work_width, w)
         wh = max(1, round(h * ww / w))
         grey = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         grey = cv2.resize(grey, (ww, wh), interpolation=cv2.INTER_AREA) if ww != w else grey
         self._work = self.intrinsics.scaled(ww, wh)
+        return grey
+
+    def _mask(self, shape: tuple[int, ...], boxes: np.ndarray | None) -> np.ndarray:
+        """255 on background, 0 on (grown) people boxes, at the work size ``shape``."""
+        wh, ww = shape[:2]
         mask = np.full((wh, ww), 255, np.uint8)
         if boxes is not None and len(boxes):
-            s = ww / w
+            s = ww / self.intrinsics.width
             for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[:, :4]:
                 mx, my = (x2 - x1) * self.config.person_margin, (y2 - y1) * self.config.person_margin
                 a = (max(0, int((x1 - mx) * s)), max(0, int((y1 - my) * s)))
                 b = (min(ww - 1, int(math.ceil((x2 + mx) * s))), min(wh - 1, int(math.ceil((y2 + my) * s))))
                 cv2.rectangle(mask, a, b, 0, thickness=-1)
-        return grey, mask
+        return mask
 
     def update(self, bgr: np.ndarray, person_boxes: np.ndarray | None = None,
                timestamp: float = 0.0) -> HeadOrientation:
         """Process one frame; returns the integrated head orientation (``last_motion`` holds the details)."""
-        prev_shape = None if self._prev_grey is None else self._prev_grey.shape
-        grey, mask = self._prepare(bgr, person_boxes)
-        if self._prev_grey is None or prev_shape != grey.shape:
-            motion = VisualMotion(reason="first frame" if prev_shape is None else "image size changed",
-                                  cut=prev_shape is not None)
-        else:
-            motion = self._estimate(self._prev_grey, self._prev_mask, grey, mask)
-        if motion.ok:
-            self._orientation = self._orientation @ motion.rotation.T
-        else:
-            self.failed_frames += prev_shape is not None
-            self.cuts += motion.cut
-        self.last_motion = motion
-        self._prev_grey, self._prev_mask = grey, mask
-        return self.head(timestamp)
+        return self.finish(self.track(bgr), person_boxes, timestamp)
 
-    def _estimate(self, prev: np.ndarray, prev_mask: np.ndarray, cur: np.ndarray, cur_mask: np.ndarray
-                  ) -> VisualMotion:
+    def track(self, bgr: np.ndarray) -> TrackedCorners:
+        """First half of :meth:`update`, the costly one: the previous frame's background corners tracked into
+        this frame. It changes no estimate, so it can run (on another thread) before the frame's people are
+        known; :meth:`finish` then drops the corners on people and fits the rotation."""
+        h, w = bgr.shape[:2]
+        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
+            self.intrinsics = self.intrinsics.scaled(w, h)
+        grey = self._grey(bgr)
+        tracked = TrackedCorners(grey)
+        prev = self._prev_grey
+        if prev is None or prev.shape != grey.shape:
+            tracked.failure = VisualMotion(reason="first frame" if prev is None else "image size changed",
+                                           cut=prev is not None)
+            return tracked
         cfg = self.config
         pts = cv2.goodFeaturesToTrack(prev, cfg.max_corners, cfg.corner_quality, cfg.min_corner_distance_px,
-                                      mask=prev_mask)
+                                      mask=self._prev_mask)
         if pts is None or len(pts) < cfg.min_points:
-            return VisualMotion(reason=f"low texture: {0 if pts is None else len(pts)} corners")
+            tracked.failure = VisualMotion(reason=f"low texture: {0 if pts is None else len(pts)} corners")
+            return tracked
         lk = {"winSize": (21, 21), "maxLevel": 3,
               "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **lk)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **lk)
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, **lk)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, **lk)
         fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
         good = (st.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb < cfg.fb_threshold_px)
         p0, p1 = pts.reshape(-1, 2)[good], nxt.reshape(-1, 2)[good]
-        h, w = cur.shape
-        inside = (p1[:, 0] >= 0) & (p1[:, 0] < w) & (p1[:, 1] >= 0) & (p1[:, 1] < h)
-        p0, p1 = p0[inside], p1[inside]
+        gh, gw = grey.shape
+        inside = (p1[:, 0] >= 0) & (p1[:, 0] < gw) & (p1[:, 1] >= 0) & (p1[:, 1] < gh)
+        tracked.p0, tracked.p1, tracked.n_corners = p0[inside], p1[inside], len(pts)
+        return tracked
+
+    def finish(self, tracked: TrackedCorners, person_boxes: np.ndarray | None = None,
+               timestamp: float = 0.0) -> HeadOrientation:
+        """Second half of :meth:`update`: mask out ``person_boxes`` (full-resolution pixels), fit the rotation,
+        integrate it; returns the head orientation."""
+        mask = self._mask(tracked.grey.shape, person_boxes)
+        motion = tracked.failure if tracked.failure is not None else self._estimate(tracked, mask)
+        if motion.ok:
+            self._orientation = self._orientation @ motion.rotation.T
+        else:
+            self.failed_frames += self._prev_grey is not None
+            self.cuts += motion.cut
+        self.last_motion = motion
+        self._prev_grey, self._prev_mask = tracked.grey, mask
+        return self.head(timestamp)
+
+    def _estimate(self, tracked: TrackedCorners, cur_mask: np.ndarray) -> VisualMotion:
+        cfg = self.config
+        p0, p1 = tracked.p0, tracked.p1
         on_bg = cur_mask[p1[:, 1].astype(int), p1[:, 0].astype(int)] > 0
         p0, p1 = p0[on_bg], p1[on_bg]
         n = len(p0)
         if n < cfg.min_points:
-            return VisualMotion(n_points=n, reason=f"only {n} corners tracked (cut or blur)", cut=len(pts) > 3 * n)
+            return VisualMotion(n_points=n, reason=f"only {n} corners tracked (cut or blur)",
+                                cut=tracked.n_corners > 3 * n)
         work = self._work
         assert work is not None
         a = work.pixel_to_ray(p0[:, 0], p0[:, 1])
