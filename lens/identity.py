@@ -190,6 +190,18 @@ class IdentityTracker:
             self.identities[track_id] = TrackIdentity(track_id)
         return self.identities[track_id]
 
+    def saw_face(self, track_id: int, t: float) -> TrackIdentity:
+        """Note that the track's face was seen at ``t`` without evidence about who it is (a face below
+        ``min_quality`` needs no embedding: it would not count): the track is now IDENTIFYING."""
+        ident = self.get(track_id)
+        ident.last_t = t
+        ident.faces_seen += 1
+        if ident.first_face_t is None:
+            ident.first_face_t = t
+        if ident.state is IdentityState.UNSEEN_FACE:
+            ident.state = IdentityState.IDENTIFYING
+        return ident
+
     def update(self, t: float, tracks: Sequence[Any]) -> dict[int, TrackIdentity]:
         """Feed this frame's tracks (``lens.tracking.Track``: ``track_id`` and ``observation`` with
         ``embedding`` and ``face_quality``); returns the identities of those tracks."""
@@ -208,11 +220,7 @@ class IdentityTracker:
         if embedding is None:
             return ident
         cfg = self.config
-        ident.faces_seen += 1
-        if ident.first_face_t is None:
-            ident.first_face_t = t
-        if ident.state is IdentityState.UNSEEN_FACE:
-            ident.state = IdentityState.IDENTIFYING
+        self.saw_face(track_id, t)
         if quality < cfg.min_quality:
             return ident
         ident.qualities.append(float(quality))

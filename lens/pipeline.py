@@ -197,8 +197,14 @@ class LensPipeline:
         """Re-read the enrolled people (after an enrolment or a ``forget``)."""
         self.identity.set_gallery(self.store.gallery() if self.store is not None else None)
 
+    def _too_poor_to_embed(self, track: Track) -> bool:
+        """A face whose quality is below what identity and re-identification accept gives no evidence: its
+        embedding would be thrown away, so it is not computed (the face still counts as seen)."""
+        floor = min(self.identity.config.min_quality, self.tracker.config.gallery_min_quality)
+        return track.observation is not None and track.observation.face_quality < floor
+
     def _needs_embedding(self, track: Track, t: float) -> bool:
-        if track.observation is None or track.observation.face_keypoints is None:
+        if track.observation is None or track.observation.face_keypoints is None or self._too_poor_to_embed(track):
             return False
         if self.identity.get(track.track_id).state in (IdentityState.UNSEEN_FACE, IdentityState.IDENTIFYING):
             return True
@@ -277,6 +283,9 @@ class LensPipeline:
                     if fresh_id in self.people_map:
                         self.people_map.merge(fresh_id, restored_id)
                     self.identity.merge(fresh_id, restored_id)
+        for tr in tracks:  # faces too poor to embed still move a track from "no face yet" to "identifying"
+            if tr.observation is not None and tr.observation.face_keypoints is not None and self._too_poor_to_embed(tr):
+                self.identity.saw_face(tr.track_id, t)
         wanted = [tr for tr in tracks if self._needs_embedding(tr, t)]
         wanted.sort(key=lambda tr: self._last_embed.get(tr.track_id, -1e9))
         wanted = wanted[: self.config.max_embed_per_frame]

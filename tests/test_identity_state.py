@@ -55,6 +55,19 @@ def test_no_face_keeps_unseen_and_low_quality_is_not_evidence() -> None:
     assert feed(tr, [(face(ann=0.9), 0.2)] * 50)[-1] == (IdentityState.IDENTIFYING, None)
 
 
+def test_a_face_seen_without_an_embedding_is_identifying_and_decides_nothing() -> None:
+    # the pipeline does not embed faces below min_quality; it reports them with saw_face()
+    tr = IdentityTracker(GALLERY)
+    ident = tr.saw_face(4, 1.5)
+    assert (ident.state, ident.name, ident.faces_seen, ident.first_face_t) == (IdentityState.IDENTIFYING, None, 1, 1.5)
+    for i in range(40):
+        tr.saw_face(4, 1.6 + i / 30)
+    assert (tr.get(4).state, tr.get(4).good_frames, tr.get(4).faces_seen) == (IdentityState.IDENTIFYING, 0, 41)
+    assert tr.get(4).first_face_t == 1.5
+    states = feed(tr, [(face(bob=0.9), 0.9)] * 6, track_id=4, t0=3.0)  # evidence still decides as usual
+    assert states[-1] == (IdentityState.KNOWN, "bob")
+
+
 def test_low_quality_frames_count_less() -> None:
     # 6 good-but-poor frames (quality 0.4, summed evidence 2.4 < min_evidence 3.0): not yet confirmed ...
     tr = IdentityTracker(GALLERY)

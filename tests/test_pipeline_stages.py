@@ -103,3 +103,30 @@ def test_every_session_gets_the_pipelines_thread_settings(people) -> None:
             assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     finally:
         pipeline.close()
+
+
+def test_faces_too_poor_to_count_are_not_embedded(people, data_dir: Path) -> None:
+    """Royal opera: a crowd of small faces. Every embedding the pipeline computes is of a face that identity or
+    re-identification can use; the others are still counted as seen faces."""
+    info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
+    pipeline = build_pipeline({}, store=people.store)
+    observed, seen_only = [], []
+    observe, saw_face = pipeline.identity.observe, pipeline.identity.saw_face
+
+    def record_observe(track_id, t, embedding, quality):
+        observed.append(quality)
+        return observe(track_id, t, embedding, quality)
+
+    def record_saw_face(track_id, t):
+        seen_only.append(track_id)
+        return saw_face(track_id, t)
+
+    pipeline.identity.observe, pipeline.identity.saw_face = record_observe, record_saw_face
+    try:
+        for index, image, _ in decode_frames(info, 60):
+            pipeline.process(Frame(image, index / info.fps, index))
+    finally:
+        pipeline.close()
+    floor = min(pipeline.identity.config.min_quality, pipeline.tracker.config.gallery_min_quality)
+    assert observed and min(observed) >= floor
+    assert len(seen_only) > len(observed)  # most of this crowd is too small or turned away to identify
