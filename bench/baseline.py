@@ -57,8 +57,10 @@ class Baseline:
     """insightface FaceAnalysis over the project's models; ``process(bgr)`` gives the names of the frame's faces."""
 
     def __init__(self, detector: str = "det_500m", providers: str = "cpu", det_size: int = 640,
-                 threads: int | None = None) -> None:
-        """``threads``: ORT intra-op threads per session (None: ONNX Runtime's default, one per core)."""
+                 threads: int | None = None, spinning: bool = True) -> None:
+        """``threads``: ORT intra-op threads per session (None: ONNX Runtime's default session options, one
+        thread per core with spin-waiting, as insightface users get them); ``spinning=False`` stops idle
+        intra-op threads spin-waiting (only with ``threads``)."""
         import onnxruntime as ort
 
         self.detector = detector
@@ -78,6 +80,7 @@ class Baseline:
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = threads
                 opts.inter_op_num_threads = 1
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
                 kwargs["sess_options"] = opts
             self.app = FaceAnalysis(name="pl_pack", root=self._tmp.name, allowed_modules=["detection", "recognition"],
                                     **kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bench.core import BenchOptions, run_benchmark
+from bench.core import BASELINE_SESSIONS, BenchOptions, run_benchmark
 from bench.errors import BenchError
 from bench.print_report import print_report
 from models.errors import PeopleLensError
@@ -36,27 +36,31 @@ def _default_data(rel: str) -> Path:
 @click.option("--threads", type=click.IntRange(min=1, max=64), default=None,
               help="ONNX Runtime intra-op threads per session (default: the pipeline's own default).")
 @click.option("--only", "only", multiple=True, help="Only videos whose file name contains this (repeatable).")
+@click.option("--baseline-session", type=click.Choice(sorted(BASELINE_SESSIONS)), default="same", show_default=True,
+              help="The baseline's ONNX Runtime sessions: " + "; ".join(f"{k} = {v}" for k, v in
+                                                                       BASELINE_SESSIONS.items()) + ".")
 def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
           skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None,
-          only: tuple[str, ...]) -> None:
+          only: tuple[str, ...], baseline_session: str) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
     from lens.config import load_config
 
     try:
         _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,
-             load_config())
+             load_config(), baseline_session)
     except PeopleLensError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
-         config: dict) -> None:
+         config: dict, baseline_session: str = "same") -> None:
     options = BenchOptions(videos=videos or _default_data("data/videos"),
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,
-                           pace_fps=pace_fps, config=config, only=only, threads=threads)
+                           pace_fps=pace_fps, config=config, only=only, threads=threads,
+                           baseline_session=baseline_session)
     report = run_benchmark(options, say=lambda s: click.echo(s, err=True))
     print_report(report)
     if json_path is not None:

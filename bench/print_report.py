@@ -88,7 +88,7 @@ def print_report(report: dict, console: Console | None = None) -> None:
                 f"{_ms(b['process']['p95_ms'])}); ours {ours['time_per_frame_ms']:.1f} ms/frame -> ratio ours/baseline "
                 f"{cmp['time_ratio_ours_over_baseline']:.3f} ([bold]{cmp['speedup']:.2f}x faster[/]); CPU per frame "
                 f"{ours['cpu_ms_per_frame']:.1f} vs {b['cpu_ms_per_frame']:.1f} ms (ratio "
-                f"{cmp['cpu_time_ratio_ours_over_baseline']:.3f}); ORT threads {b['ort_intra_op_threads']}")
+                f"{cmp['cpu_time_ratio_ours_over_baseline']:.3f}); baseline sessions: {b['session']}")
     mem = report["memory"]
     c.print(f"peak RSS: ours {mem['peak_rss_mb_ours']:.0f} MiB"
             + (f", with the baseline loaded too {mem['peak_rss_mb_with_baseline']:.0f} MiB"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench.baseline import Baseline
 from bench.cli import bench
 
 STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
@@ -103,3 +104,22 @@ def test_cuda_request_reports_not_available_here(tmp_path: Path, data_dir: Path)
 def test_bad_video_folder_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(bench, ["--videos", str(tmp_path), "--enroll", str(tmp_path), "--skip-baseline"])
     assert result.exit_code != 0 and "no video files" in result.output
+
+
+@pytest.mark.parametrize(("threads", "spinning", "want_threads", "want_spin"),
+                         [(2, False, 2, "0"), (1, False, 1, "0"), (None, True, 0, "")])
+def test_baseline_session_settings_reach_insightface(threads, spinning, want_threads, want_spin) -> None:
+    baseline = Baseline(threads=threads, spinning=spinning)
+    try:
+        sessions = [model.session for model in baseline.app.models.values()]
+        assert len(sessions) == 2  # detection + recognition
+        for session in sessions:
+            opts = session.get_session_options()
+            assert opts.intra_op_num_threads == want_threads  # 0 = ONNX Runtime's default (one per core)
+            if want_spin:
+                assert opts.get_session_config_entry("session.intra_op.allow_spinning") == want_spin
+            else:  # untouched: ONNX Runtime's default (spin-waiting)
+                with pytest.raises(RuntimeError, match="allow_spinning"):
+                    opts.get_session_config_entry("session.intra_op.allow_spinning")
+    finally:
+        baseline.close()
