@@ -20,7 +20,7 @@ from insightface.model_zoo.scrfd import distance2bbox, distance2kps
 
 from lens.types import Detections, nms
 from models.assets import AssetManager, default_manager
-from models.images import ensure_bgr, letterbox
+from models.images import ensure_bgr, letterbox, nchw_blob
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, check_inputs, create_session
 
@@ -55,11 +55,8 @@ class FaceDetector(Protocol):
 
 
 def _blob(canvas: np.ndarray, spec: AssetSpec) -> np.ndarray:
-    pre = spec.preprocess
-    assert pre is not None
-    img = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB) if pre.color == "RGB" else canvas
-    blob = (img.astype(np.float32) - pre.mean) / pre.std
-    return np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+    assert spec.preprocess is not None
+    return nchw_blob(canvas, spec.preprocess)
 
 
 def _finish(boxes, scores, kps, options: FaceDetectorOptions) -> Detections:

@@ -13,7 +13,7 @@ from insightface.utils import face_align
 
 from models.assets import AssetManager, default_manager
 from models.errors import ModelLoadError
-from models.images import ensure_bgr
+from models.images import ensure_bgr, nchw_blob
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, create_session
 
@@ -70,14 +70,10 @@ class FaceEmbedder:
         crops = np.asarray(crops)
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
-        pre = self.spec.preprocess
         out = []
         for start in range(0, len(crops), self.options.batch_size):
-            batch = crops[start : start + self.options.batch_size]
-            if pre.color == "RGB":
-                batch = batch[..., ::-1]
-            blob = ((batch.astype(np.float32) - pre.mean) / pre.std).transpose(0, 3, 1, 2)
-            out.append(self.session.run(None, {self.input_name: np.ascontiguousarray(blob)})[0])
+            blob = nchw_blob(crops[start : start + self.options.batch_size], self.spec.preprocess)
+            out.append(self.session.run(None, {self.input_name: blob})[0])
         return l2_normalise(np.concatenate(out))
 
     def embed(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import onnxruntime as ort
 
 from models.assets import AssetManager, default_manager
 from models.errors import ModelLoadError
-from models.images import ensure_bgr
+from models.images import ensure_bgr, nchw_blob
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, check_inputs, create_session
 
@@ -94,11 +94,8 @@ class HeadPoseEstimator:
 
     def blobs(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """The network inputs (N, 3, 64, 64) for face boxes (N, 4) in ``image``."""
-        pre = self.spec.preprocess
         crops = crop_boxes(ensure_bgr(image), expand_boxes(boxes, self.options.expand), self.size)
-        if pre.color == "RGB":
-            crops = crops[..., ::-1]
-        return np.ascontiguousarray(((crops.astype(np.float32) - pre.mean) / pre.std).transpose(0, 3, 1, 2))
+        return nchw_blob(crops, self.spec.preprocess)
 
     def estimate_native(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """FSA-Net's own (yaw, pitch, roll) per box, averaged over the models: (N, 3) degrees."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from models.errors import ImageDecodeError
+
+if TYPE_CHECKING:
+    from models.registry import Preprocess
 
 
 def decode_image(data: bytes, what: str = "image") -> np.ndarray:
@@ -58,3 +62,15 @@ def letterbox(image: np.ndarray, canvas_wh: tuple[int, int], pad: float) -> tupl
     canvas = np.full((ch, cw, 3), pad, dtype=np.uint8)
     canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_CUBIC)
     return canvas, scale
+
+
+def nchw_blob(images: np.ndarray, preprocess: Preprocess) -> np.ndarray:
+    """Network input (N, 3, H, W) float32 from BGR uint8 ``images`` (H, W, 3) or (N, H, W, 3):
+    ``(pixel - mean) / std`` after the registry's colour conversion, in one OpenCV pass (``blobFromImages``)."""
+    images = np.asarray(images)
+    batch = [images] if images.ndim == 3 else list(images)
+    if not batch:
+        return np.zeros((0, 3, 0, 0), np.float32)
+    mean = float(preprocess.mean)
+    return cv2.dnn.blobFromImages(batch, 1.0 / float(preprocess.std), None, (mean, mean, mean),
+                                  swapRB=preprocess.color == "RGB", crop=False)

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
 from lens.types import Detections, nms
 from models.assets import AssetManager, default_manager
 from models.errors import ModelLoadError
-from models.images import ensure_bgr, letterbox
+from models.images import ensure_bgr, letterbox, nchw_blob
 from models.registry import AssetSpec, get_spec
 from models.sessions import SessionConfig, check_inputs, create_session
 
@@ -110,10 +109,7 @@ class PersonDetector:
         return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
     def _blob(self, canvas: np.ndarray) -> np.ndarray:
-        pre = self.spec.preprocess
-        img = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB) if pre.color == "RGB" else canvas
-        blob = (img.astype(np.float32) - pre.mean) / pre.std
-        return np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+        return nchw_blob(canvas, self.spec.preprocess)
 
     def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         x1, y1, x2, y2 = window

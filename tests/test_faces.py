@@ -14,7 +14,8 @@ from models.errors import ImageDecodeError
 from models.evaluate_faces import VERIFY_THRESHOLD, largest_face_embedding, lfw_pair_scores, photo_pair_scores
 from models.face_detector import FaceDetectorOptions, create_face_detector
 from models.face_embedder import FaceEmbedder
-from models.images import decode_image, load_image
+from models.images import decode_image, load_image, nchw_blob
+from models.registry import get_spec
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,14 @@ def test_not_an_image_gives_clear_error(tmp_path: Path, detector) -> None:
         load_image(tmp_path / "absent.jpg")
     with pytest.raises(ImageDecodeError, match="HxWx3"):
         detector.detect(np.zeros((10, 10, 7), np.uint8))
+
+
+@pytest.mark.parametrize("model", ["det_500m", "arcface_mobileface128", "yolox_nano", "fsanet_1x1"])
+def test_blob_follows_the_registry_preprocessing(model: str) -> None:
+    pre = get_spec(model).preprocess
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (2, 40, 56, 3), dtype=np.uint8)
+    colour = images[..., ::-1] if pre.color == "RGB" else images
+    want = ((colour.astype(np.float32) - pre.mean) / pre.std).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(nchw_blob(images, pre), want, atol=1e-5)
+    np.testing.assert_allclose(nchw_blob(images[1], pre), want[1:], atol=1e-5)  # one image: a batch of one
