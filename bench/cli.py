@@ -39,28 +39,30 @@ def _default_data(rel: str) -> Path:
 @click.option("--baseline-session", type=click.Choice(sorted(BASELINE_SESSIONS)), default="same", show_default=True,
               help="The baseline's ONNX Runtime sessions: " + "; ".join(f"{k} = {v}" for k, v in
                                                                        BASELINE_SESSIONS.items()) + ".")
+@click.option("--aspect", default=None, metavar="W:H",
+              help="Centre-crop every frame to this aspect first (4:3 runs the 1080p pedestrian clip at 640x480).")
 def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
           skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None,
-          only: tuple[str, ...], baseline_session: str) -> None:
+          only: tuple[str, ...], baseline_session: str, aspect: str | None) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
     from lens.config import load_config
 
     try:
         _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,
-             load_config(), baseline_session)
+             load_config(), baseline_session, aspect)
     except PeopleLensError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
-         config: dict, baseline_session: str = "same") -> None:
+         config: dict, baseline_session: str = "same", aspect: str | None = None) -> None:
     options = BenchOptions(videos=videos or _default_data("data/videos"),
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,
                            pace_fps=pace_fps, config=config, only=only, threads=threads,
-                           baseline_session=baseline_session)
+                           baseline_session=baseline_session, aspect=aspect)
     report = run_benchmark(options, say=lambda s: click.echo(s, err=True))
     print_report(report)
     if json_path is not None:

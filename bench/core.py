@@ -22,7 +22,7 @@ from bench.memory import METHOD, peak_rss_mb
 from bench.runner import PIPELINE_STAGES, make_event_renderer, run_baseline, run_fast, run_paced
 from bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
 from bench.truth import load_truth, restrict
-from bench.videos import MAX_SIZE, find_videos, probe
+from bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
 
 SCHEMA = "peoplelens-bench/1"
 #: how the baseline's ONNX Runtime sessions are set up
@@ -49,6 +49,7 @@ class BenchOptions:
     only: tuple[str, ...] = ()  # only videos whose file name contains one of these
     threads: int | None = None  # ORT intra-op threads per session (None: what build_pipeline uses by default)
     baseline_session: str = "same"  # see BASELINE_SESSIONS
+    aspect: str | None = None  # "4:3": centre-crop every frame to this aspect before fitting it inside 640x480
 
 
 def cuda_status() -> str | None:
@@ -95,10 +96,12 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     paths = [p for p in find_videos(options.videos) if not options.only or any(o in p.name for o in options.only)]
     if not paths:
         raise BenchError(f"no video under {options.videos} matches {', '.join(options.only)}")
-    videos = [probe(p) for p in paths]
+    aspect = parse_aspect(options.aspect) if options.aspect else None
+    videos = [probe(p, aspect) for p in paths]
     report["settings"] = {
         "providers": options.providers, "max_frames": options.max_frames,
-        "frame_size": f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
+        "frame_size": (f"centre crop to {options.aspect}, then " if aspect else "")
+        + f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
         "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
         "session": {"intra_op_threads": session_config.intra_op_threads if session_config else "pipeline default",
                     "inter_op_threads": session_config.inter_op_threads if session_config else "pipeline default"},

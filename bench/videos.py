@@ -2,6 +2,8 @@
 
 Frames are downscaled (aspect kept, never upscaled) to fit in ``MAX_SIZE``: the goal is stated for 640x480
 with up to 6 people, so the 1920x1080 pedestrian clip becomes 640x360; 640x360 and 480x480 clips stay native.
+With an ``aspect`` (e.g. 4:3) each frame's centre is cropped to it first: the pedestrian clip then runs at exactly
+640x480 (its 1440x1080 centre).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class VideoInfo:
     size: tuple[int, int]
     fps: float
     frame_count: int
+    crop: tuple[int, int, int, int] | None = None  # (x, y, width, height) of the native frame kept, or all of it
 
     @property
     def name(self) -> str:
@@ -53,8 +56,30 @@ def find_videos(folder: Path) -> list[Path]:
     return found
 
 
-def probe(path: Path) -> VideoInfo:
-    """Open ``path`` and read its properties; :class:`BenchError` when it cannot be decoded."""
+def parse_aspect(text: str) -> tuple[int, int]:
+    """``"4:3"`` -> (4, 3); :class:`BenchError` for anything else."""
+    try:
+        w, h = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise BenchError(f"aspect {text!r}: write it as W:H, e.g. 4:3") from None
+    if w <= 0 or h <= 0:
+        raise BenchError(f"aspect {text!r}: both sides must be positive")
+    return w, h
+
+
+def centre_crop(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The largest centred (x, y, w, h) of a ``width`` x ``height`` frame with the ``aspect`` (w:h)."""
+    target = aspect[0] / aspect[1]
+    if width / height > target:  # too wide: keep the full height
+        w = max(1, round(height * target))
+        return (width - w) // 2, 0, w, height
+    h = max(1, round(width / target))
+    return 0, (height - h) // 2, width, h
+
+
+def probe(path: Path, aspect: tuple[int, int] | None = None) -> VideoInfo:
+    """Open ``path`` and read its properties (with the centre crop to ``aspect`` when given); :class:`BenchError`
+    when it cannot be decoded."""
     cap = cv2.VideoCapture(str(path))
     try:
         ok, image = cap.read() if cap.isOpened() else (False, None)
@@ -64,13 +89,15 @@ def probe(path: Path) -> VideoInfo:
         if not math.isfinite(fps) or not 1.0 <= fps <= 240.0:
             fps = 30.0
         h, w = image.shape[:2]
-        return VideoInfo(path, (w, h), fit_size(w, h), fps, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        crop = centre_crop(w, h, aspect) if aspect is not None else None
+        kept = (crop[2], crop[3]) if crop is not None else (w, h)
+        return VideoInfo(path, (w, h), fit_size(*kept), fps, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), crop)
     finally:
         cap.release()
 
 
 def decode_frames(info: VideoInfo, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray, float]]:
-    """Yield ``(index, BGR frame at info.size, decode seconds)``; decode time includes the resize."""
+    """Yield ``(index, BGR frame at info.size, decode seconds)``; decode time includes the crop and resize."""
     cap = cv2.VideoCapture(str(info.path))
     try:
         index = 0
@@ -79,6 +106,9 @@ def decode_frames(info: VideoInfo, max_frames: int | None = None) -> Iterator[tu
             ok, image = cap.read()
             if not ok or image is None:
                 return
+            if info.crop is not None:
+                x, y, w, h = info.crop
+                image = image[y : y + h, x : x + w]
             if (image.shape[1], image.shape[0]) != info.size:
                 image = cv2.resize(image, info.size, interpolation=cv2.INTER_AREA)
             yield index, image, time.perf_counter() - t0

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bench.baseline import Baseline
 from bench.cli import bench
+from bench.errors import BenchError
+from bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
 STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
           "people_map", "experiences", "audio_render")
@@ -123,3 +127,25 @@ def test_baseline_session_settings_reach_insightface(threads, spinning, want_thr
                     opts.get_session_config_entry("session.intra_op.allow_spinning")
     finally:
         baseline.close()
+
+
+def test_aspect_crop_runs_the_pedestrian_clip_at_640x480(data_dir: Path) -> None:
+    path = data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4"
+    plain, cropped = probe(path), probe(path, parse_aspect("4:3"))
+    assert (plain.native_size, plain.size, plain.crop) == ((1920, 1080), (640, 360), None)
+    assert (cropped.crop, cropped.size) == ((240, 0, 1440, 1080), (640, 480))
+    (_, full, _), = decode_frames(plain, 1)
+    (_, frame, _), = decode_frames(cropped, 1)
+    assert frame.shape == (480, 640, 3)
+    # the kept centre is the middle of the full frame: compare at the plain run's scale (1/3)
+    middle = cv2.resize(frame, (480, 360), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert np.abs(middle - full[:, 80:560].astype(np.float32)).mean() < 4.0
+
+
+def test_centre_crop_and_aspect_parsing() -> None:
+    assert centre_crop(640, 360, (4, 3)) == (80, 0, 480, 360)
+    assert centre_crop(480, 640, (4, 3)) == (0, 140, 480, 360)  # too tall: keep the full width
+    assert centre_crop(640, 480, (4, 3)) == (0, 0, 640, 480)
+    for bad in ("4x3", "0:3", "a:b"):
+        with pytest.raises(BenchError, match="aspect"):
+            parse_aspect(bad)
