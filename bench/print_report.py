@@ -93,4 +93,9 @@ def print_report(report: dict, console: Console | None = None) -> None:
     c.print(f"peak RSS: ours {mem['peak_rss_mb_ours']:.0f} MiB"
             + (f", with the baseline loaded too {mem['peak_rss_mb_with_baseline']:.0f} MiB"
                if "peak_rss_mb_with_baseline" in mem else "") + f" ({mem['method']})")
-    c.print("goals: " + ", ".join(f"{k}: {'[green]yes[/]' if v else '[red]no[/]'}" for k, v in report["goals"].items()))
+    c.print("goals: " + ", ".join(f"{k}: {_verdict(v)}" for k, v in report["goals"].items()))
+
+
+def _verdict(value: bool | None) -> str:
+    """yes / no, or n/a when the run cannot tell (e.g. precision when neither system named anyone)."""
+    return "n/a" if value is None else "[green]yes[/]" if value else "[red]no[/]"

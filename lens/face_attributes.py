@@ -179,9 +179,11 @@ class FaceAttributeEstimator:
         return n % o.mesh_every_n == 0
 
     def estimate(self, image: np.ndarray, faces: Detections, track_ids: list[int] | np.ndarray | None = None,
-                 intrinsics: np.ndarray | None = None) -> list[FaceAttributes]:
+                 intrinsics: np.ndarray | None = None, poses: np.ndarray | None = None) -> list[FaceAttributes]:
         """Attributes for each face (``faces`` needs 5 keypoints). ``track_ids`` (one per face) enables the
-        per-track hysteresis and the every-Nth-frame mesh schedule; without them every decision is per frame."""
+        per-track hysteresis and the every-Nth-frame mesh schedule; without them every decision is per frame.
+        ``poses``: the faces' FSA-Net (yaw, pitch, roll) when already computed (``head_pose.estimate``, which is
+        stateless, so the pipeline can run it on two threads); computed here otherwise."""
         if len(faces) == 0:
             return []
         if faces.keypoints is None:
@@ -191,7 +193,9 @@ class FaceAttributeEstimator:
         o = self.options
         h, w = image.shape[:2]
         k = intrinsics if intrinsics is not None else camera_matrix(w, h, o.focal_px or None)
-        fsa = self.head_pose.estimate(image, faces.boxes)
+        fsa = self.head_pose.estimate(image, faces.boxes) if poses is None else np.asarray(poses).reshape(-1, 3)
+        if len(fsa) != len(faces):
+            raise ValueError(f"{len(fsa)} poses for {len(faces)} faces")
         out = []
         for i in range(len(faces)):
             tid = None if track_ids is None else int(track_ids[i])

@@ -15,12 +15,12 @@ Per frame (stage names are the keys of ``ProcessResult.timings``):
 
 Overlapping stages (``stage_threads = 1``, the default): one helper thread runs independent work beside the
 caller's thread: the costly half of the head-rotation estimate (background corner tracking), or on the frames that
-run it the body detector, while the face detector runs; and one face's embedding while the other face is embedded
-and head poses are estimated. ONNX Runtime and OpenCV release the GIL, so on two cores a detection frame costs about
-its longest branch instead of the sum, and each session keeps one intra-op thread (no oversubscription, no spinning
-thread pools). The results do not depend on the scheduling: each branch reads only what earlier stages left and
-writes its own outputs. ``ProcessResult.timings`` holds each stage's own duration, so overlapping stages can add up
-to more than the frame's wall time.
+run it the body detector, while the face detector runs; then the frame's face embeddings and head poses, shared
+between the two threads by their cost. ONNX Runtime and OpenCV release the GIL, so on two cores a detection frame
+costs about its longest branch instead of the sum, and each session keeps one intra-op thread (no oversubscription,
+no spinning thread pools). The results do not depend on the scheduling: each branch reads only what earlier stages
+left and writes its own outputs. ``ProcessResult.timings`` holds each stage's own duration, so overlapping stages
+can add up to more than the frame's wall time.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ from models.person_detector import PersonDetector, PersonDetectorOptions
 from models.sessions import SessionConfig
 
 log = logging.getLogger(__name__)
+
+#: CPU cost of one face embedding in face head-pose estimates (ArcFace-128 ~9 ms, FSA-Net x2 ~1.1 ms per face),
+#: used to share a frame's embeddings and head poses between the two threads
+EMBED_COST = 8
 
 
 @dataclass(frozen=True)
@@ -298,23 +302,38 @@ class LensPipeline:
                 return self.embedder.embed(image, np.stack([tr.observation.face_keypoints for tr in part]))
             return timer.timed("embed", run)
 
-        def estimate_attributes() -> dict[int, Any]:
-            if self.attributes is None or not face_tracks:
-                return {}
-            face_dets = Detections(np.stack([tr.observation.face_box for tr in face_tracks]),
-                                   np.array([tr.observation.face_score for tr in face_tracks]),
-                                   keypoints=np.stack([tr.observation.face_keypoints for tr in face_tracks]))
-            results = self.attributes.estimate(image, face_dets, [tr.track_id for tr in face_tracks],
-                                               intrinsics=self.intrinsics.matrix)
-            return {tr.track_id: a for tr, a in zip(face_tracks, results, strict=True)}
+        def head_poses(part: list[Track]) -> Callable[[], np.ndarray]:
+            def run() -> np.ndarray:  # FSA-Net only (stateless): the per-track decisions come after
+                if self.attributes is None or not part:
+                    return np.zeros((0, 3), np.float32)
+                return self.attributes.head_pose.estimate(image, np.stack([tr.observation.face_box for tr in part]))
+            return timer.timed("pose_gaze", run)
 
-        # the first face is embedded beside; the rest and the head poses here
-        beside, here = wanted[:1], wanted[1:]
-        (here_vectors, attrs), beside_vectors = self._together(
-            lambda: (embed(here)(), timer.timed("pose_gaze", estimate_attributes)()),
-            embed(beside) if beside else None)
-        embeddings = (np.concatenate([beside_vectors, here_vectors]) if beside_vectors is not None
-                      else here_vectors)
+        # split the work between the two threads: an embedding costs about as much as EMBED_COST face poses
+        beside_embed, here_embed = wanted[: (len(wanted) + 1) // 2], wanted[(len(wanted) + 1) // 2:]
+        n_poses = len(face_tracks) if self.attributes is not None else 0
+        total = EMBED_COST * len(wanted) + n_poses
+        k = min(n_poses, max(0, round(total / 2 - EMBED_COST * len(beside_embed))))
+        if self._stage_pool is None:
+            k = 0
+        beside_pose, here_pose = face_tracks[:k], face_tracks[k:]
+        beside_work = ((lambda: (embed(beside_embed)(), head_poses(beside_pose)()))
+                       if beside_embed or beside_pose else None)
+        (here_vectors, here_poses), beside_result = self._together(
+            lambda: (embed(here_embed)(), head_poses(here_pose)()), beside_work)
+        beside_vectors, beside_poses = beside_result if beside_result is not None else (
+            np.zeros((0, self.embedder.dim), np.float32), np.zeros((0, 3), np.float32))
+        embeddings = np.concatenate([beside_vectors, here_vectors])
+        attrs: dict[int, Any] = {}
+        with timer.stage("pose_gaze"):  # per-track decisions (gaze hysteresis, ears) in this thread
+            if self.attributes is not None and face_tracks:
+                face_dets = Detections(np.stack([tr.observation.face_box for tr in face_tracks]),
+                                       np.array([tr.observation.face_score for tr in face_tracks]),
+                                       keypoints=np.stack([tr.observation.face_keypoints for tr in face_tracks]))
+                results = self.attributes.estimate(image, face_dets, [tr.track_id for tr in face_tracks],
+                                                   intrinsics=self.intrinsics.matrix,
+                                                   poses=np.concatenate([beside_poses, here_poses]))
+                attrs = {tr.track_id: a for tr, a in zip(face_tracks, results, strict=True)}
         timer.timings.setdefault("embed", 0.0)
         timer.timings.setdefault("pose_gaze", 0.0)
         with timer.stage("identity"):
