@@ -93,6 +93,16 @@ def _bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc="videos", unit="video", disable=not enabled)
 
 
+def serial_stages(settings: BatchSettings) -> BatchSettings:
+    """Settings whose pipelines run their stages in the caller's thread (``stage_threads = 0``) unless the config
+    says otherwise: with one worker per core the cores are already busy, and the results are the same."""
+    pipeline = dict(settings.config.get("pipeline", {}))
+    if "stage_threads" in pipeline:
+        return settings
+    pipeline["stage_threads"] = 0
+    return replace(settings, config={**settings.config, "pipeline": pipeline})
+
+
 def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSettings, jobs: int = 1,
               use_ray: bool = False, ray_address: str | None = None, cpus_per_actor: float = 1.0,
               progress: bool = True) -> list[ReplayResult]:
@@ -100,6 +110,8 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
     if not videos:
         raise ReplayError("no videos to replay")
     out_path = Path(out) if out is not None else None
+    if use_ray or jobs > 1:
+        settings = serial_stages(settings)
     if use_ray:
         results = _run_ray(videos, out_path, settings, jobs, ray_address, cpus_per_actor, progress)
     elif jobs <= 1:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim_harness.batch import BatchSettings, run_batch
+from sim_harness.batch import BatchSettings, run_batch, serial_stages
 from sim_harness.replay import ReplayOptions
 from sim_harness.video import list_videos
 
@@ -60,3 +60,12 @@ def test_ray_equals_sequential(folder: Path, tmp_path: Path) -> None:
         assert html.count("data:image/png;base64,") >= 8  # 4 figures per video
         for clip in CLIPS:
             assert (tmp_path / run / Path(clip).stem / "events.jsonl").is_file()
+
+
+def test_parallel_workers_run_their_stages_serially_unless_told() -> None:
+    plain = BatchSettings(config={"camera": {"fov_deg": 90}})
+    serial = serial_stages(plain)
+    assert serial.config == {"camera": {"fov_deg": 90}, "pipeline": {"stage_threads": 0}}
+    assert plain.config == {"camera": {"fov_deg": 90}}  # the caller's settings are not changed
+    told = BatchSettings(config={"pipeline": {"stage_threads": 1, "faces_every": 1}})
+    assert serial_stages(told).config == told.config
