@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -95,3 +96,20 @@ def test_fit_size_keeps_aspect_and_never_upscales() -> None:
     assert fit_size(640, 360) == (640, 360)
     assert fit_size(512, 512) == (480, 480)
     assert fit_size(320, 240) == (320, 240)
+
+
+def test_detector_range_places_faces_and_finds_the_large_ones(data_dir: Path) -> None:
+    from bench.detector_range import FRAME, measure, place
+
+    photos = sorted((data_dir / "faces" / "enroll" / "barack_obama").glob("*.jpg"))[:3]
+    image = cv2.imread(str(photos[0]))
+    frame, box = place(image, np.array([100.0, 80.0, 180.0, 180.0]), 40)
+    assert frame.shape == (FRAME[1], FRAME[0], 3)
+    assert box[2] - box[0] == pytest.approx(40.0)
+    assert (box[0] + box[2]) / 2 == pytest.approx(FRAME[0] / 2, abs=1.0)
+    rows, times = measure(photos, widths=(8, 48), max_sides=(640,))
+    small, large = rows
+    assert large.total == 3 and large.found[640] == 3  # a 48 px face is always found at the native 640
+    assert small.found[640] < large.found[640]  # an 8 px face (beyond 8 m) mostly is not
+    assert small.distance_m > 3 * large.distance_m > 0
+    assert times[640] > 0
