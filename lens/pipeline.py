@@ -48,6 +48,7 @@ from lens.state import HeadOrientation, IdentityState, ProcessResult, TrackView
 from lens.tracking import PersonTracker, Track, TrackerConfig, build_observations
 from lens.types import Detections, Frame
 from lens.world import ImuTrack, VisualRotationConfig, WorldFrame
+from lens.world.visual import TrackedCorners
 from models.face_detector import FaceDetectorOptions, create_face_detector
 from models.face_embedder import FaceEmbedder
 from models.person_detector import PersonDetector, PersonDetectorOptions
@@ -250,23 +251,10 @@ class LensPipeline:
         if head is not None:  # a live IMU sample from the runtime
             self.world.push_imu(head)
 
-        def detect_faces() -> Detections:
-            return self.face_detector.detect(image) if detect_now else Detections.empty(num_keypoints=5)
-
-        faces_fn = timer.timed("detect_faces", detect_faces)
-        prepare_world = timer.timed("world", lambda: self.world.prepare(image, t))  # corner tracking
-        timer.timings["detect_people"] = 0.0
-        if run_people:  # bodies beside (faces, then corner tracking)
-            detector = self.person_detector
-            (faces, prepared), bodies = self._together(lambda: (faces_fn(), prepare_world()),
-                                                       timer.timed("detect_people", lambda: detector.detect(image)))
-            self._last_bodies = bodies
-        else:  # corner tracking beside the faces
-            bodies = None
-            faces, prepared = self._together(faces_fn, prepare_world) if detect_now else (faces_fn(), prepare_world())
-        people_boxes = np.concatenate([faces.boxes, bodies.boxes if bodies is not None else
-                                       (self._last_bodies.boxes if self._last_bodies is not None else
-                                        np.zeros((0, 4), np.float32))])
+        faces, bodies, prepared = self._detect(image, t, detect_now, run_people, timer)
+        # people (this frame's faces, the latest bodies) are masked out of the head-rotation estimate
+        people_boxes = np.concatenate([faces.boxes, self._last_bodies.boxes if self._last_bodies is not None
+                                       else np.zeros((0, 4), np.float32)])
         with timer.stage("world"):  # corners on people dropped, rotation fitted
             head = self.world.update(image, t, people_boxes, prepared=prepared)
             homography = self.world.homography
@@ -295,47 +283,7 @@ class LensPipeline:
         wanted = wanted[: self.config.max_embed_per_frame]
         face_tracks = [tr for tr in tracks if tr.observation is not None and tr.observation.face_box is not None]
 
-        def embed(part: list[Track]) -> Callable[[], np.ndarray]:
-            def run() -> np.ndarray:
-                if not part:
-                    return np.zeros((0, self.embedder.dim), np.float32)
-                return self.embedder.embed(image, np.stack([tr.observation.face_keypoints for tr in part]))
-            return timer.timed("embed", run)
-
-        def head_poses(part: list[Track]) -> Callable[[], np.ndarray]:
-            def run() -> np.ndarray:  # FSA-Net only (stateless): the per-track decisions come after
-                if self.attributes is None or not part:
-                    return np.zeros((0, 3), np.float32)
-                return self.attributes.head_pose.estimate(image, np.stack([tr.observation.face_box for tr in part]))
-            return timer.timed("pose_gaze", run)
-
-        # split the work between the two threads: an embedding costs about as much as EMBED_COST face poses
-        beside_embed, here_embed = wanted[: (len(wanted) + 1) // 2], wanted[(len(wanted) + 1) // 2:]
-        n_poses = len(face_tracks) if self.attributes is not None else 0
-        total = EMBED_COST * len(wanted) + n_poses
-        k = min(n_poses, max(0, round(total / 2 - EMBED_COST * len(beside_embed))))
-        if self._stage_pool is None:
-            k = 0
-        beside_pose, here_pose = face_tracks[:k], face_tracks[k:]
-        beside_work = ((lambda: (embed(beside_embed)(), head_poses(beside_pose)()))
-                       if beside_embed or beside_pose else None)
-        (here_vectors, here_poses), beside_result = self._together(
-            lambda: (embed(here_embed)(), head_poses(here_pose)()), beside_work)
-        beside_vectors, beside_poses = beside_result if beside_result is not None else (
-            np.zeros((0, self.embedder.dim), np.float32), np.zeros((0, 3), np.float32))
-        embeddings = np.concatenate([beside_vectors, here_vectors])
-        attrs: dict[int, Any] = {}
-        with timer.stage("pose_gaze"):  # per-track decisions (gaze hysteresis, ears) in this thread
-            if self.attributes is not None and face_tracks:
-                face_dets = Detections(np.stack([tr.observation.face_box for tr in face_tracks]),
-                                       np.array([tr.observation.face_score for tr in face_tracks]),
-                                       keypoints=np.stack([tr.observation.face_keypoints for tr in face_tracks]))
-                results = self.attributes.estimate(image, face_dets, [tr.track_id for tr in face_tracks],
-                                                   intrinsics=self.intrinsics.matrix,
-                                                   poses=np.concatenate([beside_poses, here_poses]))
-                attrs = {tr.track_id: a for tr, a in zip(face_tracks, results, strict=True)}
-        timer.timings.setdefault("embed", 0.0)
-        timer.timings.setdefault("pose_gaze", 0.0)
+        embeddings, attrs = self._embeddings_and_poses(image, wanted, face_tracks, timer)
         with timer.stage("identity"):
             protected = (self.store.protect(embeddings) if self.store is not None and len(embeddings)
                          else embeddings)
@@ -377,6 +325,70 @@ class LensPipeline:
         self.frame_count += 1
         return ProcessResult(frame_index=frame.index, t=t, head=head, events=list(update.events),
                              seen=list(update.seen), people=people, tracks=views, timings=timer.timings)
+
+    def _detect(self, image: np.ndarray, t: float, detect_now: bool, run_people: bool, timer: _Timer
+                ) -> tuple[Detections, Detections | None, TrackedCorners | None]:
+        """This frame's faces (empty between detection frames), bodies (None unless ``run_people``) and the
+        head-rotation corner tracking, the last two beside the face detector on the stage thread."""
+
+        def detect_faces() -> Detections:
+            return self.face_detector.detect(image) if detect_now else Detections.empty(num_keypoints=5)
+
+        faces_fn = timer.timed("detect_faces", detect_faces)
+        prepare_world = timer.timed("world", lambda: self.world.prepare(image, t))  # corner tracking
+        timer.timings["detect_people"] = 0.0
+        if run_people:  # bodies beside (faces, then corner tracking)
+            detector = self.person_detector
+            (faces, prepared), bodies = self._together(lambda: (faces_fn(), prepare_world()),
+                                                       timer.timed("detect_people", lambda: detector.detect(image)))
+            self._last_bodies = bodies
+            return faces, bodies, prepared
+        faces, prepared = self._together(faces_fn, prepare_world) if detect_now else (faces_fn(), prepare_world())
+        return faces, None, prepared
+
+    def _embeddings_and_poses(self, image: np.ndarray, wanted: list[Track], face_tracks: list[Track],
+                              timer: _Timer) -> tuple[np.ndarray, dict[int, Any]]:
+        """Embeddings of ``wanted`` (in order) and face attributes of ``face_tracks`` (by track id). The
+        embeddings and the FSA-Net head poses (stateless) are shared between the two threads by their cost; the
+        per-track decisions (gaze hysteresis, ears) are made in this thread."""
+
+        def embed(part: list[Track]) -> Callable[[], np.ndarray]:
+            def run() -> np.ndarray:
+                if not part:
+                    return np.zeros((0, self.embedder.dim), np.float32)
+                return self.embedder.embed(image, np.stack([tr.observation.face_keypoints for tr in part]))
+            return timer.timed("embed", run)
+
+        def head_poses(part: list[Track]) -> Callable[[], np.ndarray]:
+            def run() -> np.ndarray:
+                if self.attributes is None or not part:
+                    return np.zeros((0, 3), np.float32)
+                return self.attributes.head_pose.estimate(image, np.stack([tr.observation.face_box for tr in part]))
+            return timer.timed("pose_gaze", run)
+
+        # the first half of the embeddings beside, the rest here; head poses fill up the lighter side
+        beside_embed, here_embed = wanted[: (len(wanted) + 1) // 2], wanted[(len(wanted) + 1) // 2:]
+        n_poses = len(face_tracks) if self.attributes is not None else 0
+        total = EMBED_COST * len(wanted) + n_poses
+        k = min(n_poses, max(0, round(total / 2 - EMBED_COST * len(beside_embed)))) if self._stage_pool else 0
+        beside_pose, here_pose = face_tracks[:k], face_tracks[k:]
+        beside_work = ((lambda: (embed(beside_embed)(), head_poses(beside_pose)()))
+                       if beside_embed or beside_pose else None)
+        (here_vectors, here_poses), beside_result = self._together(
+            lambda: (embed(here_embed)(), head_poses(here_pose)()), beside_work)
+        beside_vectors, beside_poses = beside_result if beside_result is not None else (
+            np.zeros((0, self.embedder.dim), np.float32), np.zeros((0, 3), np.float32))
+        attrs: dict[int, Any] = {}
+        with timer.stage("pose_gaze"):
+            if self.attributes is not None and face_tracks:
+                face_dets = Detections(np.stack([tr.observation.face_box for tr in face_tracks]),
+                                       np.array([tr.observation.face_score for tr in face_tracks]),
+                                       keypoints=np.stack([tr.observation.face_keypoints for tr in face_tracks]))
+                results = self.attributes.estimate(image, face_dets, [tr.track_id for tr in face_tracks],
+                                                   intrinsics=self.intrinsics.matrix,
+                                                   poses=np.concatenate([beside_poses, here_poses]))
+                attrs = {tr.track_id: a for tr, a in zip(face_tracks, results, strict=True)}
+        return np.concatenate([beside_vectors, here_vectors]), attrs
 
     def _observations(self, tracks: list[Track], attrs: dict, observed: set[int], carried: set[int]
                       ) -> tuple[list[PersonObservation], list[TrackView]]:
