@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -68,6 +69,11 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     assert paced["frame_latency"]["median_ms"] > 0 and isinstance(paced["realtime_ok"], bool)
     assert report["memory"]["peak_rss_mb_ours"] > 50
     assert report["memory"]["peak_rss_mb_with_baseline"] >= report["memory"]["peak_rss_mb_ours"]
+    threads = report["settings"]["ort_intra_op_threads_used"]
+    assert threads["embedder"] == threads["person_detector"] == threads["head_pose"] == 1
+    assert report["settings"]["pipeline"]["face_detector_threads"] == 2
+    assert threads["face_detector"] == min(2, os.cpu_count() or 1)
+    assert report["baseline"]["session"].startswith("tuned:") and report["baseline"]["ort_intra_op_threads"] == 2
 
 
 def test_ratio_comes_from_the_two_measured_times(report: dict) -> None:
