@@ -37,7 +37,7 @@ def _default_data(rel: str) -> Path:
               help="ONNX Runtime intra-op threads per session (default: the pipeline's own, 1); the face detector's "
                    "come from [pipeline] face_detector_threads.")
 @click.option("--only", "only", multiple=True, help="Only videos whose file name contains this (repeatable).")
-@click.option("--baseline-session", type=click.Choice(list(BASELINE_SESSIONS)), default="tuned", show_default=True,
+@click.option("--baseline-session", type=click.Choice(list(BASELINE_SESSIONS)), default="default", show_default=True,
               help="The baseline's ONNX Runtime sessions: " + "; ".join(f"{k} = {v}" for k, v in
                                                                        BASELINE_SESSIONS.items()) + ".")
 @click.option("--aspect", default=None, metavar="W:H",
@@ -58,7 +58,7 @@ def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_
 
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
-         config: dict, baseline_session: str = "tuned", aspect: str | None = None) -> None:
+         config: dict, baseline_session: str = "default", aspect: str | None = None) -> None:
     options = BenchOptions(videos=videos or _default_data("data/videos"),
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,
