@@ -83,9 +83,9 @@ class PipelineConfig:
     #: helper threads that run independent stages beside the caller's thread (0 = all in the caller's thread);
     #: on 2 cores 1 cuts the time per frame from ~19 to ~12 ms (``peoplelens bench``) with identical results
     stage_threads: int = 1
-    #: ONNX Runtime threads of the face detector's session (at most one per core), the others keep one: it is the
-    #: longest branch of a detection frame, while the stage thread's branch beside it is short (one-face clips
-    #: 8.5 -> 7.5 ms a frame, several people ~2 % less)
+    #: ONNX Runtime threads of the face detector's session (at most one per core; the other sessions keep one): it
+    #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
+    #: that run the body detector beside it, a one-thread session of the same model runs instead
     face_detector_threads: int = 2
 
 
@@ -128,11 +128,16 @@ class LensPipeline:
         self.store = store
         self.imu = imu
         pc = self.config
-        self.face_detector = create_face_detector(
-            FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
-                                score_threshold=pc.face_score_threshold),
-            session_config=replace(session_config or SessionConfig.from_env(),
-                                   intra_op_threads=max(1, min(pc.face_detector_threads, os.cpu_count() or 1))))
+        face_options = FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
+                                           score_threshold=pc.face_score_threshold)
+        base_sessions = session_config or SessionConfig.from_env()
+        face_threads = max(1, min(pc.face_detector_threads, os.cpu_count() or 1))
+        self.face_detector = create_face_detector(face_options, session_config=replace(
+            base_sessions, intra_op_threads=face_threads))
+        # beside the body detector both cores are taken: there a one-thread session of the same model is faster
+        self._face_detector_beside_bodies = (
+            create_face_detector(face_options, session_config=replace(base_sessions, intra_op_threads=1))
+            if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else self.face_detector)
         self.embedder = FaceEmbedder.from_registry(session_config=session_config)
         self.person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
                                                              session_config=session_config)
@@ -338,8 +343,10 @@ class LensPipeline:
         """This frame's faces (empty between detection frames), bodies (None unless ``run_people``) and the
         head-rotation corner tracking, the last two beside the face detector on the stage thread."""
 
+        face_detector = self._face_detector_beside_bodies if run_people else self.face_detector
+
         def detect_faces() -> Detections:
-            return self.face_detector.detect(image) if detect_now else Detections.empty(num_keypoints=5)
+            return face_detector.detect(image) if detect_now else Detections.empty(num_keypoints=5)
 
         faces_fn = timer.timed("detect_faces", detect_faces)
         prepare_world = timer.timed("world", lambda: self.world.prepare(image, t))  # corner tracking

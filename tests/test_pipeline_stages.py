@@ -97,7 +97,7 @@ def test_every_session_gets_the_pipelines_thread_settings(people) -> None:
     pipeline = build_pipeline({}, store=people.store)
     try:
         one_thread = [pipeline.embedder.session, pipeline.person_detector.session,
-                      *pipeline.attributes.head_pose.sessions]
+                      *pipeline.attributes.head_pose.sessions, pipeline._face_detector_beside_bodies.session]
         face = pipeline.face_detector.session
         assert face.get_session_options().intra_op_num_threads == min(2, os.cpu_count() or 1)
         for session in [face, *one_thread]:
