@@ -1,5 +1,5 @@
 """Direction recovery from a binaural signal: interaural time difference (GCC-PHAT over +-1 ms), mapped back
-through the inverse Woodworth formula, and interaural level difference. Used by tests and ``audio.measure``.
+through the inverse Woodworth formula, and interaural level difference. Used by tests and ``peoplelens.audio.measure``.
 
 ITD cannot tell front from back (az and 180 - az give the same ITD), so the estimate is the lateral angle,
 in -90..90 degrees, positive = right.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audio.errors import AudioError
+from peoplelens.audio.errors import AudioError
 
 MAX_LAG_S = 0.001
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from audio.config import AudioConfig
-from audio.errors import AudioError
-from audio.sounds import SYNTH_SOUNDS, synthesize
-from audio.tts import SpeechSynth
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.errors import AudioError
+from peoplelens.audio.sounds import SYNTH_SOUNDS, synthesize
+from peoplelens.audio.tts import SpeechSynth
 
 ALL_SOUNDS = (*SYNTH_SOUNDS, "name")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from audio.errors import AudioError
+from peoplelens.audio.errors import AudioError
 
 SOUND_HELP = "bump | woodblock | click | gaze | follow | orientation | name:TEXT"
 
@@ -35,8 +35,8 @@ def _cue_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _load_cue(sound: str, pitch: float, clip: str | None, config_path: str | None) -> tuple[Any, Any]:
     """The mono samples of ``--sound`` and the audio config."""
-    from audio.bank import SoundBank
-    from audio.config import load_audio_config
+    from peoplelens.audio.bank import SoundBank
+    from peoplelens.audio.config import load_audio_config
 
     config = load_audio_config(config_path)
     name = None
@@ -76,8 +76,8 @@ def render(
     as_float: bool,
 ) -> None:
     """Render one cue from a direction to a stereo WAV file."""
-    from audio.render import make_renderer
-    from audio.wavio import write_wav
+    from peoplelens.audio.render import make_renderer
+    from peoplelens.audio.wavio import write_wav
 
     mono, config = _load_cue(sound, pitch, clip, config_path)
     renderer = make_renderer(backend, config)
@@ -104,10 +104,10 @@ def play(
     device: str | None,
 ) -> None:
     """Play one cue from a direction on the sound card (headphones)."""
-    from audio.config import load_audio_config
-    from audio.mixer import Cue, Mixer
-    from audio.output import RealtimeOutput, check_output_device
-    from audio.render import make_renderer
+    from peoplelens.audio.config import load_audio_config
+    from peoplelens.audio.mixer import Cue, Mixer
+    from peoplelens.audio.output import RealtimeOutput, check_output_device
+    from peoplelens.audio.render import make_renderer
 
     device = device or load_audio_config(config_path).output_device or None
     info = check_output_device(device)  # fail fast, before any synthesis, when there is no sound card
@@ -123,7 +123,7 @@ def play(
 @audio.command()
 def devices() -> None:
     """List sound output devices (PortAudio)."""
-    from audio.output import list_output_devices
+    from peoplelens.audio.output import list_output_devices
 
     found = list_output_devices()
     if not found:

@@ -1,5 +1,5 @@
 """Audio settings. Every parameter has a documented default; a ``[audio]`` section of the TOML config
-(see :mod:`lens.config`) overrides any of them."""
+(see :mod:`peoplelens.core.config`) overrides any of them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lens.config import load_config, section
+from peoplelens.core.config import load_config, section
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Errors raised by the audio package (all are :class:`models.errors.PeopleLensError`, so the CLI prints them
+"""Errors raised by the audio package (all are :class:`peoplelens.models.errors.PeopleLensError`, so the CLI prints them
 without a traceback)."""
 
 from __future__ import annotations
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 
 class AudioError(PeopleLensError):

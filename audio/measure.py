@@ -1,6 +1,6 @@
 """Measure the renderers: direction-recovery error per backend and azimuth, and render latency per cue.
 
-Run ``python -m audio.measure`` (``--repeats N``, ``--json`` for machine-readable output).
+Run ``python -m peoplelens.audio.measure`` (``--repeats N``, ``--json`` for machine-readable output).
 Direction error is ``|estimated lateral angle - expected|`` over all synthesised cues, where the expected
 lateral angle of 180 (behind) is 0 (ITD cannot tell front from back). Latency is the wall time of one
 ``render()`` call per cue (median over repeats), plus the mixer's cost per 10 ms block.
@@ -17,12 +17,12 @@ from typing import Any
 import click
 import numpy as np
 
-from audio.analysis import estimate_direction
-from audio.config import AudioConfig
-from audio.mixer import Cue, Mixer
-from audio.render import make_renderer
-from audio.sounds import SYNTH_SOUNDS, synthesize
-from audio.tts import SpeechSynth
+from peoplelens.audio.analysis import estimate_direction
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.mixer import Cue, Mixer
+from peoplelens.audio.render import make_renderer
+from peoplelens.audio.sounds import SYNTH_SOUNDS, synthesize
+from peoplelens.audio.tts import SpeechSynth
 
 AZIMUTHS = (-90, -45, 0, 45, 90, 180)
 

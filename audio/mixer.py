@@ -7,7 +7,7 @@ head_pitch``, and renders that block of the cue (with ``preroll_samples`` of his
 are settled). When the direction changed since the previous block, the block is also rendered from the
 previous direction and the two are crossfaded over ``crossfade_ms``, so direction updates never click.
 
-The same mixer drives the real-time output (:mod:`audio.output`, a PortAudio callback pulls blocks) and the
+The same mixer drives the real-time output (:mod:`peoplelens.audio.output`, a PortAudio callback pulls blocks) and the
 offline :func:`render_timeline` used by the replay harness to write what the wearer would have heard.
 """
 
@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from audio.bank import SoundBank
-from audio.config import AudioConfig
-from audio.errors import AudioError
-from audio.render import Renderer, make_renderer
-from lens.state import AudioEvent, HeadOrientation, wrap_deg
+from peoplelens.audio.bank import SoundBank
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.errors import AudioError
+from peoplelens.audio.render import Renderer, make_renderer
+from peoplelens.core.state import AudioEvent, HeadOrientation, wrap_deg
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _head_at(head_fn: HeadFn | None, t: float) -> tuple[float, float]:
 
 
 def event_cue(event: AudioEvent, bank: SoundBank) -> Cue:
-    """The :class:`Cue` an experience's :class:`lens.state.AudioEvent` asks for."""
+    """The :class:`Cue` an experience's :class:`peoplelens.core.state.AudioEvent` asks for."""
     samples = bank.get(str(event.sound), event.pitch_semitones, event.name)
     return Cue(samples, event.azimuth_deg, event.elevation_deg, event.distance_m, label=str(event.sound))
 

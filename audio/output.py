@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from audio.errors import NoOutputDeviceError
-from audio.mixer import Mixer
+from peoplelens.audio.errors import NoOutputDeviceError
+from peoplelens.audio.mixer import Mixer
 
 
 def _sounddevice() -> Any:

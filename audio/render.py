@@ -1,6 +1,6 @@
 """The binaural renderer interface, the direction convention and backend selection.
 
-Direction convention (the project's, see :mod:`lens.state`), relative to the wearer's head:
+Direction convention (the project's, see :mod:`peoplelens.core.state`), relative to the wearer's head:
 
 * azimuth in degrees: 0 = straight ahead, **positive = to the wearer's right**, -90 = left, +-180 = behind;
 * elevation in degrees: 0 = ear level, positive = up;
@@ -20,8 +20,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from audio.config import AudioConfig
-from audio.errors import AudioError, BackendUnavailableError
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.errors import AudioError, BackendUnavailableError
 
 BACKENDS = ("auto", "openal", "numpy")
 
@@ -84,13 +84,13 @@ def make_renderer(backend: str | None = None, config: AudioConfig | None = None)
     if backend not in BACKENDS:
         raise AudioError(f"unknown audio backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend in ("openal", "auto"):
-        from audio.render_openal import OpenALRenderer
+        from peoplelens.audio.render_openal import OpenALRenderer
 
         try:
             return OpenALRenderer(config)
         except BackendUnavailableError:
             if backend == "openal":
                 raise
-    from audio.render_numpy import SphericalHeadRenderer
+    from peoplelens.audio.render_numpy import SphericalHeadRenderer
 
     return SphericalHeadRenderer(config)

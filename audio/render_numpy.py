@@ -10,7 +10,7 @@
   high frequencies (down to alpha = 0.1, -20 dB), the near ear gets a mild high-frequency boost.
 * Behind (|az| > 90): a high shelf (one-pole split at ``rear_shelf_cutoff_hz``) lowers the highs by up to
   ``rear_shelf_gain`` straight behind, a mild front/back spectral cue.
-* Distance: inverse distance clamped to [reference, max] (see :func:`audio.render.distance_gain`).
+* Distance: inverse distance clamped to [reference, max] (see :func:`peoplelens.audio.render.distance_gain`).
 * Elevation only enters through the lateral angle (cos el shrinks ITD and ILD); there is no pinna model,
   so up/down is not rendered by this backend (the OpenAL HRTF does render it).
 """
@@ -22,8 +22,8 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from audio.config import AudioConfig
-from audio.render import check_request, distance_gain, head_vector
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.render import check_request, distance_gain, head_vector
 
 ALPHA_MIN = 0.1
 THETA_MIN_DEG = 150.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt
 
-from audio.errors import AudioError
+from peoplelens.audio.errors import AudioError
 
 SAMPLE_RATE = 48_000
 SYNTH_SOUNDS = ("bump", "woodblock", "click", "gaze", "follow", "orientation")

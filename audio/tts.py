@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.errors import TTSError
-from audio.wavio import read_wav, resample
+from peoplelens.audio.errors import TTSError
+from peoplelens.audio.wavio import read_wav, resample
 
 MAX_TEXT_CHARS = 200
 

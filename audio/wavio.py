@@ -9,7 +9,7 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
-from audio.errors import AudioError
+from peoplelens.audio.errors import AudioError
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int, float32: bool = False) -> Path:

@@ -1,6 +1,6 @@
-"""``python -m bench``: the same as ``peoplelens bench``."""
+"""``python -m peoplelens.bench``: the same as ``peoplelens bench``."""
 
-from bench.cli import bench
+from peoplelens.bench.cli import bench
 
 if __name__ == "__main__":
-    bench(prog_name="python -m bench")
+    bench(prog_name="python -m peoplelens.bench")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
-from models.assets import asset_path
-from models.images import load_image
+from peoplelens.bench.errors import BenchError
+from peoplelens.models.assets import asset_path
+from peoplelens.models.images import load_image
 
 MATCH_THRESHOLD = 0.35
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -1,4 +1,4 @@
-"""``peoplelens bench`` / ``python -m bench``: our pipeline against the insightface baseline, in real time."""
+"""``peoplelens bench`` / ``python -m peoplelens.bench``: ours against the insightface baseline."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from bench.core import BASELINE_SESSIONS, BenchOptions, run_benchmark
-from bench.errors import BenchError
-from bench.print_report import print_report
-from models.errors import PeopleLensError
+from peoplelens.bench.core import BASELINE_SESSIONS, BenchOptions, run_benchmark
+from peoplelens.bench.errors import BenchError
+from peoplelens.bench.print_report import print_report
+from peoplelens.core.errors import PeopleLensError
 
 
 def _default_data(rel: str) -> Path:
@@ -47,7 +47,7 @@ def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_
           only: tuple[str, ...], baseline_session: str, aspect: str | None) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
-    from lens.config import load_config
+    from peoplelens.core.config import load_config
 
     try:
         _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,

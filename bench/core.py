@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.baseline import Baseline
-from bench.enrol import enroll_people
-from bench.errors import BenchError
-from bench.identity_metrics import DEFINITION, merge_named, score_identity
-from bench.memory import METHOD, peak_rss_mb
-from bench.runner import PIPELINE_STAGES, make_event_renderer, run_baseline, run_fast, run_paced
-from bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
-from bench.truth import load_truth, restrict
-from bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
+from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.enrol import enroll_people
+from peoplelens.bench.errors import BenchError
+from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
+from peoplelens.bench.memory import METHOD, peak_rss_mb
+from peoplelens.bench.runner import PIPELINE_STAGES, make_event_renderer, run_baseline, run_fast, run_paced
+from peoplelens.bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
+from peoplelens.bench.truth import load_truth, restrict
+from peoplelens.bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
 
 SCHEMA = "peoplelens-bench/1"
 #: how the baseline's ONNX Runtime sessions are set up
@@ -64,7 +64,7 @@ def cuda_status() -> str | None:
 
 def _session_config(options: BenchOptions):
     """None (the pipeline's own default, as the runtime gets it) unless a provider or thread count is forced."""
-    from models.sessions import SessionConfig
+    from peoplelens.models.sessions import SessionConfig
 
     if options.providers == "cpu" and options.threads is None:
         return None
@@ -83,8 +83,8 @@ def _machine() -> dict:
 
 def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: None) -> dict:
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
-    from lens.config import section
-    from lens.pipeline import PipelineConfig, build_pipeline
+    from peoplelens.core.config import section
+    from peoplelens.lens.pipeline import PipelineConfig, build_pipeline
 
     report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
     if options.providers == "cuda" and (why := cuda_status()) is not None:
@@ -224,8 +224,8 @@ def _threads_used(pipeline) -> dict[str, int]:
 
 
 def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> dict:
-    from lens.config import section
-    from lens.pipeline import PipelineConfig
+    from peoplelens.core.config import section
+    from peoplelens.lens.pipeline import PipelineConfig
 
     detector = section(options.config or {}, "pipeline", PipelineConfig).face_model
     if detector not in ("det_500m", "det_2.5g"):

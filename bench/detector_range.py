@@ -1,4 +1,4 @@
-"""What face-detector resolution the ranges need: ``python -m bench.detector_range``.
+"""What face-detector resolution the ranges need: ``python -m peoplelens.bench.detector_range``.
 
 Every enrolment photo's face is scaled down to a given width in pixels and placed in a 640x480 frame (mid-grey
 around the photo); the face detector then runs at each network size (``face_max_side``). The table gives the
@@ -17,11 +17,11 @@ import click
 import cv2
 import numpy as np
 
-from lens.geometry import CameraIntrinsics, estimate_distance
-from lens.types import box_iou
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.images import load_image
-from models.sessions import SessionConfig
+from peoplelens.core.types import box_iou
+from peoplelens.lens.geometry import CameraIntrinsics, estimate_distance
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.images import load_image
+from peoplelens.models.sessions import SessionConfig
 
 FRAME = (640, 480)
 WIDTHS = (8, 10, 12, 14, 16, 20, 24, 32)

@@ -1,13 +1,13 @@
 """Enrol the benchmark's people into a temporary, protected store: the replay harness's enrolment
-(:func:`sim_harness.enrollment.enroll_folder`), with its errors reported as benchmark errors."""
+(:func:`peoplelens.sim_harness.enrollment.enroll_folder`), with its errors reported as benchmark errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.errors import BenchError
-from sim_harness.enrollment import EnrolledPeople, enroll_folder
-from sim_harness.errors import ReplayError
+from peoplelens.bench.errors import BenchError
+from peoplelens.sim_harness.enrollment import EnrolledPeople, enroll_folder
+from peoplelens.sim_harness.errors import ReplayError
 
 
 def enroll_people(folder: Path) -> EnrolledPeople:

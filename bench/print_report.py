@@ -22,7 +22,7 @@ def _pct(v: float | None) -> str:
 
 
 def print_report(report: dict, console: Console | None = None) -> None:
-    """Print the report dict :func:`bench.core.run_benchmark` returns."""
+    """Print the report dict :func:`peoplelens.bench.core.run_benchmark` returns."""
     c = console if console is not None else Console(width=130)
     m = report["machine"]
     c.print(f"[bold]PeopleLens benchmark[/] ({m['cpu_count']} CPUs, onnxruntime {m['onnxruntime']}, "

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.baseline import Baseline
-from bench.videos import VideoInfo, decode_frames
-from lens.state import IdentityState, wrap_deg
-from lens.types import Frame
+from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.videos import VideoInfo, decode_frames
+from peoplelens.core.state import IdentityState, wrap_deg
+from peoplelens.core.types import Frame
 
 PIPELINE_STAGES = ("world", "detect_faces", "detect_people", "track", "embed", "identity", "pose_gaze",
                    "people_map", "experiences")
@@ -197,9 +197,9 @@ def run_baseline(baseline: Baseline, info: VideoInfo, max_frames: int | None) ->
 
 def make_event_renderer(backend: str | None = None) -> Callable:
     """``render(event, head)``: the event's cue from the sound bank, spatialised head-relative by the renderer."""
-    from audio.bank import SoundBank
-    from audio.config import AudioConfig
-    from audio.render import make_renderer
+    from peoplelens.audio.bank import SoundBank
+    from peoplelens.audio.config import AudioConfig
+    from peoplelens.audio.render import make_renderer
 
     config = AudioConfig()
     renderer = make_renderer(backend, config)

@@ -12,7 +12,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.errors import BenchError
+from peoplelens.bench.errors import BenchError
 
 RECALL_SHOTS: dict[str, set[int]] = {"hamilton_short_clip": {3}}  # shots whose named faces are detectable
 

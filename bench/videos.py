@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.errors import BenchError
+from peoplelens.bench.errors import BenchError
 
 MAX_SIZE = (640, 480)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")

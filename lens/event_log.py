@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 from typing import IO, Any
 
-from lens.state import AudioEvent
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import AudioEvent
 
 REQUIRED_KEYS = ("t", "track", "name", "sound", "azimuth_deg", "distance_m", "reason")
 

@@ -4,7 +4,7 @@ Angles. A face at camera azimuth ``az`` (from the intrinsics; + = image-right) a
 its head straight at the camera is turned by ``-az`` relative to the optical axis. Appearance models (FSA-Net)
 see a crop and measure the pose relative to that **line of sight** already; PnP measures it relative to the
 optical axis and is converted (``los = axis + az`` for yaw, ``axis + el`` for pitch). ``FaceAttributes.yaw`` /
-``pitch`` / ``roll`` are line-of-sight relative, in the project convention of :mod:`models.head_pose`
+``pitch`` / ``roll`` are line-of-sight relative, in the project convention of :mod:`peoplelens.models.head_pose`
 (yaw + = face turned toward image-right, pitch + = head up, roll + = top of the head toward image-right), so
 0/0 means "head pointing at the wearer" wherever the face is in the image.
 
@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lens.types import Detections
-from models.face_mesh import FaceMesh, FaceMeshOptions, FaceMeshResult, camera_matrix
-from models.head_pose import HeadPoseEstimator, HeadPoseOptions
-from models.sessions import SessionConfig
+from peoplelens.core.types import Detections
+from peoplelens.models.face_mesh import FaceMesh, FaceMeshOptions, FaceMeshResult, camera_matrix
+from peoplelens.models.head_pose import HeadPoseEstimator, HeadPoseOptions
+from peoplelens.models.sessions import SessionConfig
 
 
 @dataclass(frozen=True)
@@ -250,13 +250,13 @@ class FaceAttributeEstimator:
 
 
 def _benchmark(runs: int = 30) -> None:
-    """Median CPU time per face of each model on a real photo: ``python -m lens.face_attributes``."""
+    """Median CPU time per face of each model on a real photo: ``python -m peoplelens.lens.face_attributes``."""
     import time
 
-    from models.assets import asset_path
-    from models.face_detector import FaceDetectorOptions, create_face_detector
-    from models.images import load_image
-    from models.person_detector import PersonDetector, PersonDetectorOptions
+    from peoplelens.models.assets import asset_path
+    from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+    from peoplelens.models.images import load_image
+    from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
 
     image = load_image(asset_path("data/faces/enroll/barack_obama/fr_01.jpg"))
     faces = create_face_detector(FaceDetectorOptions(pad_retry=True)).detect(image)[[0]]

@@ -25,7 +25,8 @@ class FaceQualityConfig:
     """Ramps (value at which a factor is 0, value at which it is 1) for each quality factor.
 
     Measured on aligned crops of the sample videos (det_2.5g + norm_crop; rerun with
-    ``python -m sim_harness.eval_identity quality``): sharp talking-head faces give Laplacian variance 500-800,
+    ``python -m peoplelens.sim_harness.eval_identity quality``):
+    sharp talking-head faces give Laplacian variance 500-800,
     the hamilton performer (shot 3, ~80 px faces) 200-500, the out-of-focus shot-4 audience 3-40. The performer
     at nose offset -0.3 (three-quarter) still matches his photo at cosine 0.53, so frontalness only falls to 0
     near profile (offset 0.7).

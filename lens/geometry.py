@@ -1,6 +1,6 @@
 """Camera geometry: pixels <-> camera angles, head rotations, distance estimates with uncertainty.
 
-Conventions follow :mod:`lens.state`: azimuth positive = right, elevation positive = up, degrees.
+Conventions follow :mod:`peoplelens.core.state`: azimuth positive = right, elevation positive = up, degrees.
 Camera axes (OpenCV): x right, y **down**, z forward (the optical axis = the wearer's gaze).
 
 Distance priors (all adjustable through :class:`DistancePriors` / the ``[distance]`` config section):
@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lens.state import wrap_deg
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import wrap_deg
 
 
 class GeometryError(PeopleLensError):

@@ -1,8 +1,8 @@
 """Open-set face recognition per *track*, not per frame.
 
 Each track accumulates evidence over frames: for every enrolled name, the best cosine of the frame's face
-embedding against that name's gallery vectors, weighted by the face quality (``lens.face_quality``). States
-(``lens.state.IdentityState``):
+embedding against that name's gallery vectors, weighted by the face quality (``peoplelens.lens.face_quality``). States
+(``peoplelens.core.state.IdentityState``):
 
 * ``UNSEEN_FACE`` until a face of the track is seen;
 * ``IDENTIFYING`` while evidence accumulates;
@@ -18,7 +18,7 @@ decision, the last ``switch_frames`` good frames all favour another name and con
 stay below the reject threshold). One bad frame never flips
 anything; a wrong name is far worse than no name.
 
-Thresholds (``python -m sim_harness.eval_identity thresholds``, det_2.5g alignment + arcface_mobileface128):
+Thresholds (``python -m peoplelens.sim_harness.eval_identity thresholds``, det_2.5g alignment + arcface_mobileface128):
 
 * faces_pairs.csv: 378 genuine pairs min 0.415 / p1 0.443 / mean 0.768; 378 impostor pairs max 0.267 /
   p99.9 0.263 / p99 0.240; EER 0 %.
@@ -31,7 +31,7 @@ Chosen: ``accept_threshold = 0.40`` on the quality-weighted *mean* over >= 5 goo
 + 0.11 margin; a mean over five frames is tighter still), ``reject_threshold = 0.30`` per frame (above every
 impostor score measured, below every genuine one: a not-enrolled face must stay under it for 8 consecutive
 good frames). Between the two the track stays IDENTIFYING, which costs time, never a wrong name. The
-video measurements (``python -m sim_harness.eval_identity videos``) are in the README section "Tracking and
+video measurements (``python -m peoplelens.sim_harness.eval_identity videos``) are in the README section "Tracking and
 identity".
 """
 
@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from lens.state import IdentityState
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import IdentityState
 
 
 class IdentityError(PeopleLensError):
@@ -203,7 +203,7 @@ class IdentityTracker:
         return ident
 
     def update(self, t: float, tracks: Sequence[Any]) -> dict[int, TrackIdentity]:
-        """Feed this frame's tracks (``lens.tracking.Track``: ``track_id`` and ``observation`` with
+        """Feed this frame's tracks (``peoplelens.lens.tracking.Track``: ``track_id`` and ``observation`` with
         ``embedding`` and ``face_quality``); returns the identities of those tracks."""
         out = {}
         for tr in tracks:

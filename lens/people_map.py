@@ -3,7 +3,7 @@
 Once per frame the pipeline calls ``update(t, head, observations)`` with one :class:`PersonObservation` per
 tracked person in view. The map
 
-* turns camera directions into world directions with the head orientation (``lens.world.camera_to_world``);
+* turns camera directions into world directions with the head orientation (``peoplelens.lens.world.camera_to_world``);
 * smooths the world direction on the circle (exponentially weighted unit vectors, time constant
   ``direction_tau_s``) and the distance with a 1-D Kalman filter (random-walk process noise
   ``distance_process_m2_per_s``, measurement variance ``sigma**2``: inverse-variance weighting over time);
@@ -16,7 +16,7 @@ Query API: :meth:`PeopleMap.people`, :meth:`get`, :meth:`in_front`, :meth:`neare
 :meth:`relative_direction` (where a person is relative to the head *now*, also out of view / behind),
 :meth:`snapshot` (JSON-ready dict), :meth:`to_json`.
 
-Following ``lens.state.PersonState``, ``camera_azimuth_deg`` is ``None`` while a person is out of view; the
+Following ``peoplelens.core.state.PersonState``, ``camera_azimuth_deg`` is ``None`` while a person is out of view; the
 head-relative direction of everyone (recomputed from the world direction and the current head every update)
 is :meth:`relative_direction` and the ``relative_azimuth_deg`` key of :meth:`snapshot`.
 """
@@ -28,11 +28,11 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from lens.config import section
-from lens.geometry import angle_diff_deg
-from lens.state import HeadOrientation, IdentityState, PersonState, wrap_deg
-from lens.world.frame import camera_to_world, world_to_camera
-from models.errors import PeopleLensError
+from peoplelens.core.config import section
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import HeadOrientation, IdentityState, PersonState, wrap_deg
+from peoplelens.lens.geometry import angle_diff_deg
+from peoplelens.lens.world.frame import camera_to_world, world_to_camera
 
 
 class PeopleMapError(PeopleLensError):

@@ -38,22 +38,22 @@ from typing import Any
 
 import numpy as np
 
-from lens.config import load_config, section
-from lens.experiences import ExperienceEngine, experience_config
-from lens.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
-from lens.face_quality import face_qualities
-from lens.geometry import CameraConfig, CameraIntrinsics, estimate_distance
-from lens.identity import IdentityConfig, IdentityTracker
-from lens.people_map import PeopleMap, PeopleMapConfig, PersonObservation
-from lens.state import HeadOrientation, IdentityState, ProcessResult, TrackView
-from lens.tracking import PersonTracker, Track, TrackerConfig, build_observations
-from lens.types import Detections, Frame
-from lens.world import ImuTrack, VisualRotationConfig, WorldFrame
-from lens.world.visual import TrackedCorners
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
-from models.person_detector import PersonDetector, PersonDetectorOptions
-from models.sessions import SessionConfig
+from peoplelens.core.config import load_config, section
+from peoplelens.core.state import HeadOrientation, IdentityState, ProcessResult, TrackView
+from peoplelens.core.types import Detections, Frame
+from peoplelens.lens.experiences import ExperienceEngine, experience_config
+from peoplelens.lens.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
+from peoplelens.lens.face_quality import face_qualities
+from peoplelens.lens.geometry import CameraConfig, CameraIntrinsics, estimate_distance
+from peoplelens.lens.identity import IdentityConfig, IdentityTracker
+from peoplelens.lens.people_map import PeopleMap, PeopleMapConfig, PersonObservation
+from peoplelens.lens.tracking import PersonTracker, Track, TrackerConfig, build_observations
+from peoplelens.lens.world import ImuTrack, VisualRotationConfig, WorldFrame
+from peoplelens.lens.world.visual import TrackedCorners
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
+from peoplelens.models.sessions import SessionConfig
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from lens.types import Detections, box_iou
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.types import Detections, box_iou
 
 
 class TrackingError(PeopleLensError):

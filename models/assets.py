@@ -25,8 +25,8 @@ from pathlib import Path
 
 import platformdirs
 
-from models.errors import AssetError
-from models.registry import AssetSpec, all_assets, get_spec
+from peoplelens.models.errors import AssetError
+from peoplelens.models.registry import AssetSpec, all_assets, get_spec
 
 log = logging.getLogger(__name__)
 

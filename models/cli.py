@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from models.assets import AssetManager, AssetStatus, default_manager
-from models.errors import AssetError
-from models.registry import MODELS, AssetSpec, all_assets, data_assets, get_spec
+from peoplelens.models.assets import AssetManager, AssetStatus, default_manager
+from peoplelens.models.errors import AssetError
+from peoplelens.models.registry import MODELS, AssetSpec, all_assets, data_assets, get_spec
 
 console = Console()
 
@@ -132,7 +132,7 @@ def doctor() -> None:
     """Versions, ONNX Runtime providers (and whether CUDA really comes up), and which assets are usable."""
     import onnxruntime as ort
 
-    from models.sessions import SessionConfig, resolve_providers
+    from peoplelens.models.sessions import SessionConfig, resolve_providers
 
     console.print(f"python {sys.version.split()[0]} on {platform.platform()}")
     table = Table(title="packages")
@@ -160,7 +160,7 @@ def doctor() -> None:
     data_ok = sum(manager.check(s).ok for s in data_assets())
     console.print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
     if "CUDAExecutionProvider" in available:
-        from models.sessions import create_session
+        from peoplelens.models.sessions import create_session
 
         spec = get_spec("det_500m")
         status = manager.check(spec)

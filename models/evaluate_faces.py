@@ -1,6 +1,6 @@
 """Measure the face detector + embedder on the labelled sample data.
 
-``python -m models.evaluate_faces`` prints the genuine/impostor cosine-similarity distributions on
+``python -m peoplelens.models.evaluate_faces`` prints the genuine/impostor cosine-similarity distributions on
 ``data/pairs/faces_pairs.csv`` (full photos: detect -> align -> embed) and on the aligned small-LFW pairs,
 the equal-error rate, the verification threshold with its false-accept / false-reject rates, and the CPU
 time per detected+embedded face.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.assets import AssetManager, default_manager
-from models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
-from models.images import load_image
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.images import load_image
 
 #: Cosine similarity above which two faces are called the same person in one-shot verification.
 #: Measured on faces_pairs.csv with det_2.5g + arcface_mobileface128 (see README "Face recognition"):
@@ -129,7 +129,7 @@ def main(manager: AssetManager | None = None) -> None:
 
 def lfw_pair_scores(pairs_csv: Path, embedder: FaceEmbedder) -> PairScores:
     """Scores for already-aligned crop pairs (no detection)."""
-    from models.face_embedder import resize_for_embedding
+    from peoplelens.models.face_embedder import resize_for_embedding
 
     genuine, impostor = [], []
     with open(pairs_csv) as fh:

@@ -18,11 +18,11 @@ import numpy as np
 import onnxruntime as ort
 from insightface.model_zoo.scrfd import distance2bbox, distance2kps
 
-from lens.types import Detections, nms
-from models.assets import AssetManager, default_manager
-from models.images import ensure_bgr, letterbox, nchw_blob
-from models.registry import AssetSpec, get_spec
-from models.sessions import SessionConfig, check_inputs, create_session
+from peoplelens.core.types import Detections, nms
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.images import ensure_bgr, letterbox, nchw_blob
+from peoplelens.models.registry import AssetSpec, get_spec
+from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ScrfdDetector:
         outputs = session.get_outputs()
         if len(outputs) != 9:
             raise_wrong = f"{spec.name}: expected 9 outputs (scores/boxes/keypoints x 3 strides), got {len(outputs)}"
-            from models.errors import ModelLoadError
+            from peoplelens.models.errors import ModelLoadError
 
             raise ModelLoadError(raise_wrong)
         self.session, self.spec, self.options = session, spec, options
@@ -174,7 +174,7 @@ class YuNetDetector:
         self.output_names = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in self.STRIDES]
         missing = [n for n in self.output_names if n not in names]
         if missing:
-            from models.errors import ModelLoadError
+            from peoplelens.models.errors import ModelLoadError
 
             raise ModelLoadError(f"{spec.name}: outputs {missing} missing; is this the YuNet model?")
         self.size = spec.preprocess.input_size or (640, 640)

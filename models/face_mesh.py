@@ -13,7 +13,7 @@ Preprocessing follows ``shared/models/MANIFEST.md`` §6-7 (which follow mediapip
   .obj``, cm), with K from given intrinsics or f = max(W, H), principal point = image centre.
 
 Angles from PnP are relative to the camera's **optical axis** (a face at the image edge that looks at the
-camera has a non-zero yaw), in the project convention of :mod:`models.head_pose`: yaw + = face turned toward
+camera has a non-zero yaw), in the project convention of :mod:`peoplelens.models.head_pose`: yaw + = face turned toward
 image-right, pitch + = head up, roll + = top of the head toward image-right.
 """
 
@@ -27,10 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.assets import AssetManager, default_manager
-from models.errors import AssetError
-from models.images import ensure_bgr
-from models.tflite import TFLiteConfig, TFLiteModel, load_tflite
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.errors import AssetError
+from peoplelens.models.images import ensure_bgr
+from peoplelens.models.tflite import TFLiteConfig, TFLiteModel, load_tflite
 
 #: FaceMesh eye-corner landmark pairs: (outer 33, inner 133) on the image-left eye, (inner 362, outer 263).
 EYE_CORNERS = ((33, 133), (362, 263))

@@ -22,11 +22,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from models.assets import AssetManager, default_manager
-from models.errors import ModelLoadError
-from models.images import ensure_bgr, nchw_blob
-from models.registry import AssetSpec, get_spec
-from models.sessions import SessionConfig, check_inputs, create_session
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.images import ensure_bgr, nchw_blob
+from peoplelens.models.registry import AssetSpec, get_spec
+from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
 
 
 @dataclass(frozen=True)

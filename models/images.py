@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from models.errors import ImageDecodeError
+from peoplelens.models.errors import ImageDecodeError
 
 if TYPE_CHECKING:
-    from models.registry import Preprocess
+    from peoplelens.models.registry import Preprocess
 
 
 def decode_image(data: bytes, what: str = "image") -> np.ndarray:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-from lens.types import Detections, nms
-from models.assets import AssetManager, default_manager
-from models.errors import ModelLoadError
-from models.images import ensure_bgr, letterbox, nchw_blob
-from models.registry import AssetSpec, get_spec
-from models.sessions import SessionConfig, check_inputs, create_session
+from peoplelens.core.types import Detections, nms
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.images import ensure_bgr, letterbox, nchw_blob
+from peoplelens.models.registry import AssetSpec, get_spec
+from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
 
 PERSON_CLASS = 0
 

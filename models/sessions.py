@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from models.errors import ModelLoadError
+from peoplelens.models.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 ort.set_default_logger_severity(3)  # SCRFD at non-640 sizes logs harmless VerifyOutputSizes warnings

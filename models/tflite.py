@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import ModelLoadError
-from models.sessions import check_model_file
+from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.sessions import check_model_file
 
 log = logging.getLogger(__name__)
 

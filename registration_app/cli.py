@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from registration_app.errors import ExportError
+from peoplelens.registration_app.errors import ExportError
 
 store_option = click.option("--store", "store_path", type=click.Path(dir_okay=True), default=None,
                             help="People store file (default $PEOPLELENS_STORE or the per-user data dir).")
 
 
 def _open(store_path: str | None):
-    from registration_app.store import PeopleStore
+    from peoplelens.registration_app.store import PeopleStore
 
     return PeopleStore.open(store_path)
 
@@ -37,7 +37,7 @@ def _passphrase(env_var: str | None, confirm: bool) -> str:
 @click.option("--no-speech", is_flag=True, help="Do not render the name with espeak-ng.")
 def enroll(name: str, photos: tuple[str, ...], store_path: str | None, name_clip: str | None, no_speech: bool) -> None:
     """Enrol NAME from PHOTO files (only protected face vectors are stored, never the photos)."""
-    from registration_app.enroll import FaceAnalyzer, enroll_photos, load_options
+    from peoplelens.registration_app.enroll import FaceAnalyzer, enroll_photos, load_options
 
     options = load_options()
     store = _open(store_path)
@@ -126,8 +126,8 @@ def register_app(host: str, port: int, store_path: str | None, certfile: str | N
     """Serve the phone registration page."""
     import uvicorn
 
-    from registration_app.enroll import FaceAnalyzer, load_options
-    from registration_app.web import create_app, is_loopback, new_token
+    from peoplelens.registration_app.enroll import FaceAnalyzer, load_options
+    from peoplelens.registration_app.web import create_app, is_loopback, new_token
 
     options = load_options()
     store = _open(store_path)

@@ -27,12 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.errors import ImageDecodeError
-from models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
-from models.images import decode_image, ensure_bgr
-from registration_app.errors import EnrolmentError
-from registration_app.store import PeopleStore, PersonRecord, normalise_name
+from peoplelens.models.errors import ImageDecodeError
+from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.images import decode_image, ensure_bgr
+from peoplelens.registration_app.errors import EnrolmentError
+from peoplelens.registration_app.store import PeopleStore, PersonRecord, normalise_name
 
 POSE_BINS = ("frontal", "turned_left", "turned_right", "up", "down")
 REQUIRED_BINS = ("frontal", "turned_left", "turned_right")
@@ -116,7 +116,7 @@ class FaceAnalyzer:
 
 def load_options() -> EnrolmentOptions:
     """Thresholds from the ``[registration]`` section of the config file (``--config`` / $PEOPLELENS_CONFIG)."""
-    from lens.config import load_config, section
+    from peoplelens.core.config import load_config, section
 
     return section(load_config(), "registration", EnrolmentOptions)
 
@@ -247,7 +247,7 @@ def enroll_feedbacks(
 
     The spoken name comes from ``name_clip`` (WAV) if given, else espeak-ng when ``speak``; a failure there
     is reported but does not undo the enrolment (the runtime can still synthesise the name)."""
-    from registration_app.name_audio import read_clip, speak_name
+    from peoplelens.registration_app.name_audio import read_clip, speak_name
 
     clean = normalise_name(name)
     clip = read_clip(name_clip) if name_clip is not None else None  # a bad clip is refused before enrolling

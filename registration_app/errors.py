@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 
 class StoreError(PeopleLensError):

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
-from audio.wavio import pcm_to_float
-from registration_app.errors import EnrolmentError
+from peoplelens.audio.wavio import pcm_to_float
+from peoplelens.registration_app.errors import EnrolmentError
 
 MAX_CLIP_BYTES = 4 * 1024 * 1024
 
 
 def speak_name(name: str, voice: str = "en", executable: str = "espeak-ng") -> tuple[np.ndarray, int]:
     """Render ``name`` with espeak-ng to (float32 mono samples, sample rate), in memory."""
-    from audio.tts import parse_espeak_wav  # the audio team's parser of espeak-ng's streamed WAV
+    from peoplelens.audio.tts import parse_espeak_wav  # the audio team's parser of espeak-ng's streamed WAV
 
     exe = shutil.which(executable)
     if exe is None:

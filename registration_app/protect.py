@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.face_embedder import l2_normalise
-from registration_app.errors import StoreError
+from peoplelens.models.face_embedder import l2_normalise
+from peoplelens.registration_app.errors import StoreError
 
 EMBEDDING_DIM = 128
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from registration_app.errors import StoreError, WrongSecretError
+from peoplelens.registration_app.errors import StoreError, WrongSecretError
 
 SECRET_BYTES = 32
 _INFO_PROTECT = b"peoplelens/protect-seed/v1"

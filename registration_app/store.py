@@ -32,7 +32,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from registration_app.crypto import (
+from peoplelens.registration_app.crypto import (
     NONCE_BYTES,
     SALT_BYTES,
     SCRYPT_N,
@@ -43,15 +43,15 @@ from registration_app.crypto import (
     passphrase_key,
     seal,
 )
-from registration_app.errors import (
+from peoplelens.registration_app.errors import (
     ExportError,
     PersonNotFoundError,
     StoreError,
     StoreTamperedError,
     WrongSecretError,
 )
-from registration_app.protect import EMBEDDING_DIM, Protector, check_embeddings
-from registration_app.secret import DerivedKeys, load_or_create_secret
+from peoplelens.registration_app.protect import EMBEDDING_DIM, Protector, check_embeddings
+from peoplelens.registration_app.secret import DerivedKeys, load_or_create_secret
 
 FORMAT = b"1"
 MAX_NAME_CHARS = 80

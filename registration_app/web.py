@@ -24,8 +24,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from models.errors import PeopleLensError
-from registration_app.enroll import (
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.registration_app.enroll import (
     EnrolmentOptions,
     FaceAnalyzer,
     PhotoFeedback,
@@ -34,9 +34,9 @@ from registration_app.enroll import (
     enroll_feedbacks,
     pose_coverage,
 )
-from registration_app.errors import InsecureBindError, UploadError
-from registration_app.name_audio import MAX_CLIP_BYTES
-from registration_app.store import PeopleStore, PersonNotFoundError
+from peoplelens.registration_app.errors import InsecureBindError, UploadError
+from peoplelens.registration_app.name_audio import MAX_CLIP_BYTES
+from peoplelens.registration_app.store import PeopleStore, PersonNotFoundError
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 TOKEN_HEADER = "X-PeopleLens-Token"
@@ -224,7 +224,7 @@ def create_app(
 
     @api.post("/sessions/{sid}/name-clip")
     async def add_name_clip(sid: str, request: Request) -> dict:
-        from registration_app.name_audio import read_clip
+        from peoplelens.registration_app.name_audio import read_clip
 
         session = sessions.get(sid)
         data = await read_body_capped(request, MAX_CLIP_BYTES, what="name clip")

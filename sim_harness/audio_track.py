@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lens.state import AudioEvent
+from peoplelens.core.state import AudioEvent
 
 TAIL_S = 2.0  # audio kept after the last frame so a late cue is heard to its end
 FALLBACK_DISTANCE_M = 3.0  # for events whose distance is unknown (NaN)
@@ -31,9 +31,9 @@ def playable(event: AudioEvent, t0: float) -> AudioEvent:
 def render_wav(path: str | Path, events: list[AudioEvent], head_times: np.ndarray, head_yaws: np.ndarray,
                duration_s: float, t0: float = 0.0, audio_config: Any = None) -> dict[str, Any]:
     """Render ``events`` with the head yaw track to a stereo WAV; returns a small summary dict."""
-    from audio.config import load_audio_config
-    from audio.mixer import render_timeline
-    from audio.wavio import write_wav
+    from peoplelens.audio.config import load_audio_config
+    from peoplelens.audio.mixer import render_timeline
+    from peoplelens.audio.wavio import write_wav
 
     config = audio_config or load_audio_config()
     yaws = np.unwrap(np.radians(head_yaws)) if len(head_yaws) else np.zeros(1)

@@ -17,30 +17,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sim_harness.errors import ReplayError
-from sim_harness.records import ReplayResult
-from sim_harness.replay import ReplayOptions, replay_video
-from sim_harness.truth import find_truth
+from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.records import ReplayResult
+from peoplelens.sim_harness.replay import ReplayOptions, replay_video
+from peoplelens.sim_harness.truth import find_truth
 
 
 @dataclass
 class BatchSettings:
     """What every worker needs to build its processor and replay videos."""
 
-    processor: str = "lens.pipeline:build_pipeline"
+    processor: str = "peoplelens.lens.pipeline:build_pipeline"
     config: dict[str, Any] = field(default_factory=dict)
     people: str | None = None  # an existing store
     enroll_dir: str | None = None  # or photos to enrol into a temporary store (once per worker)
     options: ReplayOptions = field(default_factory=ReplayOptions)
-    auto_truth: bool = True  # look for a truth file next to each video (see sim_harness.truth.find_truth)
+    auto_truth: bool = True  # look for a truth file next to each video (see peoplelens.sim_harness.truth.find_truth)
 
 
 class ReplayWorker:
     """Holds a processor and the enrolled people; replays videos one after the other."""
 
     def __init__(self, settings: BatchSettings) -> None:
-        from sim_harness.enrollment import enroll_folder, open_people
-        from sim_harness.processors import build_replay_processor
+        from peoplelens.sim_harness.enrollment import enroll_folder, open_people
+        from peoplelens.sim_harness.processors import build_replay_processor
 
         self.settings = settings
         self.people = (open_people(settings.people) if settings.people
@@ -170,6 +170,6 @@ def write_batch_outputs(out: Path, results: list[ReplayResult], report: bool = T
     (out / "summary.json").write_text(json.dumps({"videos": [r.summary() for r in results]}, indent=2,
                                                  allow_nan=False))
     if report:
-        from sim_harness.report import write_batch_report
+        from peoplelens.sim_harness.report import write_batch_report
 
         write_batch_report(out / "report.html", results)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from lens.config import load_config
-from lens.runtime.protocol import DEFAULT_FACTORY
-from sim_harness.errors import ReplayError
+from peoplelens.core.config import load_config
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+from peoplelens.sim_harness.errors import ReplayError
 
 
 def _window(value: str) -> tuple[int, int]:
@@ -56,7 +56,7 @@ def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime,
            debug_frames, virtual_pan, window, wide_hfov, write_imu, processor, jobs, use_ray, ray_address,
            cpus_per_actor, no_overlay, no_audio, no_report, quiet) -> None:
     """Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, report."""
-    from sim_harness.replay import ReplayOptions
+    from peoplelens.sim_harness.replay import ReplayOptions
 
     if people_store and enroll_dir:
         raise ReplayError("use --people or --enroll-dir, not both")
@@ -76,17 +76,17 @@ def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime,
 
 
 def _replay_one(video: Path, out: Path, options, config, processor, people_store, enroll_dir, truth) -> None:
-    from sim_harness.enrollment import enroll_folder, open_people
-    from sim_harness.processors import build_replay_processor
-    from sim_harness.replay import replay_video
-    from sim_harness.truth import find_truth
+    from peoplelens.sim_harness.enrollment import enroll_folder, open_people
+    from peoplelens.sim_harness.processors import build_replay_processor
+    from peoplelens.sim_harness.replay import replay_video
+    from peoplelens.sim_harness.truth import find_truth
 
     if truth == "auto":
         found = find_truth(video)
         truth = str(found) if found else None
         click.echo(f"truth: {truth or 'none found'}", err=True)
     options.truth = None if truth in (None, "none") else truth
-    from sim_harness.replay import make_source
+    from peoplelens.sim_harness.replay import make_source
 
     make_source(video, options)  # fail fast (bad video, impossible pan) before loading models
     people = open_people(people_store) if people_store else enroll_folder(enroll_dir) if enroll_dir else None
@@ -105,8 +105,8 @@ def _replay_one(video: Path, out: Path, options, config, processor, people_store
 
 def _replay_folder(folder: Path, out: Path, options, config, processor, people_store, enroll_dir, truth, jobs,
                    use_ray, ray_address, cpus_per_actor, quiet) -> None:
-    from sim_harness.batch import BatchSettings, run_batch
-    from sim_harness.video import list_videos
+    from peoplelens.sim_harness.batch import BatchSettings, run_batch
+    from peoplelens.sim_harness.video import list_videos
 
     if truth not in (None, "auto", "none"):
         raise ReplayError("for a folder, --truth is 'auto' (files next to each video) or 'none'")

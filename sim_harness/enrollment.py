@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from registration_app.store import PeopleStore
-from sim_harness.errors import ReplayError
+from peoplelens.registration_app.store import PeopleStore
+from peoplelens.sim_harness.errors import ReplayError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -49,7 +49,7 @@ def open_people(path: str | Path) -> EnrolledPeople:
 
 def enroll_folder(folder: str | Path) -> EnrolledPeople:
     """Enrol every ``folder/<person>/*.jpg`` into a temporary store (the registration module's enrolment)."""
-    from registration_app.enroll import default_analyzer, enroll_photos
+    from peoplelens.registration_app.enroll import default_analyzer, enroll_photos
 
     folder = Path(folder)
     if not folder.is_dir():

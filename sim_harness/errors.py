@@ -1,8 +1,8 @@
-"""Errors of the replay harness (all :class:`models.errors.PeopleLensError`, so the CLI prints them cleanly)."""
+"""Errors of the replay harness (all :class:`peoplelens.core.errors.PeopleLensError`: printed cleanly)."""
 
 from __future__ import annotations
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 
 class ReplayError(PeopleLensError):

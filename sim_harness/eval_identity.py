@@ -1,15 +1,16 @@
 """Measure identity thresholds and evaluate tracking + identity over time on the sample videos.
 
-``python -m sim_harness.eval_identity thresholds``
+``python -m peoplelens.sim_harness.eval_identity thresholds``
     genuine / impostor cosine distributions on ``pairs/faces_pairs.csv`` (detect -> align -> embed), on the
     aligned small-LFW pairs and open-set probe-vs-gallery (``faces/probe`` against all ``faces/enroll``), the
-    EER, and the accept / reject thresholds derived from them (the defaults in ``lens.identity``).
-``python -m sim_harness.eval_identity videos [--stride N] [--model det_2.5g]``
-    enrols every ``faces/enroll`` identity, runs face detection + embedding + :class:`lens.tracking.PersonTracker`
-    + :class:`lens.identity.IdentityTracker` on every sample video and prints tracks, per-track identity
+    EER, and the accept / reject thresholds derived from them (the defaults in ``peoplelens.lens.identity``).
+``python -m peoplelens.sim_harness.eval_identity videos [--stride N] [--model det_2.5g]``
+    enrols every ``faces/enroll`` identity, runs face detection + embedding +
+    :class:`peoplelens.lens.tracking.PersonTracker`
+    + :class:`peoplelens.lens.identity.IdentityTracker` on every sample video and prints tracks, per-track identity
     precision / recall, wrong names ever confirmed, time to confirm and (royal opera) IDF1 / ID switches.
-``python -m sim_harness.eval_identity quality``
-    the face-quality factors on the videos (what the ramps in ``lens.face_quality`` are set from).
+``python -m peoplelens.sim_harness.eval_identity quality``
+    the face-quality factors on the videos (what the ramps in ``peoplelens.lens.face_quality`` are set from).
 """
 
 from __future__ import annotations
@@ -23,15 +24,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lens.face_quality import FaceQualityConfig, face_qualities, inter_ocular_px, laplacian_variance, nose_offset
-from lens.identity import IdentityConfig, IdentityGallery, IdentityTracker
-from lens.state import IdentityState
-from lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
-from lens.types import box_iou
-from models.assets import AssetManager, default_manager
-from models.evaluate_faces import PairScores, largest_face_embedding, lfw_pair_scores, photo_pair_scores
-from models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
+from peoplelens.core.state import IdentityState
+from peoplelens.core.types import box_iou
+from peoplelens.lens.face_quality import (
+    FaceQualityConfig,
+    face_qualities,
+    inter_ocular_px,
+    laplacian_variance,
+    nose_offset,
+)
+from peoplelens.lens.identity import IdentityConfig, IdentityGallery, IdentityTracker
+from peoplelens.lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
+from peoplelens.models.assets import AssetManager, default_manager
+from peoplelens.models.evaluate_faces import PairScores, largest_face_embedding, lfw_pair_scores, photo_pair_scores
+from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
 
 # --------------------------------------------------------------------------------------------- thresholds
 
@@ -127,7 +134,7 @@ def cmd_thresholds(model: str) -> None:
           f"p99 {imp_p99:.3f}")
     for name, thr in (("accept", cfg.accept_threshold), ("reject", cfg.reject_threshold)):
         far, frr = both.rates(thr)
-        print(f"{name} threshold {thr:.2f} (lens.identity default): per-face FAR {far:.2%}, FRR {frr:.2%}")
+        print(f"{name} threshold {thr:.2f} (peoplelens.lens.identity default): per-face FAR {far:.2%}, FRR {frr:.2%}")
     print(f"suggested: accept >= impostor max + 0.10 = {imp_max + 0.10:.2f} on the quality-weighted mean; "
           f"reject below impostor p99 = {imp_p99:.2f}")
 
@@ -360,7 +367,7 @@ def cmd_quality(model: str, stride: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m sim_harness.eval_identity", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m peoplelens.sim_harness.eval_identity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("thresholds", help="score distributions, EER, accept/reject thresholds")

@@ -1,4 +1,4 @@
-"""Metrics of a replay against ground truth (see :mod:`sim_harness.truth`).
+"""Metrics of a replay against ground truth (see :mod:`peoplelens.sim_harness.truth`).
 
 Face boxes (MOT truth), on the annotated frames only, with ``motmetrics``: every pipeline track's
 ``TrackView.face_box`` is matched to truth face boxes by IoU >= 0.3 (distance ``1 - IoU`` <= 0.7, Hungarian),
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from sim_harness.records import ReplayResult
-from sim_harness.truth import Truth
+from peoplelens.sim_harness.records import ReplayResult
+from peoplelens.sim_harness.truth import Truth
 
 Box = tuple[float, float, float, float]
 FrameBoxes = dict[int, list[tuple[int, Box]]]

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lens.state import AudioEvent, IdentityState, PersonState, ProcessResult
-from sim_harness.errors import ReplayError
+from peoplelens.core.state import AudioEvent, IdentityState, PersonState, ProcessResult
+from peoplelens.sim_harness.errors import ReplayError
 
 STATE_COLOURS = {  # BGR
     IdentityState.UNSEEN_FACE: (160, 160, 160),

@@ -6,8 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lens.event_log import event_record
-from lens.state import AudioEvent, ProcessResult, TrackView
+from peoplelens.core.state import AudioEvent, ProcessResult, TrackView
+from peoplelens.lens.event_log import event_record
 
 
 def _f(x: float | None, digits: int = 4) -> float | None:
@@ -61,7 +61,7 @@ class FrameRecord:
 
 
 def event_line(event: AudioEvent, t0: float, latency_s: float, frame_index: int) -> dict[str, Any]:
-    """The ``events.jsonl`` record: :func:`lens.event_log.event_record` plus latency and frame index."""
+    """The ``events.jsonl`` record: :func:`peoplelens.lens.event_log.event_record` plus latency and frame index."""
     rec = event_record(event, t0)
     rec["frame_index"] = frame_index
     rec["latency_s"] = round(latency_s, 6)

@@ -25,11 +25,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lens.runtime.protocol import Processor
-from lens.state import AudioEvent
-from sim_harness.errors import ReplayError
-from sim_harness.records import FrameRecord, ReplayResult, event_line
-from sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
+from peoplelens.core.state import AudioEvent
+from peoplelens.lens.runtime.protocol import Processor
+from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.records import FrameRecord, ReplayResult, event_line
+from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
 
 OUTPUT_FILES = ("events.jsonl", "frames.jsonl", "audio.wav", "overlay.mp4", "report.html", "summary.json")
 
@@ -125,7 +125,7 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
     source = make_source(video, options)
     truth = None
     if options.truth:
-        from sim_harness.truth import load_truth
+        from peoplelens.sim_harness.truth import load_truth
 
         truth = load_truth(options.truth)  # a bad truth file fails before any work
     staging: Path | None = None
@@ -145,7 +145,7 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
                               if name not in ("summary.json", "report.html")}
             result.outputs.update({"summary.json": str(out / "summary.json")})
             if options.report:
-                from sim_harness.report import write_report
+                from peoplelens.sim_harness.report import write_report
 
                 result.outputs["report.html"] = str(out / "report.html")
                 write_report(staging / "report.html", result)
@@ -172,7 +172,7 @@ def _replay_into(source: FrameSource, processor: Processor, options: ReplayOptio
     writer = renderer = None
     debug_dir = None
     if staging is not None and (options.overlay or options.debug_frames):
-        from sim_harness.overlay import OverlayRenderer, OverlayWriter
+        from peoplelens.sim_harness.overlay import OverlayRenderer, OverlayWriter
 
         renderer = OverlayRenderer(*source.output_size, max_width=options.overlay_max_width)
         if options.overlay:
@@ -196,7 +196,7 @@ def _replay_into(source: FrameSource, processor: Processor, options: ReplayOptio
         if writer is not None:
             writer.close()
     if truth is not None:
-        from sim_harness.metrics import evaluate
+        from peoplelens.sim_harness.metrics import evaluate
 
         result.metrics = evaluate(truth, result)
     if staging is None:
@@ -207,7 +207,7 @@ def _replay_into(source: FrameSource, processor: Processor, options: ReplayOptio
         imu_path = Path(options.write_imu) if options.write_imu else staging / "imu.csv"
         source.write_imu(imu_path)
     if options.audio:
-        from sim_harness.audio_track import render_wav
+        from peoplelens.sim_harness.audio_track import render_wav
 
         times = np.array([f.t for f in result.frames])
         yaws = np.array([f.head_yaw_deg for f in result.frames])

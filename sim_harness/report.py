@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim_harness.records import ReplayResult  # noqa: E402
+from peoplelens.sim_harness.records import ReplayResult  # noqa: E402
 
 SOUND_COLOURS = {"bump": "#1f77b4", "name": "#2ca02c", "woodblock": "#ff7f0e", "click": "#d62728",
                  "gaze": "#e377c2", "follow": "#17becf", "orientation": "#7f7f7f"}

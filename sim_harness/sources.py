@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lens.state import HeadOrientation
-from lens.types import Frame
-from lens.world import ImuTrack, VirtualHeadTurn, YawScript, load_imu_sidecar, write_imu_sidecar
-from sim_harness.errors import ReplayError
-from sim_harness.video import VideoFrames, VideoInfo
+from peoplelens.core.state import HeadOrientation
+from peoplelens.core.types import Frame
+from peoplelens.lens.world import ImuTrack, VirtualHeadTurn, YawScript, load_imu_sidecar, write_imu_sidecar
+from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.video import VideoFrames, VideoInfo
 
 DEFAULT_WINDOW = (960, 720)
 

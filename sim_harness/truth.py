@@ -17,7 +17,7 @@ visible in that range, ``facing`` ``yes``/``no`` (1/0, true/false): whether thei
 (recognisable). Only named people are listed; anybody else in view is "not enrolled" for the metrics.
 A shots file such as ``hamilton_short_clip.shots.csv`` (``shot,start_frame,end_frame,start_s,end_s,...,
 named_people_visible,faces_toward_camera``) is converted on load (:func:`shots_to_ranges`), or explicitly with
-``python -m sim_harness.truth shots-to-ranges SHOTS.csv OUT.csv``.
+``python -m peoplelens.sim_harness.truth shots-to-ranges SHOTS.csv OUT.csv``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim_harness.errors import TruthError
+from peoplelens.sim_harness.errors import TruthError
 
 RANGE_COLUMNS = ("start_s", "end_s", "name", "facing")
 _TRUE = {"yes", "y", "1", "true"}
@@ -207,8 +207,8 @@ def find_truth(video: str | Path) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sim_harness.truth shots-to-ranges SHOTS.csv OUT.csv``."""
-    parser = argparse.ArgumentParser(prog="python -m sim_harness.truth")
+    """``python -m peoplelens.sim_harness.truth shots-to-ranges SHOTS.csv OUT.csv``."""
+    parser = argparse.ArgumentParser(prog="python -m peoplelens.sim_harness.truth")
     sub = parser.add_subparsers(dest="cmd", required=True)
     conv = sub.add_parser("shots-to-ranges", help="convert a shots annotation to start_s,end_s,name,facing")
     conv.add_argument("shots")

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lens.types import Frame
-from sim_harness.errors import ReplayError
+from peoplelens.core.types import Frame
+from peoplelens.sim_harness.errors import ReplayError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 
@@ -59,7 +59,8 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 class VideoFrames:
-    """Iterates the frames of a video file as :class:`lens.types.Frame` (timestamps in seconds of video time).
+    """Iterates the frames of a video file as :class:`peoplelens.core.types.Frame` (timestamps in
+    seconds of video time).
 
     ``max_frames`` limits how many frames are read. Decoding errors in the middle of a file end the iteration
     early; :attr:`frames_read` tells how many were read (the harness reports it).

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lens.cli import cli
-from models.assets import AssetManager, download_resumable
-from models.errors import AssetError
-from models.registry import MODELS, Archive, all_assets, get_spec
+from peoplelens.cli import cli
+from peoplelens.models.assets import AssetManager, download_resumable
+from peoplelens.models.errors import AssetError
+from peoplelens.models.registry import MODELS, Archive, all_assets, get_spec
 
 
 def test_registry_entries_are_complete() -> None:
@@ -173,9 +173,9 @@ def test_import_dir_copies_only_verified_files(tmp_path: Path, assets_root: Path
 def test_cli_verify_reports_missing(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PEOPLELENS_ASSETS", str(tmp_path / "none"))
     monkeypatch.setenv("PEOPLELENS_CACHE", str(tmp_path / "cache"))
-    import models.assets
+    import peoplelens.models.assets
 
-    monkeypatch.setattr(models.assets, "_default", None)
+    monkeypatch.setattr(peoplelens.models.assets, "_default", None)
     result = CliRunner().invoke(cli, ["assets", "verify", "det_2.5g"])
     assert isinstance(result.exception, AssetError)
     assert "det_2.5g" in result.output

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from audio.analysis import estimate_direction
-from audio.cli import audio
-from audio.errors import AudioError, NoOutputDeviceError
-from audio.mixer import Mixer
-from audio.output import RealtimeOutput, check_output_device, list_output_devices
-from audio.render_numpy import SphericalHeadRenderer
-from audio.wavio import read_wav, resample, write_wav
+from peoplelens.audio.analysis import estimate_direction
+from peoplelens.audio.cli import audio
+from peoplelens.audio.errors import AudioError, NoOutputDeviceError
+from peoplelens.audio.mixer import Mixer
+from peoplelens.audio.output import RealtimeOutput, check_output_device, list_output_devices
+from peoplelens.audio.render_numpy import SphericalHeadRenderer
+from peoplelens.audio.wavio import read_wav, resample, write_wav
 
 FS = 48_000
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def test_cli_render_name(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_clear_without_traceback(tmp_path: Path) -> None:
-    exe = [sys.executable, "-c", "from lens.cli import main; main()"]
+    exe = [sys.executable, "-c", "from peoplelens.cli import main; main()"]
     bad = subprocess.run(
         [*exe, "audio", "render", "--sound", "trumpet", "--azimuth", "0", "--out", str(tmp_path / "x.wav")],
         capture_output=True, text=True, cwd=REPO, timeout=60,
@@ -89,8 +89,8 @@ def test_realtime_output_without_device_is_a_clear_error() -> None:
 
 
 def test_config_section_overrides_and_rejects_unknown_keys(tmp_path: Path) -> None:
-    from audio.config import load_audio_config
-    from lens.config import ConfigError
+    from peoplelens.audio.config import load_audio_config
+    from peoplelens.core.config import ConfigError
 
     cfg = tmp_path / "peoplelens.toml"
     cfg.write_text('[audio]\nbackend = "numpy"\nmaster_gain = 0.5\n')
@@ -105,7 +105,7 @@ def test_config_section_overrides_and_rejects_unknown_keys(tmp_path: Path) -> No
 
 
 def test_measure_reports_every_backend() -> None:
-    from audio.measure import AZIMUTHS, measure
+    from peoplelens.audio.measure import AZIMUTHS, measure
 
     report = measure(repeats=1)
     assert set(report["backends"]) == {"numpy", "openal"}

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio.analysis import estimate_direction
-from audio.bank import SoundBank
-from audio.config import AudioConfig
-from audio.errors import AudioError
-from audio.mixer import Cue, Mixer, render_timeline
-from audio.render_numpy import SphericalHeadRenderer
-from audio.render_openal import OpenALRenderer
-from audio.sounds import synthesize
-from lens.state import AudioEvent, HeadOrientation, Sound
+from peoplelens.audio.analysis import estimate_direction
+from peoplelens.audio.bank import SoundBank
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.errors import AudioError
+from peoplelens.audio.mixer import Cue, Mixer, render_timeline
+from peoplelens.audio.render_numpy import SphericalHeadRenderer
+from peoplelens.audio.render_openal import OpenALRenderer
+from peoplelens.audio.sounds import synthesize
+from peoplelens.core.state import AudioEvent, HeadOrientation, Sound
 
 FS = 48_000
 

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from audio.analysis import estimate_direction, inverse_woodworth
-from audio.config import AudioConfig
-from audio.errors import AudioError
-from audio.render import make_renderer
-from audio.render_numpy import SphericalHeadRenderer, woodworth_itd
-from audio.render_openal import OpenALRenderer
-from audio.sounds import SYNTH_SOUNDS, synthesize
+from peoplelens.audio.analysis import estimate_direction, inverse_woodworth
+from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.errors import AudioError
+from peoplelens.audio.render import make_renderer
+from peoplelens.audio.render_numpy import SphericalHeadRenderer, woodworth_itd
+from peoplelens.audio.render_openal import OpenALRenderer
+from peoplelens.audio.sounds import SYNTH_SOUNDS, synthesize
 
 FS = 48_000
 AZIMUTHS = (-90, -45, 0, 45, 90, 180)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio.bank import SoundBank
-from audio.errors import TTSError
-from audio.tts import SpeechSynth, parse_espeak_wav
-from audio.wavio import write_wav
+from peoplelens.audio.bank import SoundBank
+from peoplelens.audio.errors import TTSError
+from peoplelens.audio.tts import SpeechSynth, parse_espeak_wav
+from peoplelens.audio.wavio import write_wav
 
 FS = 48_000
 

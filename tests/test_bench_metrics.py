@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.baseline import BaselineGallery
-from bench.identity_metrics import merge_named, score_identity
-from bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
-from bench.truth import load_truth, restrict
-from bench.videos import fit_size
+from peoplelens.bench.baseline import BaselineGallery
+from peoplelens.bench.identity_metrics import merge_named, score_identity
+from peoplelens.bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
+from peoplelens.bench.truth import load_truth, restrict
+from peoplelens.bench.videos import fit_size
 
 
 def test_identity_scores_match_a_hand_computation() -> None:
@@ -99,7 +99,7 @@ def test_fit_size_keeps_aspect_and_never_upscales() -> None:
 
 
 def test_detector_range_places_faces_and_finds_the_large_ones(data_dir: Path) -> None:
-    from bench.detector_range import FRAME, measure, place
+    from peoplelens.bench.detector_range import FRAME, measure, place
 
     photos = sorted((data_dir / "faces" / "enroll" / "barack_obama").glob("*.jpg"))[:3]
     image = cv2.imread(str(photos[0]))

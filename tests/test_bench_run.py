@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench.baseline import Baseline
-from bench.cli import bench
-from bench.errors import BenchError
-from bench.videos import centre_crop, decode_frames, parse_aspect, probe
+from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.cli import bench
+from peoplelens.bench.errors import BenchError
+from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
 STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
           "people_map", "experiences", "audio_render")

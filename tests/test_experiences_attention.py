@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lens.experiences import ExperienceConfig, ExperienceEngine
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
-from lens.state import IdentityState, Sound
+from peoplelens.core.state import IdentityState, Sound
+from peoplelens.lens.experiences import ExperienceConfig, ExperienceEngine
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 
 KNOWN, NOT_ENROLLED, IDENTIFYING = IdentityState.KNOWN, IdentityState.NOT_ENROLLED, IdentityState.IDENTIFYING
 

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from lens.event_log import REQUIRED_KEYS, EventLog, EventLogError, event_record, read_event_log
-from lens.experiences import ExperienceEngine
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
-from lens.state import AudioEvent, IdentityState, Sound
+from peoplelens.core.state import AudioEvent, IdentityState, Sound
+from peoplelens.lens.event_log import REQUIRED_KEYS, EventLog, EventLogError, event_record, read_event_log
+from peoplelens.lens.experiences import ExperienceEngine
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 
 
 def scene() -> ScriptedScene:

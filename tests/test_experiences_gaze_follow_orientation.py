@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lens.experiences import ExperienceConfig, ExperienceEngine, FollowError
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
-from lens.state import HeadOrientation, IdentityState, Sound
+from peoplelens.core.state import HeadOrientation, IdentityState, Sound
+from peoplelens.lens.experiences import ExperienceConfig, ExperienceEngine, FollowError
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 
 KNOWN = IdentityState.KNOWN
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lens.experiences import ExperienceConfig, ExperienceEngine, guidance_pitch
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
-from lens.state import IdentityState, Sound
+from peoplelens.core.state import IdentityState, Sound
+from peoplelens.lens.experiences import ExperienceConfig, ExperienceEngine, guidance_pitch
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 
 IDENTIFYING, UNSEEN, KNOWN = IdentityState.IDENTIFYING, IdentityState.UNSEEN_FACE, IdentityState.KNOWN
 

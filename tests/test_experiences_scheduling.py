@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from lens.config import ConfigError, load_config
-from lens.experiences import PRIORITY, ExperienceConfig, ExperienceEngine, ExperienceError, experience_config
-from lens.experiences.context import Context, candidate, make_event
-from lens.experiences.scheduler import CueScheduler
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
-from lens.state import HeadOrientation, IdentityState, PersonState, Sound
+from peoplelens.core.config import ConfigError, load_config
+from peoplelens.core.state import HeadOrientation, IdentityState, PersonState, Sound
+from peoplelens.lens.experiences import PRIORITY, ExperienceConfig, ExperienceEngine, ExperienceError, experience_config
+from peoplelens.lens.experiences.context import Context, candidate, make_event
+from peoplelens.lens.experiences.scheduler import CueScheduler
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 
 KNOWN = IdentityState.KNOWN
 

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from lens.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, GazeHysteresis, ears_ok
-from lens.types import box_iou
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.images import load_image
+from peoplelens.core.types import box_iou
+from peoplelens.lens.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, GazeHysteresis, ears_ok
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.images import load_image
 
 OPERA = "videos/royal_opera_pedestrians_1080p25.mp4"
 HAMILTON = "videos/hamilton_short_clip.mp4"

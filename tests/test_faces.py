@@ -9,13 +9,18 @@ import cv2
 import numpy as np
 import pytest
 
-from lens.types import box_iou
-from models.errors import ImageDecodeError
-from models.evaluate_faces import VERIFY_THRESHOLD, largest_face_embedding, lfw_pair_scores, photo_pair_scores
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
-from models.images import decode_image, load_image, nchw_blob
-from models.registry import get_spec
+from peoplelens.core.types import box_iou
+from peoplelens.models.errors import ImageDecodeError
+from peoplelens.models.evaluate_faces import (
+    VERIFY_THRESHOLD,
+    largest_face_embedding,
+    lfw_pair_scores,
+    photo_pair_scores,
+)
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.images import decode_image, load_image, nchw_blob
+from peoplelens.models.registry import get_spec
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lens.config import ConfigError, section
-from lens.geometry import (
+from peoplelens.core.config import ConfigError, section
+from peoplelens.lens.geometry import (
     CameraConfig,
     CameraIntrinsics,
     GeometryError,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lens.geometry import (
+from peoplelens.lens.geometry import (
     CameraIntrinsics,
     DistancePriors,
     distance_from_body_box,
@@ -18,8 +18,8 @@ from lens.geometry import (
     estimate_distance,
     fuse_estimates,
 )
-from models.assets import asset_path
-from models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.assets import asset_path
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 
 INTR = CameraIntrinsics.from_fov(1280, 720, 70.0)
 

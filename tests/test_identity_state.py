@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lens.face_quality import face_quality, laplacian_variance, nose_offset
-from lens.identity import IdentityConfig, IdentityError, IdentityGallery, IdentityTracker
-from lens.state import IdentityState
+from peoplelens.core.state import IdentityState
+from peoplelens.lens.face_quality import face_quality, laplacian_variance, nose_offset
+from peoplelens.lens.identity import IdentityConfig, IdentityError, IdentityGallery, IdentityTracker
 
 NAMES = ["ann", "bob", "cat"]
 RNG = np.random.default_rng(7)
@@ -151,9 +151,9 @@ def test_gallery_validation() -> None:
 
 
 def test_face_quality_factors(data_dir) -> None:
-    from models.face_detector import FaceDetectorOptions, create_face_detector
-    from models.face_embedder import FaceEmbedder
-    from models.images import load_image
+    from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+    from peoplelens.models.face_embedder import FaceEmbedder
+    from peoplelens.models.images import load_image
 
     image = load_image(data_dir / "faces/enroll/barack_obama/fr_01.jpg")
     faces = create_face_detector(FaceDetectorOptions(model="det_500m", pad_retry=True)).detect(image)
@@ -166,7 +166,7 @@ def test_face_quality_factors(data_dir) -> None:
     blurred = cv2.GaussianBlur(crop, (0, 0), 3)
     assert laplacian_variance(blurred) < laplacian_variance(crop) / 4
     assert face_quality(kps, score, blurred).quality < 0.5 * sharp.quality
-    from lens.face_quality import inter_ocular_px
+    from peoplelens.lens.face_quality import inter_ocular_px
 
     small = face_quality(kps * (5.0 / inter_ocular_px(kps)), score, crop)  # the same face with eyes 5 px apart
     assert small.size == 0.0 and small.quality == 0.0

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from lens.face_quality import face_qualities
-from lens.identity import IdentityTracker
-from lens.state import IdentityState
-from lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
-from lens.types import Detections
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.face_embedder import FaceEmbedder
-from sim_harness.eval_identity import enrol_gallery, read_frames
+from peoplelens.core.state import IdentityState
+from peoplelens.core.types import Detections
+from peoplelens.lens.face_quality import face_qualities
+from peoplelens.lens.identity import IdentityTracker
+from peoplelens.lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.sim_harness.eval_identity import enrol_gallery, read_frames
 
 PERFORMER = "lin_manuel_miranda"
 

@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from lens.config import ConfigError
-from lens.people_map import PeopleMap, PeopleMapConfig, PeopleMapError, PersonObservation
-from lens.state import HeadOrientation, IdentityState
+from peoplelens.core.config import ConfigError
+from peoplelens.core.state import HeadOrientation, IdentityState
+from peoplelens.lens.people_map import PeopleMap, PeopleMapConfig, PeopleMapError, PersonObservation
 
 
 def head(yaw: float, t: float = 0.0) -> HeadOrientation:
@@ -74,7 +74,7 @@ def test_out_of_view_person_persists_fades_and_is_removed() -> None:
     p = pm.get(7)
     assert p is not None and not p.in_view
     assert p.azimuth_deg == pytest.approx(20.0, abs=0.5)  # remembered world direction
-    assert p.camera_azimuth_deg is None and p.seen_duration_s == 0.0  # lens.state contract
+    assert p.camera_azimuth_deg is None and p.seen_duration_s == 0.0  # peoplelens.core.state contract
     rel_az, _ = pm.relative_direction(7)
     assert rel_az == pytest.approx(20.0 - 180.0, abs=0.5)  # behind the wearer, slightly to the left
     assert abs(abs(rel_az) - 180.0) < 25.0

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from models.assets import asset_path
-from models.person_detector import PersonDetector, PersonDetectorOptions, tile_windows
+from peoplelens.models.assets import asset_path
+from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions, tile_windows
 
 HAMILTON = "data/videos/hamilton_short_clip.mp4"
 OPERA = "data/videos/royal_opera_pedestrians_1080p25.mp4"

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from models.assets import asset_path
-from models.errors import ModelLoadError
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.face_mesh import FaceMesh, load_canonical_face, rotated_square_affine
-from models.head_pose import HeadPoseEstimator
-from models.images import load_image
-from models.tflite import load_tflite
+from peoplelens.models.assets import asset_path
+from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_mesh import FaceMesh, load_canonical_face, rotated_square_affine
+from peoplelens.models.head_pose import HeadPoseEstimator
+from peoplelens.models.images import load_image
+from peoplelens.models.tflite import load_tflite
 
 POSES = ("left_face", "right_face", "rise_face", "lower_face", "left_wryneck", "right_wryneck")
 
@@ -104,7 +104,7 @@ def test_rotated_square_affine_maps_center_and_axis() -> None:
 
 
 def test_canonical_face_model_and_bad_obj(tmp_path: Path) -> None:
-    from models.errors import AssetError
+    from peoplelens.models.errors import AssetError
 
     verts = load_canonical_face(str(asset_path("canonical_face_model")))
     assert verts.shape == (468, 3) and verts[33, 0] < 0 < verts[263, 0]  # x = image-right of a frontal face

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.videos import decode_frames, probe
-from lens.pipeline import build_pipeline
-from lens.state import IdentityState
-from lens.types import Frame
-from sim_harness.enrollment import enroll_folder
+from peoplelens.bench.videos import decode_frames, probe
+from peoplelens.core.state import IdentityState
+from peoplelens.core.types import Frame
+from peoplelens.lens.pipeline import build_pipeline
+from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
 

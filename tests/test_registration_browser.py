@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from registration_app.enroll import assess_photo, default_analyzer
-from registration_app.store import PeopleStore
-from registration_app.web import create_app
+from peoplelens.registration_app.enroll import assess_photo, default_analyzer
+from peoplelens.registration_app.store import PeopleStore
+from peoplelens.registration_app.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from registration_app.enroll import assess_photo, default_analyzer, enroll_photos, pose_ratios
-from registration_app.errors import EnrolmentError
-from registration_app.store import PeopleStore
+from peoplelens.registration_app.enroll import assess_photo, default_analyzer, enroll_photos, pose_ratios
+from peoplelens.registration_app.errors import EnrolmentError
+from peoplelens.registration_app.store import PeopleStore
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from registration_app.enroll import assess_photo, default_analyzer
-from registration_app.errors import (
+from peoplelens.registration_app.enroll import assess_photo, default_analyzer
+from peoplelens.registration_app.errors import (
     ExportError,
     PersonNotFoundError,
     StoreError,
     StoreTamperedError,
     WrongSecretError,
 )
-from registration_app.secret import write_secret
-from registration_app.store import PeopleStore
+from peoplelens.registration_app.secret import write_secret
+from peoplelens.registration_app.store import PeopleStore
 
 PEOPLE = ("john_salley", "john_simm", "bbt_penny", "kit_harington")
 

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from lens.cli import cli
-from registration_app.enroll import default_analyzer
-from registration_app.errors import InsecureBindError
-from registration_app.store import PeopleStore
-from registration_app.web import TOKEN_HEADER, create_app
+from peoplelens.cli import cli
+from peoplelens.registration_app.enroll import default_analyzer
+from peoplelens.registration_app.errors import InsecureBindError
+from peoplelens.registration_app.store import PeopleStore
+from peoplelens.registration_app.web import TOKEN_HEADER, create_app
 
 # ---- recording every file opened for writing (audit hooks cannot be removed, so one hook switched on/off) ---
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC

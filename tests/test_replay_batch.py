@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from sim_harness.batch import BatchSettings, run_batch, serial_stages
-from sim_harness.replay import ReplayOptions
-from sim_harness.video import list_videos
+from peoplelens.sim_harness.batch import BatchSettings, run_batch, serial_stages
+from peoplelens.sim_harness.replay import ReplayOptions
+from peoplelens.sim_harness.video import list_videos
 
 CLIPS = ("liveportrait_d0.mp4", "liveportrait_s18.mp4")
 
 
 def _comparable(result) -> dict:
     """Events, tracks and metrics without timings; track ids renumbered by first appearance, because
-    ``lens.tracking`` numbers tracks from a process-wide counter (the second video of a worker starts higher)."""
+    ``peoplelens.lens.tracking`` numbers tracks from a process-wide counter
+    (the second video of a worker starts higher)."""
     order: dict[int, int] = {}
     for f in result.frames:
         for t in f.tracks:

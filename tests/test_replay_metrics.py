@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sim_harness.errors import TruthError
-from sim_harness.metrics import identity_metrics, mot_metrics
-from sim_harness.records import FrameRecord, ReplayResult
-from sim_harness.truth import Truth, TruthRange, find_truth, load_truth, shots_to_ranges
+from peoplelens.sim_harness.errors import TruthError
+from peoplelens.sim_harness.metrics import identity_metrics, mot_metrics
+from peoplelens.sim_harness.records import FrameRecord, ReplayResult
+from peoplelens.sim_harness.truth import Truth, TruthRange, find_truth, load_truth, shots_to_ranges
 
 A = (0.0, 0.0, 10.0, 10.0)
 B = (100.0, 0.0, 110.0, 10.0)
@@ -91,8 +91,8 @@ def test_bad_truth_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_real_pipeline_on_the_royal_opera_annotation(data_dir: Path) -> None:
-    from sim_harness.processors import build_replay_processor
-    from sim_harness.replay import ReplayOptions, replay_video
+    from peoplelens.sim_harness.processors import build_replay_processor
+    from peoplelens.sim_harness.replay import ReplayOptions, replay_video
 
     videos = data_dir / "videos"
     options = ReplayOptions(max_frames=40, truth=str(videos / "royal_opera_pedestrians.faces_gt_mot.txt"),

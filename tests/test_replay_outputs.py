@@ -10,14 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from audio.wavio import read_wav
-from lens.event_log import REQUIRED_KEYS, read_event_log
-from lens.world import load_imu_sidecar
-from sim_harness.errors import ReplayError
-from sim_harness.overlay import overlay_size
-from sim_harness.processors import build_replay_processor
-from sim_harness.replay import ReplayOptions, replay_video
-from sim_harness.sources import parse_pan
+from peoplelens.audio.wavio import read_wav
+from peoplelens.lens.event_log import REQUIRED_KEYS, read_event_log
+from peoplelens.lens.world import load_imu_sidecar
+from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.overlay import overlay_size
+from peoplelens.sim_harness.processors import build_replay_processor
+from peoplelens.sim_harness.replay import ReplayOptions, replay_video
+from peoplelens.sim_harness.sources import parse_pan
 
 FRAMES = 40
 PAN = "0:-18,1.3:18"  # the head sweeps across the person in front

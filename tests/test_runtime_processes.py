@@ -19,21 +19,22 @@ import msgpack
 import pytest
 import zmq
 
-from lens.runtime.messages import EventsPayload, decode, encode, encode_frame
-from lens.runtime.transport import SEEN_TOPIC, channel_endpoints
-from lens.state import AudioEvent, Sound
-from models.assets import asset_path
+from peoplelens.core.state import AudioEvent, Sound
+from peoplelens.lens.runtime.messages import EventsPayload, decode, encode, encode_frame
+from peoplelens.lens.runtime.transport import SEEN_TOPIC, channel_endpoints
+from peoplelens.models.assets import asset_path
 
 REPO = Path(__file__).resolve().parents[1]
-FACE_PROCESSOR = "lens.runtime.face_processor:build_face_processor"
+FACE_PROCESSOR = "peoplelens.lens.runtime.face_processor:build_face_processor"
 D0 = "data/videos/talking_heads/liveportrait_d0.mp4"  # frontal centred face, 25 fps
 
 
 class Proc:
-    """``python -m lens.runtime ...`` with its output lines collected by reader threads."""
+    """``python -m peoplelens.lens.runtime ...`` with its output lines collected by reader threads."""
 
     def __init__(self, *args: str) -> None:
-        self.p = subprocess.Popen([sys.executable, "-m", "lens.runtime", *args], cwd=REPO, env=dict(os.environ),
+        self.p = subprocess.Popen([sys.executable, "-m", "peoplelens.lens.runtime", *args], cwd=REPO,
+                                  env=dict(os.environ),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out: list[str] = []
         self.err: list[str] = []

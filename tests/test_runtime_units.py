@@ -9,9 +9,11 @@ import msgpack
 import numpy as np
 import pytest
 
-from lens.runtime.capture import FrameSource, ImuTrack
-from lens.runtime.errors import CaptureError, ImuError, MessageError, ProcessorLoadError, RuntimeStageError
-from lens.runtime.messages import (
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.core.types import Frame
+from peoplelens.lens.runtime.capture import FrameSource, ImuTrack
+from peoplelens.lens.runtime.errors import CaptureError, ImuError, MessageError, ProcessorLoadError, RuntimeStageError
+from peoplelens.lens.runtime.messages import (
     VERSION,
     EventsPayload,
     decode,
@@ -21,13 +23,11 @@ from lens.runtime.messages import (
     head_from_list,
     head_to_list,
 )
-from lens.runtime.protocol import build_processor, load_factory
-from lens.runtime.slots import BoundedQueue, LatestSlot
-from lens.runtime.stats import RuntimeStats
-from lens.runtime.transport import SeqTracker, channel_endpoints
-from lens.state import AudioEvent, HeadOrientation, SeenSignal, Sound
-from lens.types import Frame
-from models.assets import asset_path
+from peoplelens.lens.runtime.protocol import build_processor, load_factory
+from peoplelens.lens.runtime.slots import BoundedQueue, LatestSlot
+from peoplelens.lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.transport import SeqTracker, channel_endpoints
+from peoplelens.models.assets import asset_path
 
 D0 = "data/videos/talking_heads/liveportrait_d0.mp4"
 
@@ -185,13 +185,13 @@ def test_processor_factory_errors():
     with pytest.raises(ProcessorLoadError, match="cannot import"):
         load_factory("no_such_module_xyz:build")
     with pytest.raises(ProcessorLoadError, match="no callable"):
-        load_factory("lens.runtime.face_processor:nothing_here")
+        load_factory("peoplelens.lens.runtime.face_processor:nothing_here")
     with pytest.raises(ProcessorLoadError, match="form"):
         load_factory("justaname")
 
 
 def test_face_processor_bumps_for_centred_face_with_cooldown(d0_frames):
-    proc = build_processor("lens.runtime.face_processor:build_face_processor",
+    proc = build_processor("peoplelens.lens.runtime.face_processor:build_face_processor",
                            {"face_processor": {"cooldown_s": 0.5, "seen_after_s": 1.0}})
     events, seen = [], []
     for i, img in enumerate(d0_frames):  # 1.6 s of a frontal, centred face at 25 fps
@@ -206,7 +206,7 @@ def test_face_processor_bumps_for_centred_face_with_cooldown(d0_frames):
     # the same face shifted to the image edge (>10 deg off-centre) is not "ahead": no bump
     shifted = np.zeros_like(d0_frames[0])
     shifted[:, :362] = d0_frames[0][:, 150:]  # face centre moves ~150 px left: about -19 deg
-    proc2 = build_processor("lens.runtime.face_processor:build_face_processor", {})
+    proc2 = build_processor("peoplelens.lens.runtime.face_processor:build_face_processor", {})
     r = proc2.process(Frame(d0_frames[0], 0.0, 0), None)
     assert len(r.events) == 1
     faces = proc2.detector.detect(shifted)

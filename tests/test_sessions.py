@@ -10,10 +10,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from models.errors import ModelLoadError
-from models.face_detector import FaceDetectorOptions, ScrfdDetector
-from models.registry import get_spec
-from models.sessions import SessionConfig, check_inputs, create_session, resolve_providers, warm_up
+from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.face_detector import FaceDetectorOptions, ScrfdDetector
+from peoplelens.models.registry import get_spec
+from peoplelens.models.sessions import SessionConfig, check_inputs, create_session, resolve_providers, warm_up
 
 
 def _tiny_model(path: Path) -> Path:
@@ -50,7 +50,7 @@ def test_missing_gpu_providers_fall_back_with_reason(tmp_path: Path, caplog) -> 
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         assert any("CUDAExecutionProvider is not in this onnxruntime build" in r for r in reasons)
-        with caplog.at_level(logging.INFO, logger="models.sessions"):
+        with caplog.at_level(logging.INFO, logger="peoplelens.models.sessions"):
             session = create_session(_tiny_model(tmp_path / "t.onnx"), SessionConfig(providers=("cuda", "cpu")))
         assert session.get_providers() == ["CPUExecutionProvider"]
         assert "CUDAExecutionProvider is not in this onnxruntime build" in caplog.text

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lens.tracking import (
+from peoplelens.core.types import Detections
+from peoplelens.lens.tracking import (
     FaceReidCost,
     PersonObservation,
     PersonTracker,
@@ -15,7 +16,6 @@ from lens.tracking import (
     build_observations,
     pair_faces_with_bodies,
 )
-from lens.types import Detections
 
 FPS = 30.0
 

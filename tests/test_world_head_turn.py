@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lens.people_map import PeopleMap, PersonObservation
-from lens.world import (
+from peoplelens.lens.people_map import PeopleMap, PersonObservation
+from peoplelens.lens.world import (
     VirtualHeadTurn,
     VisualRotationEstimator,
     WorldFrame,
@@ -16,8 +16,8 @@ from lens.world import (
     frame_times,
     load_imu_sidecar,
 )
-from models.assets import asset_path
-from models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.assets import asset_path
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 
 VIDEO = "data/videos/royal_opera_pedestrians_1080p25.mp4"
 GT = "data/videos/royal_opera_pedestrians.faces_gt_mot.txt"
@@ -126,7 +126,7 @@ def test_faces_keep_world_azimuth_during_turn(video_frames, pan, detector, gt_wo
 
 
 def test_render_outside_wide_frame_is_a_clear_error(video_frames) -> None:
-    from lens.world import VirtualPanError
+    from peoplelens.lens.world import VirtualPanError
 
     wide_pan = VirtualHeadTurn((1920, 1080), (960, 720), "0:0,1:60", wide_hfov_deg=90.0)
     with pytest.raises(VirtualPanError, match="outside the wide frame"):

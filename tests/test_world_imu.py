@@ -7,9 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from lens.geometry import CameraIntrinsics
-from lens.state import HeadOrientation
-from lens.world import ImuSidecarError, ImuTrack, WorldFrame, load_imu_sidecar, world_to_camera, write_imu_sidecar
+from peoplelens.core.state import HeadOrientation
+from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.world import (
+    ImuSidecarError,
+    ImuTrack,
+    WorldFrame,
+    load_imu_sidecar,
+    world_to_camera,
+    write_imu_sidecar,
+)
 
 
 def test_csv_sidecar_interpolates_yaw_through_wraparound(tmp_path) -> None:

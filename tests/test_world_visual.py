@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from lens.geometry import CameraIntrinsics
-from lens.world import VirtualHeadTurn, VisualRotationEstimator, image_shift
-from models.assets import asset_path
+from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.world import VirtualHeadTurn, VisualRotationEstimator, image_shift
+from peoplelens.models.assets import asset_path
 
 
 def _first_frame(rel: str, index: int = 0) -> np.ndarray:

@@ -13,7 +13,7 @@ Per person, a small state machine:
   ears show, comes closer, or is identified) and the announcement is made then, once. Per-person cool-downs
   (``name_cooldown_s``, ``click_cooldown_s``) skip the announcement of an episode altogether; the name
   cool-down also follows the name, so a person re-identified under a new track id is not named again at once.
-* an announcement that is actually played yields a :class:`lens.state.SeenSignal` (peers' "seen" LED).
+* an announcement that is actually played yields a :class:`peoplelens.core.state.SeenSignal` (peers' "seen" LED).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lens.experiences.context import (
+from peoplelens.core.state import AudioEvent, IdentityState, PersonState, SeenSignal, Sound
+from peoplelens.lens.experiences.context import (
     Context,
     camera_azimuth,
     candidate,
@@ -30,7 +31,6 @@ from lens.experiences.context import (
     side,
     who,
 )
-from lens.state import AudioEvent, IdentityState, PersonState, SeenSignal, Sound
 
 
 @dataclass

@@ -12,12 +12,12 @@ import time
 
 import click
 
-from lens.config import load_config
-from lens.event_log import EventLog
-from lens.experiences.config import experience_config
-from lens.experiences.engine import ExperienceEngine
-from lens.experiences.scripted import ScriptedPerson, ScriptedScene
-from lens.state import HeadOrientation, IdentityState
+from peoplelens.core.config import load_config
+from peoplelens.core.state import HeadOrientation, IdentityState
+from peoplelens.lens.event_log import EventLog
+from peoplelens.lens.experiences.config import experience_config
+from peoplelens.lens.experiences.engine import ExperienceEngine
+from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene
 
 
 def demo_scene(extra_people: int = 0) -> ScriptedScene:

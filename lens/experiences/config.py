@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from lens.config import ConfigError, section
+from peoplelens.core.config import ConfigError, section
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class ExperienceConfig:
         ("gaze", 0.38),
         ("follow", 0.52),
         ("orientation", 0.15),
-    )  # how long each non-speech cue occupies the cue channel (matches ``audio.sounds``)
+    )  # how long each non-speech cue occupies the cue channel (matches ``peoplelens.audio.sounds``)
 
     def __post_init__(self) -> None:
         for f in fields(self):

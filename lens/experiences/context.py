@@ -6,9 +6,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lens.experiences.config import ExperienceConfig
-from lens.experiences.scheduler import PRIORITY, Candidate, CueScheduler
-from lens.state import AudioEvent, HeadOrientation, IdentityState, PersonState, Sound, wrap_deg
+from peoplelens.core.state import AudioEvent, HeadOrientation, IdentityState, PersonState, Sound, wrap_deg
+from peoplelens.lens.experiences.config import ExperienceConfig
+from peoplelens.lens.experiences.scheduler import PRIORITY, Candidate, CueScheduler
 
 
 @dataclass

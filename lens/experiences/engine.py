@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lens.experiences.attention import AttentionExperience
-from lens.experiences.config import ExperienceConfig, experience_config
-from lens.experiences.context import Context, camera_azimuth
-from lens.experiences.follow import FollowError, FollowExperience
-from lens.experiences.gaze_notify import GazeNotifyExperience
-from lens.experiences.guidance import GuidanceExperience
-from lens.experiences.orientation import OrientationExperience
-from lens.experiences.scheduler import CueScheduler
-from lens.state import AudioEvent, HeadOrientation, PersonState, SeenSignal
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import AudioEvent, HeadOrientation, PersonState, SeenSignal
+from peoplelens.lens.experiences.attention import AttentionExperience
+from peoplelens.lens.experiences.config import ExperienceConfig, experience_config
+from peoplelens.lens.experiences.context import Context, camera_azimuth
+from peoplelens.lens.experiences.follow import FollowError, FollowExperience
+from peoplelens.lens.experiences.gaze_notify import GazeNotifyExperience
+from peoplelens.lens.experiences.guidance import GuidanceExperience
+from peoplelens.lens.experiences.orientation import OrientationExperience
+from peoplelens.lens.experiences.scheduler import CueScheduler
 
 
 class ExperienceError(PeopleLensError):
@@ -47,8 +47,8 @@ class ExperienceEngine:
 
     Call :meth:`update` once per People Map update (e.g. every frame, ~30 Hz) with the capture time, the wearer's
     head orientation and every person in the map; play the returned events now; publish the returned seen
-    signals. Every event carries a human-readable ``reason``; when an :class:`lens.event_log.EventLog` is given,
-    every emitted event is logged to it.
+    signals. Every event carries a human-readable ``reason``; when an
+    :class:`peoplelens.lens.event_log.EventLog` is given, every emitted event is logged to it.
     """
 
     def __init__(self, config: ExperienceConfig | None = None, event_log: Any | None = None) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lens.experiences.context import Context, camera_azimuth, candidate, make_event, side, who
-from lens.state import AudioEvent, PersonState, Sound, wrap_deg
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import AudioEvent, PersonState, Sound, wrap_deg
+from peoplelens.lens.experiences.context import Context, camera_azimuth, candidate, make_event, side, who
 
 
 class FollowError(PeopleLensError):

@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lens.experiences.config import ExperienceConfig
-from lens.experiences.context import Context, camera_azimuth, camera_elevation, candidate, make_event, who
-from lens.state import AudioEvent, IdentityState, PersonState, Sound, wrap_deg
+from peoplelens.core.state import AudioEvent, IdentityState, PersonState, Sound, wrap_deg
+from peoplelens.lens.experiences.config import ExperienceConfig
+from peoplelens.lens.experiences.context import Context, camera_azimuth, camera_elevation, candidate, make_event, who
 
 UNIDENTIFIED = frozenset({IdentityState.UNSEEN_FACE, IdentityState.IDENTIFYING})
 

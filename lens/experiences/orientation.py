@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lens.experiences.context import Context, camera_azimuth, candidate, make_event, side, who
-from lens.state import AudioEvent, IdentityState, Sound
+from peoplelens.core.state import AudioEvent, IdentityState, Sound
+from peoplelens.lens.experiences.context import Context, camera_azimuth, candidate, make_event, side, who
 
 
 @dataclass

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from lens.state import AudioEvent, PersonState, Sound
+from peoplelens.core.state import AudioEvent, PersonState, Sound
 
 # Higher wins when cues compete.
 PRIORITY: dict[Sound, int] = {

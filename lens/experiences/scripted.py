@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lens.experiences.engine import ExperienceEngine, UpdateResult
-from lens.state import AudioEvent, HeadOrientation, IdentityState, PersonState, wrap_deg
+from peoplelens.core.state import AudioEvent, HeadOrientation, IdentityState, PersonState, wrap_deg
+from peoplelens.lens.experiences.engine import ExperienceEngine, UpdateResult
 
 
 @dataclass

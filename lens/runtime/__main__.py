@@ -1,6 +1,6 @@
-"""``python -m lens.runtime run|device|phone ...``: the same commands as ``peoplelens``, same error handling."""
+"""``python -m peoplelens.lens.runtime run|device|phone ...``: the same commands as ``peoplelens``, same errors."""
 
-from lens.cli import main
+from peoplelens.cli import main
 
 if __name__ == "__main__":
     main()

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lens.runtime.errors import CaptureError, ImuError
-from lens.runtime.stats import RuntimeStats
-from lens.state import HeadOrientation, wrap_deg
+from peoplelens.core.state import HeadOrientation, wrap_deg
+from peoplelens.lens.runtime.errors import CaptureError, ImuError
+from peoplelens.lens.runtime.stats import RuntimeStats
 
 
 @dataclass

@@ -1,12 +1,12 @@
-"""The ``peoplelens run | device | phone`` commands (also ``python -m lens.runtime run|device|phone``)."""
+"""The ``peoplelens run | device | phone`` commands (also ``python -m peoplelens.lens.runtime run|device|phone``)."""
 
 from __future__ import annotations
 
 import click
 
-from lens.config import load_config
-from lens.runtime.protocol import DEFAULT_FACTORY
-from lens.runtime.sinks import AudioPlayerSink, EventSink, LogSink
+from peoplelens.core.config import load_config
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+from peoplelens.lens.runtime.sinks import AudioPlayerSink, EventSink, LogSink
 
 
 def _sink(audio: bool, audio_device: str | None) -> EventSink:
@@ -59,7 +59,7 @@ def _apply(options):
 def run(camera, video, imu, realtime, loop, duration_s, stats_path, report_every_s, processor, slow_ms, seen_bind,
         audio, audio_device) -> None:
     """Run every stage in this process (capture, perception, experiences, audio output, seen signal)."""
-    from lens.runtime.local import LocalOptions, run_local
+    from peoplelens.lens.runtime.local import LocalOptions, run_local
 
     _check_source(camera, video)
     opts = LocalOptions(camera=camera, video=video, imu=imu, realtime=realtime, loop=loop, duration_s=duration_s,
@@ -77,7 +77,7 @@ def run(camera, video, imu, realtime, loop, duration_s, stats_path, report_every
 def device(connect, camera, video, imu, realtime, loop, duration_s, stats_path, report_every_s, seen_bind, audio,
            audio_device, jpeg_quality) -> None:
     """Run capture, audio output and the seen signal on the device, with perception on the phone."""
-    from lens.runtime.device import DeviceOptions, run_device
+    from peoplelens.lens.runtime.device import DeviceOptions, run_device
 
     _check_source(camera, video)
     opts = DeviceOptions(connect=connect, camera=camera, video=video, imu=imu, realtime=realtime, loop=loop,
@@ -94,7 +94,7 @@ def device(connect, camera, video, imu, realtime, loop, duration_s, stats_path, 
               help="Skip frames older than S seconds on arrival (needs synchronised clocks; 0 = off).")
 def phone(bind, duration_s, stats_path, report_every_s, processor, slow_ms, max_frame_age_s) -> None:
     """Run perception + world + experiences, serving a device over ZeroMQ."""
-    from lens.runtime.phone import PhoneOptions, run_phone
+    from peoplelens.lens.runtime.phone import PhoneOptions, run_phone
 
     opts = PhoneOptions(bind=bind, processor=processor, slow_ms=slow_ms, max_frame_age_s=max_frame_age_s,
                         duration_s=duration_s, stats_path=stats_path, report_every_s=report_every_s)

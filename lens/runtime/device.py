@@ -1,6 +1,6 @@
 """``peoplelens device``: capture, audio output and the seen signal on the head-worn device.
 
-It connects to the phone's channels (see :mod:`lens.runtime.transport`), so the phone can be restarted while
+It connects to the phone's channels (see :mod:`peoplelens.lens.runtime.transport`), so the phone can be restarted while
 the device keeps running: frames sent while no phone is connected are counted as ``capture.frames_unsent``,
 and events resume as soon as the new phone session publishes. The capture thread sends JPEG frames on the
 conflated PUSH (latest frame wins); the main thread receives events, plays them, measures end-to-end latency
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import zmq
 
-from lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
-from lens.runtime.errors import MessageError
-from lens.runtime.lifecycle import emit_report, running
-from lens.runtime.messages import EventsPayload, Message, encode, encode_frame, head_from_list, head_to_list
-from lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
-from lens.runtime.stats import RuntimeStats
-from lens.runtime.transport import (
+from peoplelens.lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
+from peoplelens.lens.runtime.errors import MessageError
+from peoplelens.lens.runtime.lifecycle import emit_report, running
+from peoplelens.lens.runtime.messages import EventsPayload, Message, encode, encode_frame, head_from_list, head_to_list
+from peoplelens.lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
+from peoplelens.lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.transport import (
     SeqTracker,
     channel_endpoints,
     close_all,

@@ -1,8 +1,8 @@
-"""Errors the runtime raises on purpose (all :class:`models.errors.PeopleLensError`, printed without a traceback)."""
+"""Errors the runtime raises on purpose (all :class:`peoplelens.core.errors.PeopleLensError`, no traceback)."""
 
 from __future__ import annotations
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 
 class RuntimeStageError(PeopleLensError):

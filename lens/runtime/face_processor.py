@@ -6,7 +6,7 @@ camera direction with a pinhole model of the given horizontal field of view, and
 kept per *number of centred faces*: the same count re-fires only after ``cooldown_s``; a new count fires at
 once (unless it fired within ``cooldown_s``). When at least one face stays centred for ``seen_after_s``, a
 :class:`SeenSignal` is raised once for that episode. It is the runtime's test processor; the product
-processor is ``lens.pipeline:build_pipeline``.
+processor is ``peoplelens.lens.pipeline:build_pipeline``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lens.config import section
-from lens.state import AudioEvent, HeadOrientation, ProcessResult, SeenSignal, Sound, wrap_deg
-from lens.types import Frame
-from models.face_detector import FaceDetectorOptions, create_face_detector
-from models.sessions import SessionConfig
+from peoplelens.core.config import section
+from peoplelens.core.state import AudioEvent, HeadOrientation, ProcessResult, SeenSignal, Sound, wrap_deg
+from peoplelens.core.types import Frame
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.sessions import SessionConfig
 
 FACE_WIDTH_M = 0.16  # typical adult face width, for a rough distance from the box width
 
@@ -101,7 +101,7 @@ class FaceBumpProcessor:
 
 
 def build_face_processor(config: dict[str, Any]) -> FaceBumpProcessor:
-    """Factory for the runtime (``--processor lens.runtime.face_processor:build_face_processor``).
+    """Factory for the runtime (``--processor peoplelens.lens.runtime.face_processor:build_face_processor``).
 
     Reads the ``[face_processor]`` section of ``config`` (see :class:`FaceProcessorConfig`).
     """

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lens.runtime.stats import PeriodicReporter, RuntimeStats
+from peoplelens.lens.runtime.stats import PeriodicReporter, RuntimeStats
 
 
 def emit_report(text: str) -> None:

@@ -16,15 +16,15 @@ from typing import Any
 
 import zmq
 
-from lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
-from lens.runtime.lifecycle import running
-from lens.runtime.perception import process_captured
-from lens.runtime.protocol import DEFAULT_FACTORY, build_processor
-from lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
-from lens.runtime.slots import BoundedQueue, LatestSlot
-from lens.runtime.stats import RuntimeStats
-from lens.runtime.transport import seen_publisher
-from lens.state import AudioEvent, HeadOrientation, SeenSignal
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal
+from peoplelens.lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
+from peoplelens.lens.runtime.lifecycle import running
+from peoplelens.lens.runtime.perception import process_captured
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, build_processor
+from peoplelens.lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
+from peoplelens.lens.runtime.slots import BoundedQueue, LatestSlot
+from peoplelens.lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.transport import seen_publisher
 
 
 @dataclass

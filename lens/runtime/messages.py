@@ -32,8 +32,8 @@ import cv2
 import msgpack
 import numpy as np
 
-from lens.runtime.errors import MessageError
-from lens.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.lens.runtime.errors import MessageError
 
 VERSION = 1
 MAGIC = b"PL"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-from lens.runtime.capture import CapturedFrame
-from lens.runtime.protocol import Processor
-from lens.runtime.stats import RuntimeStats
-from lens.state import ProcessResult
-from lens.types import Frame
+from peoplelens.core.state import ProcessResult
+from peoplelens.core.types import Frame
+from peoplelens.lens.runtime.capture import CapturedFrame
+from peoplelens.lens.runtime.protocol import Processor
+from peoplelens.lens.runtime.stats import RuntimeStats
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """``peoplelens phone``: the perception + world + experiences stage on the phone / GPU box.
 
-It binds the frames, control and events channels (see :mod:`lens.runtime.transport`), takes the newest frame
+It binds the frames, control and events channels (see :mod:`peoplelens.lens.runtime.transport`), takes the newest frame
 (the conflated PULL keeps only one), runs the processor, and publishes each frame's events and seen signals
 with the frame's capture time, so the device can measure end-to-end latency. It publishes a heartbeat every
 second. Sequence gaps in the frames it receives are counted as ``perception.frames_dropped``; messages that
@@ -17,15 +17,22 @@ from typing import Any
 
 import zmq
 
-from lens.runtime.capture import CapturedFrame
-from lens.runtime.errors import MessageError
-from lens.runtime.lifecycle import emit_report, running
-from lens.runtime.messages import EventsPayload, Message, decode_frame, encode, head_from_list
-from lens.runtime.perception import process_captured
-from lens.runtime.protocol import DEFAULT_FACTORY, Processor, build_processor
-from lens.runtime.stats import RuntimeStats
-from lens.runtime.transport import SeqTracker, channel_endpoints, close_all, phone_sockets, receive, send_nowait
-from lens.state import HeadOrientation
+from peoplelens.core.state import HeadOrientation
+from peoplelens.lens.runtime.capture import CapturedFrame
+from peoplelens.lens.runtime.errors import MessageError
+from peoplelens.lens.runtime.lifecycle import emit_report, running
+from peoplelens.lens.runtime.messages import EventsPayload, Message, decode_frame, encode, head_from_list
+from peoplelens.lens.runtime.perception import process_captured
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, Processor, build_processor
+from peoplelens.lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.transport import (
+    SeqTracker,
+    channel_endpoints,
+    close_all,
+    phone_sockets,
+    receive,
+    send_nowait,
+)
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
 A processor does perception + world + experiences for one frame::
 
     class Processor(Protocol):
-        def process(self, frame: lens.types.Frame, head: HeadOrientation | None) -> ProcessResult: ...
+        def process(self, frame: peoplelens.core.types.Frame, head: HeadOrientation | None) -> ProcessResult: ...
 
-:class:`ProcessResult` is the project-wide one in :mod:`lens.state` (``frame_index``, ``t``, ``head``,
+:class:`ProcessResult` is the project-wide one in :mod:`peoplelens.core.state` (``frame_index``, ``t``, ``head``,
 ``events``, ``seen``, ``people``, ``tracks``, ``timings`` in seconds per sub-stage). A factory is a callable
 ``factory(config: dict) -> Processor`` named ``"package.module:attribute"``; each process builds its own.
 """
@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from lens.runtime.errors import ProcessorLoadError
-from lens.state import HeadOrientation, ProcessResult
-from lens.types import Frame
+from peoplelens.core.state import HeadOrientation, ProcessResult
+from peoplelens.core.types import Frame
+from peoplelens.lens.runtime.errors import ProcessorLoadError
 
 __all__ = ["DEFAULT_FACTORY", "ProcessResult", "Processor", "SlowProcessor", "build_processor", "load_factory"]
 
-DEFAULT_FACTORY = "lens.pipeline:build_pipeline"
+DEFAULT_FACTORY = "peoplelens.lens.pipeline:build_pipeline"
 
 
 @runtime_checkable
@@ -47,7 +47,7 @@ def load_factory(dotted: str) -> Callable[[dict[str, Any]], Processor]:
     except ImportError as exc:
         raise ProcessorLoadError(
             f"cannot import {module_name!r} for processor factory {dotted!r}: {exc}. "
-            "Try --processor lens.runtime.face_processor:build_face_processor"
+            "Try --processor peoplelens.lens.runtime.face_processor:build_face_processor"
         ) from exc
     factory = getattr(module, attr, None)
     if not callable(factory):

@@ -12,10 +12,10 @@ from typing import Any, Protocol, TextIO
 
 import zmq
 
-from lens.runtime.messages import encode, packb
-from lens.runtime.stats import RuntimeStats
-from lens.runtime.transport import SEEN_TOPIC, send_nowait
-from lens.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.lens.runtime.messages import encode, packb
+from peoplelens.lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.transport import SEEN_TOPIC, send_nowait
 
 #: Events whose sound means "the wearer has now seen this person" (peers' LED lights up).
 SEEN_SOUNDS = frozenset({Sound.NAME, Sound.CLICK})
@@ -64,9 +64,9 @@ class AudioPlayerSink:
     """The audio package's head-tracked mixer on a real-time PortAudio output (``--audio``)."""
 
     def __init__(self, device: str | None = None) -> None:
-        from audio.bank import SoundBank
-        from audio.mixer import Mixer, event_cue
-        from audio.output import RealtimeOutput
+        from peoplelens.audio.bank import SoundBank
+        from peoplelens.audio.mixer import Mixer, event_cue
+        from peoplelens.audio.output import RealtimeOutput
 
         self._event_cue = event_cue
         self.mixer = Mixer()

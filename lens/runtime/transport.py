@@ -25,9 +25,9 @@ from typing import Any
 
 import zmq
 
-from lens.runtime.errors import MessageError, RuntimeStageError
-from lens.runtime.messages import Message, decode
-from lens.runtime.stats import RuntimeStats
+from peoplelens.lens.runtime.errors import MessageError, RuntimeStageError
+from peoplelens.lens.runtime.messages import Message, decode
+from peoplelens.lens.runtime.stats import RuntimeStats
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """The world frame: head orientation from an IMU sidecar / live samples or from the video itself,
 camera <-> world direction conversions, and a virtual head turn on real footage for testing and replay."""
 
-from lens.world.frame import WorldFrame, camera_to_world, image_shift, world_to_camera
-from lens.world.imu import ImuSidecarError, ImuTrack, load_imu_sidecar, write_imu_sidecar
-from lens.world.virtual_head import VirtualHeadTurn, VirtualPanError, YawScript, frame_times
-from lens.world.visual import VisualMotion, VisualRotationConfig, VisualRotationEstimator
+from peoplelens.lens.world.frame import WorldFrame, camera_to_world, image_shift, world_to_camera
+from peoplelens.lens.world.imu import ImuSidecarError, ImuTrack, load_imu_sidecar, write_imu_sidecar
+from peoplelens.lens.world.virtual_head import VirtualHeadTurn, VirtualPanError, YawScript, frame_times
+from peoplelens.lens.world.visual import VisualMotion, VisualRotationConfig, VisualRotationEstimator
 
 __all__ = [
     "ImuSidecarError", "ImuTrack", "VirtualHeadTurn", "VirtualPanError", "VisualMotion", "VisualRotationConfig",

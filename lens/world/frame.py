@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from lens.geometry import CameraIntrinsics, angles_to_ray, head_rotation, ray_to_angles, rotation_homography
-from lens.state import HeadOrientation
-from lens.world.imu import ImuTrack
-from lens.world.visual import TrackedCorners, VisualRotationConfig, VisualRotationEstimator
+from peoplelens.core.state import HeadOrientation
+from peoplelens.lens.geometry import CameraIntrinsics, angles_to_ray, head_rotation, ray_to_angles, rotation_homography
+from peoplelens.lens.world.imu import ImuTrack
+from peoplelens.lens.world.visual import TrackedCorners, VisualRotationConfig, VisualRotationEstimator
 
 
 def camera_to_world(camera_az_deg: float, camera_el_deg: float, head: HeadOrientation) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """Head orientation from an IMU: a recorded sidecar (CSV or JSONL) or live samples, interpolated to any time.
 
 Sidecar format (``t`` in seconds of video time, strictly increasing; angles in degrees, conventions of
-:mod:`lens.state`)::
+:mod:`peoplelens.core.state`)::
 
     t,yaw_deg,pitch_deg,roll_deg          {"t": 0.0, "yaw_deg": 0.0, "pitch_deg": 0.0, "roll_deg": 0.0}
     0.00,0.0,0.0,0.0                      {"t": 0.04, "yaw_deg": 1.2, "pitch_deg": 0.0, "roll_deg": 0.0}
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lens.state import HeadOrientation, wrap_deg
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import HeadOrientation, wrap_deg
 
 COLUMNS = ("t", "yaw_deg", "pitch_deg", "roll_deg")
 REQUIRED = ("t", "yaw_deg")

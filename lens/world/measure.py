@@ -1,6 +1,6 @@
 """Measure the visual rotation estimate on real footage with a scripted virtual head turn.
 
-``python -m lens.world.measure [--script 0:0,1.5:30,3:-30,4.2:0] [--window 480x360] [--wide-hfov 100]``
+``python -m peoplelens.lens.world.measure [--script 0:0,1.5:30,3:-30,4.2:0] [--window 480x360] [--wide-hfov 100]``
 prints the yaw error (max, mean, final drift) on the first royal-opera frame held still (pure head turn)
 and on the moving clip (walkers + the clip's own camera motion), and the estimator's time per frame.
 """
@@ -13,9 +13,9 @@ import time
 import cv2
 import numpy as np
 
-from lens.world.virtual_head import VirtualHeadTurn, frame_times
-from lens.world.visual import VisualRotationEstimator
-from models.assets import asset_path
+from peoplelens.lens.world.virtual_head import VirtualHeadTurn, frame_times
+from peoplelens.lens.world.visual import VisualRotationEstimator
+from peoplelens.models.assets import asset_path
 
 VIDEO = "data/videos/royal_opera_pedestrians_1080p25.mp4"
 

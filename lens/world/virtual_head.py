@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
-from lens.geometry import CameraIntrinsics, head_rotation, ray_to_angles
-from lens.state import HeadOrientation
-from lens.world.imu import write_imu_sidecar
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import HeadOrientation
+from peoplelens.lens.geometry import CameraIntrinsics, head_rotation, ray_to_angles
+from peoplelens.lens.world.imu import write_imu_sidecar
 
 
 class VirtualPanError(PeopleLensError):

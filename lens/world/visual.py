@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from lens.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
-from lens.state import HeadOrientation
+from peoplelens.core.state import HeadOrientation
+from peoplelens.lens.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,23 @@ import sys
 
 import click
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, str] = {
-    "assets": "models.cli:assets",
-    "doctor": "models.cli:doctor",
-    "audio": "audio.cli:audio",
-    "enroll": "registration_app.cli:enroll",
-    "people": "registration_app.cli:people",
-    "register-app": "registration_app.cli:register_app",
-    "run": "lens.runtime.cli:run",
-    "device": "lens.runtime.cli:device",
-    "phone": "lens.runtime.cli:phone",
-    "replay": "sim_harness.cli:replay",
-    "bench": "bench.cli:bench",
-    "demo": "lens.demo:demo",
-    "experiences": "lens.experiences.cli:experiences",
+    "assets": "peoplelens.models.cli:assets",
+    "doctor": "peoplelens.models.cli:doctor",
+    "audio": "peoplelens.audio.cli:audio",
+    "enroll": "peoplelens.registration_app.cli:enroll",
+    "people": "peoplelens.registration_app.cli:people",
+    "register-app": "peoplelens.registration_app.cli:register_app",
+    "run": "peoplelens.lens.runtime.cli:run",
+    "device": "peoplelens.lens.runtime.cli:device",
+    "phone": "peoplelens.lens.runtime.cli:phone",
+    "replay": "peoplelens.sim_harness.cli:replay",
+    "bench": "peoplelens.bench.cli:bench",
+    "demo": "peoplelens.sim_harness.demo:demo",
+    "experiences": "peoplelens.lens.experiences.cli:experiences",
 }
 
 

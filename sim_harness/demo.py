@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from models.assets import default_manager
+from peoplelens.models.assets import default_manager
 
 console = Console()
 
@@ -32,9 +32,9 @@ DEMO_VIDEOS: tuple[tuple[str, str | None, str], ...] = (
 @click.option("--max-frames", type=int, default=None, help="Replay only the first N frames of each video.")
 def demo(out_dir: Path, max_frames: int | None) -> None:
     """Enrol the sample people, replay the sample videos, print who was announced, where and when."""
-    from sim_harness.enrollment import enroll_folder
-    from sim_harness.processors import build_replay_processor
-    from sim_harness.replay import ReplayOptions, replay_video
+    from peoplelens.sim_harness.enrollment import enroll_folder
+    from peoplelens.sim_harness.processors import build_replay_processor
+    from peoplelens.sim_harness.replay import ReplayOptions, replay_video
 
     manager = default_manager()
     enroll_dir = manager.path("data/faces/enroll/lin_manuel_miranda/fr_01.jpg").parents[1]

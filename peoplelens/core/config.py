@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
-from models.errors import PeopleLensError
+from peoplelens.core.errors import PeopleLensError
 
 T = TypeVar("T")
 

@@ -1,0 +1,7 @@
+"""The project's base error: everything raised on purpose explains to a user what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class PeopleLensError(Exception):
+    """Base class of every error the project raises on purpose (the CLI prints these without a traceback)."""
