@@ -6,10 +6,12 @@ from rich.console import Console
 from rich.table import Table
 
 STAGE_LABELS = {
-    "decode": "decode (+ resize)", "detect_faces": "detect faces", "detect_people": "detect people",
-    "detect": "detect (faces + people)", "embed": "align + embed", "track": "track", "identity": "identity",
-    "pose_gaze": "pose / gaze", "world": "world (head rotation)", "people_map": "people map",
-    "experiences": "experiences", "audio_render": "audio render (per event)",
+    "decode": "decode (+ resize)", "schedule": "schedule", "detect_faces": "detect faces",
+    "detect_people": "detect people", "motion": "corner tracking (head rotation)", "detect": "detect (faces + people)",
+    "world": "world (head rotation)", "face_quality": "face quality", "track": "track", "embed": "align + embed",
+    "identify": "identity evidence", "identity": "quality + embed + identify", "face_attributes": "head pose / gaze",
+    "place": "place (direction, distance)", "people_map": "people map", "experiences": "experiences",
+    "audio_render": "audio render (per event)",
 }
 
 

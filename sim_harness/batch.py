@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
 from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.records import ReplayResult
 from peoplelens.sim_harness.replay import ReplayOptions, replay_video
@@ -27,9 +28,9 @@ from peoplelens.sim_harness.truth import find_truth
 class BatchSettings:
     """What every worker needs to build its processor and replay videos."""
 
-    processor: str = "peoplelens.lens.pipeline:build_pipeline"
+    processor: str = DEFAULT_FACTORY
     config: dict[str, Any] = field(default_factory=dict)
-    people: str | None = None  # an existing store
+    people: str | None = None  # a people store (None: the default store `peoplelens enroll` writes)
     enroll_dir: str | None = None  # or photos to enrol into a temporary store (once per worker)
     options: ReplayOptions = field(default_factory=ReplayOptions)
     auto_truth: bool = True  # look for a truth file next to each video (see peoplelens.sim_harness.truth.find_truth)
@@ -43,10 +44,8 @@ class ReplayWorker:
         from peoplelens.sim_harness.processors import build_replay_processor
 
         self.settings = settings
-        self.people = (open_people(settings.people) if settings.people
-                       else enroll_folder(settings.enroll_dir) if settings.enroll_dir else None)
-        self._build = lambda: build_replay_processor(settings.processor, settings.config,
-                                                     self.people.store if self.people else None)
+        self.people = enroll_folder(settings.enroll_dir) if settings.enroll_dir else open_people(settings.people)
+        self._build = lambda: build_replay_processor(settings.processor, settings.config, self.people.store)
         self.processor = self._build()
         self.used = False
 
@@ -67,7 +66,7 @@ class ReplayWorker:
             truth = find_truth(video)
             options = replace(options, truth=str(truth) if truth else None)
         return replay_video(video, self._fresh(), out_dir, replace(options, progress=False),
-                            self.people.enrolled if self.people else [])
+                            self.people.enrolled)
 
 
 def _out_for(video: Path, out: Path | None) -> str | None:

@@ -26,7 +26,8 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--imu", type=click.Path(exists=True, dir_okay=False), help="IMU sidecar (CSV/JSONL) of the video.")
 @click.option("--truth", default=None, help="Ground truth file (MOT boxes, start_s,end_s,name,facing CSV or a "
               "shots CSV), or 'auto' to look next to the video. Folders use 'auto' unless 'none'.")
-@click.option("--people", "people_store", type=click.Path(), help="Enrolled people store (peoplelens enroll).")
+@click.option("--people", "people_store", type=click.Path(), help="People store to name against (default: the one "
+              "`peoplelens enroll` writes, $PEOPLELENS_STORE or the per-user data dir).")
 @click.option("--enroll-dir", type=click.Path(exists=True, file_okay=False),
               help="Enrol DIR/<person>/*.jpg into a temporary store for this run.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
@@ -76,6 +77,7 @@ def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime,
 
 
 def _replay_one(video: Path, out: Path, options, config, processor, people_store, enroll_dir, truth) -> None:
+    from peoplelens.lens.runtime.protocol import close_processor
     from peoplelens.sim_harness.enrollment import enroll_folder, open_people
     from peoplelens.sim_harness.processors import build_replay_processor
     from peoplelens.sim_harness.replay import replay_video
@@ -89,16 +91,16 @@ def _replay_one(video: Path, out: Path, options, config, processor, people_store
     from peoplelens.sim_harness.replay import make_source
 
     make_source(video, options)  # fail fast (bad video, impossible pan) before loading models
-    people = open_people(people_store) if people_store else enroll_folder(enroll_dir) if enroll_dir else None
+    people = enroll_folder(enroll_dir) if enroll_dir else open_people(people_store)
     try:
-        if people is not None:
-            click.echo(f"people: {len(people.enrolled)} enrolled" + (f", skipped {people.skipped}"
-                                                                      if people.skipped else ""), err=True)
-        proc = build_replay_processor(processor, config, people.store if people else None)
-        result = replay_video(video, proc, out, options, people.enrolled if people else [])
+        click.echo(people.description, err=True)
+        proc = build_replay_processor(processor, config, people.store)
+        try:
+            result = replay_video(video, proc, out, options, people.enrolled)
+        finally:
+            close_processor(proc)
     finally:
-        if people is not None:
-            people.close()
+        people.close()
     _print_summary(result.summary())
     click.echo(f"outputs in {out}")
 
@@ -110,6 +112,10 @@ def _replay_folder(folder: Path, out: Path, options, config, processor, people_s
 
     if truth not in (None, "auto", "none"):
         raise ReplayError("for a folder, --truth is 'auto' (files next to each video) or 'none'")
+    if not enroll_dir:
+        from peoplelens.registration_app.people import open_run_people
+
+        click.echo(open_run_people(people_store).describe(), err=True)
     settings = BatchSettings(processor=processor, config=config, people=people_store, enroll_dir=enroll_dir,
                              options=options, auto_truth=truth != "none")
     results = run_batch(list_videos(folder), out, settings, jobs=jobs, use_ray=use_ray, ray_address=ray_address,

@@ -3,14 +3,14 @@
 ``python -m peoplelens.sim_harness.eval_identity thresholds``
     genuine / impostor cosine distributions on ``pairs/faces_pairs.csv`` (detect -> align -> embed), on the
     aligned small-LFW pairs and open-set probe-vs-gallery (``faces/probe`` against all ``faces/enroll``), the
-    EER, and the accept / reject thresholds derived from them (the defaults in ``peoplelens.lens.identity``).
+    EER, and the accept / reject thresholds derived from them (the defaults in ``peoplelens.lens.perception.identity``).
 ``python -m peoplelens.sim_harness.eval_identity videos [--stride N] [--model det_2.5g]``
     enrols every ``faces/enroll`` identity, runs face detection + embedding +
-    :class:`peoplelens.lens.tracking.PersonTracker`
-    + :class:`peoplelens.lens.identity.IdentityTracker` on every sample video and prints tracks, per-track identity
+    :class:`peoplelens.lens.perception.tracking.PersonTracker`
+    + :class:`peoplelens.lens.perception.identity.IdentityTracker` on every sample video and prints tracks, per-track identity
     precision / recall, wrong names ever confirmed, time to confirm and (royal opera) IDF1 / ID switches.
 ``python -m peoplelens.sim_harness.eval_identity quality``
-    the face-quality factors on the videos (what the ramps in ``peoplelens.lens.face_quality`` are set from).
+    the face-quality factors on the videos (what the ramps in ``peoplelens.lens.perception.face_quality`` are set from).
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ import numpy as np
 
 from peoplelens.core.state import IdentityState
 from peoplelens.core.types import box_iou
-from peoplelens.lens.face_quality import (
+from peoplelens.lens.perception.face_quality import (
     FaceQualityConfig,
     face_qualities,
     inter_ocular_px,
     laplacian_variance,
     nose_offset,
 )
-from peoplelens.lens.identity import IdentityConfig, IdentityGallery, IdentityTracker
-from peoplelens.lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
+from peoplelens.lens.perception.identity import IdentityConfig, IdentityGallery, IdentityTracker
+from peoplelens.lens.perception.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
 from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.evaluate_faces import PairScores, largest_face_embedding, lfw_pair_scores, photo_pair_scores
 from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
@@ -134,7 +134,7 @@ def cmd_thresholds(model: str) -> None:
           f"p99 {imp_p99:.3f}")
     for name, thr in (("accept", cfg.accept_threshold), ("reject", cfg.reject_threshold)):
         far, frr = both.rates(thr)
-        print(f"{name} threshold {thr:.2f} (peoplelens.lens.identity default): per-face FAR {far:.2%}, FRR {frr:.2%}")
+        print(f"{name} threshold {thr:.2f} (peoplelens.lens.perception.identity default): per-face FAR {far:.2%}, FRR {frr:.2%}")
     print(f"suggested: accept >= impostor max + 0.10 = {imp_max + 0.10:.2f} on the quality-weighted mean; "
           f"reject below impostor p99 = {imp_p99:.2f}")
 

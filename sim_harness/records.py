@@ -6,8 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from peoplelens.core.state import AudioEvent, ProcessResult, TrackView
-from peoplelens.lens.event_log import event_record
+from peoplelens.core.state import ProcessResult, TrackView
 
 
 def _f(x: float | None, digits: int = 4) -> float | None:
@@ -58,14 +57,6 @@ class FrameRecord:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return asdict(self)
-
-
-def event_line(event: AudioEvent, t0: float, latency_s: float, frame_index: int) -> dict[str, Any]:
-    """The ``events.jsonl`` record: :func:`peoplelens.lens.event_log.event_record` plus latency and frame index."""
-    rec = event_record(event, t0)
-    rec["frame_index"] = frame_index
-    rec["latency_s"] = round(latency_s, 6)
-    return rec
 
 
 @dataclass

@@ -25,10 +25,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from peoplelens.core.event_log import event_line
 from peoplelens.core.state import AudioEvent
 from peoplelens.lens.runtime.protocol import Processor
 from peoplelens.sim_harness.errors import ReplayError
-from peoplelens.sim_harness.records import FrameRecord, ReplayResult, event_line
+from peoplelens.sim_harness.records import FrameRecord, ReplayResult
 from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
 
 OUTPUT_FILES = ("events.jsonl", "frames.jsonl", "audio.wav", "overlay.mp4", "report.html", "summary.json")
@@ -52,6 +53,7 @@ class ReplayOptions:
     debug_frames: bool = False
     progress: bool = True
     overlay_max_width: int = 960
+    overwrite: bool = False  # replace the outputs of an earlier run in the output folder
 
 
 def make_source(video: str | Path, options: ReplayOptions) -> FrameSource:

@@ -16,8 +16,8 @@ from peoplelens.bench.cli import bench
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
-STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
-          "people_map", "experiences", "audio_render")
+STAGES = ("decode", "schedule", "detect_faces", "detect_people", "motion", "detect", "world", "face_quality", "track",
+          "embed", "identify", "identity", "face_attributes", "place", "people_map", "experiences", "audio_render")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     ours = report["ours"]
     for stage in STAGES:
         _summary_ok(ours["stages"][stage], allow_empty=stage == "audio_render")
-    for stage in ("decode", "detect_faces", "embed", "pose_gaze"):
+    for stage in ("decode", "detect_faces", "embed", "face_attributes"):
         assert ours["stages"][stage]["median_ms"] > 0
     _summary_ok(ours["process"])
     assert ours["frames"] == 24 and ours["time_per_frame_ms"] > 0

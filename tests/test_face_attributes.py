@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from peoplelens.core.types import box_iou
-from peoplelens.lens.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, GazeHysteresis, ears_ok
+from peoplelens.lens.perception.face_attributes import (
+    FaceAttributeEstimator,
+    FaceAttributeOptions,
+    GazeHysteresis,
+    ears_ok,
+)
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 

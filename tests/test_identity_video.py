@@ -7,9 +7,9 @@ import pytest
 
 from peoplelens.core.state import IdentityState
 from peoplelens.core.types import Detections
-from peoplelens.lens.face_quality import face_qualities
-from peoplelens.lens.identity import IdentityTracker
-from peoplelens.lens.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
+from peoplelens.lens.perception.face_quality import face_qualities
+from peoplelens.lens.perception.identity import IdentityTracker
+from peoplelens.lens.perception.tracking import FaceReidCost, PersonTracker, TrackerConfig, build_observations
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder
 from peoplelens.sim_harness.eval_identity import enrol_gallery, read_frames

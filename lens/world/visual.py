@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from peoplelens.core.state import HeadOrientation
-from peoplelens.lens.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
+from peoplelens.lens.perception.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ class FaceAttributeEstimator:
 
 
 def _benchmark(runs: int = 30) -> None:
-    """Median CPU time per face of each model on a real photo: ``python -m peoplelens.lens.face_attributes``."""
+    """Median CPU time per face of each model on a real photo (``python -m`` this module)."""
     import time
 
     from peoplelens.models.assets import asset_path

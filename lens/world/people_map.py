@@ -31,7 +31,7 @@ from typing import Any
 from peoplelens.core.config import section
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation, IdentityState, PersonState, wrap_deg
-from peoplelens.lens.geometry import angle_diff_deg
+from peoplelens.lens.perception.geometry import angle_diff_deg
 from peoplelens.lens.world.frame import camera_to_world, world_to_camera
 
 
@@ -102,6 +102,13 @@ class PeopleMap:
         self.t: float = 0.0
         self.head = HeadOrientation(0.0, 0.0, 0.0, 0.0, "none")
         self.removed: list[int] = []  # track ids dropped by the last update
+
+    def reset(self) -> None:
+        """Forget everyone (a new recording)."""
+        self._tracks.clear()
+        self.t = 0.0
+        self.head = HeadOrientation(0.0, 0.0, 0.0, 0.0, "none")
+        self.removed = []
 
     # ----------------------------------------------------------------------------------------- updating
 
