@@ -6,5 +6,5 @@ bash scripts/setup.sh
 if [ -z "${PEOPLELENS_ASSETS:-}" ] && [ -d ../shared/models ]; then
   export PEOPLELENS_ASSETS="$(cd ../shared && pwd)"
 fi
-.venv/bin/ruff check .
+bash scripts/lint.sh          # ruff, import-layer contracts
 .venv/bin/python -m pytest -q "$@"

@@ -33,10 +33,10 @@ EVENT_LINE = re.compile(r"^\s*-?\d+\.\d\d s  (\w+)\s+([+-]\s*\d+)° (ahead|left|
 
 
 class Proc:
-    """``python -m peoplelens.lens.runtime ...`` with its output lines collected by reader threads."""
+    """``python -m peoplelens.cli ...`` (the ``peoplelens`` command), output lines collected by reader threads."""
 
     def __init__(self, *args: str) -> None:
-        self.p = subprocess.Popen([sys.executable, "-m", "peoplelens.lens.runtime", *args], cwd=REPO,
+        self.p = subprocess.Popen([sys.executable, "-m", "peoplelens.cli", *args], cwd=REPO,
                                   env=dict(os.environ),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out: list[str] = []

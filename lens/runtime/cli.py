@@ -1,4 +1,4 @@
-"""The ``peoplelens run | device | phone`` commands (also ``python -m peoplelens.lens.runtime run|device|phone``)."""
+"""The ``peoplelens run | device | phone`` commands."""
 
 from __future__ import annotations
 
