@@ -13,10 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import msgpack
 import pytest
+import zmq
 
 from peoplelens.core.event_log import read_event_log
 from peoplelens.lens.perception.geometry import CameraIntrinsics
+from peoplelens.lens.runtime.messages import decode
+from peoplelens.lens.runtime.transport import SEEN_TOPIC
 
 PERFORMER = "lin_manuel_miranda"
 CLIP = "videos/hamilton_short_clip.mp4"
@@ -62,10 +66,25 @@ def test_enrol_then_replay_run_and_score_name_the_performer_alike(user, data_dir
                   "--no-report", "--quiet", env=user)
     assert "people: 2 enrolled in" in replay.stderr
     replayed = read_event_log(tmp_path / "replay" / "events.jsonl")
-    run = _cli("run", "--video", str(clip), "--fast", "--events", str(tmp_path / "run.jsonl"), "--report-every", "0",
-               env=user)
+    seen_ep = "ipc://" + str(tmp_path / "seen")
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, SEEN_TOPIC)
+    sub.connect(seen_ep)  # before the publisher binds: ZeroMQ connects as soon as it does
+    try:
+        run = _cli("run", "--video", str(clip), "--fast", "--events", str(tmp_path / "run.jsonl"), "--report-every",
+                   "0", "--seen-bind", seen_ep, env=user)
+        seen = []
+        while sub.poll(200):
+            seen.append(decode(sub.recv_multipart()[1]))
+    finally:
+        sub.close(0)
+        ctx.term()
     assert "people: 2 enrolled in" in run.stderr
     live = read_event_log(tmp_path / "run.jsonl")
+    announcements = [r for r in live if r["sound"] in ("name", "click")]
+    assert announcements and len(seen) == len(announcements)  # one seen message per announcement, on the topic
+    assert sorted(msgpack.unpackb(m.payload)["track_id"] for m in seen) == sorted(r["track"] for r in announcements)
     assert [n for _, n, _ in _names(live)] == [PERFORMER]
     assert _names(live) == _names(replayed)  # the same frames through the same system: the same name, same time
     (name,) = [r for r in live if r["sound"] == "name"]
