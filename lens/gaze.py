@@ -19,7 +19,7 @@ looks straight ahead). Eye yaw + = toward image-right (the project's head-yaw co
 Decision. The gaze is the head direction relative to the line of sight (``FaceAttributes.yaw/pitch``) plus the
 eye-in-head rotation. ``gaze_offset = hypot(yaw + eye_yaw, pitch + eye_pitch)``. A face looks at the wearer when
 the offset is <= ``gaze_enter_deg`` and its eyes are open (``aperture >= eyes_open_min_aperture``: closed eyes,
-and the lowered lids of a downward glance, are "not looking"); on a track this must hold for
+and lids lowered far in a downward glance, are "not looking"); on a track this must hold for
 ``gaze_enter_frames`` observations in a row, and it stops after ``gaze_exit_frames`` observations beyond
 ``gaze_exit_deg`` or with the eyes shut. Faces whose inter-ocular distance is below ``eye_min_interocular_px``
 are decided from head pose alone (``FaceAttributes.gaze_source == "head"``): there the iris is a few pixels
@@ -58,12 +58,12 @@ class EyeReading:
 class GazeOptions:
     """The eye-model and decision constants (fields of ``FaceAttributeOptions`` carry the configured values)."""
 
-    gaze_enter_deg: float = 15.0
+    gaze_enter_deg: float = 17.5
     gaze_exit_deg: float = 25.0
     eye_gain: float = 2.5
     eye_max_deg: float = 40.0
     eye_neutral_vertical: float = 0.05
-    eyes_open_min_aperture: float = 0.24
+    eyes_open_min_aperture: float = 0.16
 
 
 def read_eyes(iris_centers: np.ndarray, eye_contours: np.ndarray) -> EyeReading:
@@ -165,7 +165,7 @@ class Hysteresis:
 class GazeHysteresis(Hysteresis):
     """``looking_at_wearer`` per track id: enter after k frames with offset <= enter, exit after m frames > exit."""
 
-    def __init__(self, enter_deg: float = 15.0, exit_deg: float = 25.0, enter_frames: int = 2,
+    def __init__(self, enter_deg: float = 17.5, exit_deg: float = 25.0, enter_frames: int = 2,
                  exit_frames: int = 3) -> None:
         super().__init__(enter_frames, exit_frames)
         self.enter_deg, self.exit_deg = enter_deg, exit_deg

@@ -41,12 +41,15 @@ from peoplelens.models.face_detector import FaceDetectorOptions, create_face_det
 
 OUR_ANNOTATION = Path(__file__).resolve().parents[1] / "tests" / "data" / "talking_heads_gaze.csv"
 VARIANTS = {
-    "head pose only": FaceAttributeOptions(use_eyes=False),
+    "head pose only": FaceAttributeOptions(use_eyes=False, gaze_enter_deg=15.0),  # as before eyes (15 deg)
     "eyes+head (keypoint ROI)": FaceAttributeOptions(eye_roi="keypoints"),
     "eyes+head (FaceMesh ROI)": FaceAttributeOptions(eye_roi="mesh"),
 }
+#: The aperture is capped at 0.24 on purpose: open eyes measure 0.25-0.40 here and the search, given 0.26-0.30,
+#: takes them (0.95 / 0.95 fitted on all, 0.90 / 0.93 held out), which fits these five women's eye shapes and
+#: would make narrow-eyed or smiling people "not looking" (the product default is 0.16, see FaceAttributeOptions).
 GRID = {"gaze_enter_deg": (10.0, 12.5, 15.0, 17.5, 20.0, 22.5),
-        "eyes_open_min_aperture": (0.0, 0.18, 0.20, 0.22, 0.24, 0.26, 0.28, 0.30),
+        "eyes_open_min_aperture": (0.0, 0.16, 0.18, 0.20, 0.22, 0.24),
         "eye_neutral_vertical": (0.03, 0.05, 0.07, 0.09)}
 
 
