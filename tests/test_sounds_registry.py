@@ -25,7 +25,7 @@ def test_every_sound_is_specified_and_playable() -> None:
 
 
 def test_the_layers_read_the_one_table() -> None:
-    assert PRIORITY == {s: spec.priority for s, spec in SOUNDS.items()}
-    assert SPEECH_SOUNDS == {Sound.NAME} and BACKGROUND_SOUNDS == {Sound.WOODBLOCK, Sound.FOLLOW}
+    assert {s: spec.priority for s, spec in SOUNDS.items()} == PRIORITY
+    assert {Sound.NAME} == SPEECH_SOUNDS and {Sound.WOODBLOCK, Sound.FOLLOW} == BACKGROUND_SOUNDS
     assert SOUND_COLOURS["name"] == SOUNDS[Sound.NAME].colour
     assert colour_bgr("click") == (0x28, 0x27, 0xD6) and colour_bgr("no such sound") == (255, 255, 255)

@@ -163,12 +163,9 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     ]
     estimator = None
     if pc.pose_gaze:
-        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
-        if "use_mesh" not in config.get("face_attributes", {}):
-            # FSA-Net alone: ~1.5 ms per face instead of ~7 ms with FaceMesh + iris, and on the hand-annotated
-            # gaze samples it was no worse (accuracy 0.84 vs 0.81): the iris cue needs faces larger than ours
-            attribute_options = replace(attribute_options, use_mesh=False)
-        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
+        # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
+        estimator = FaceAttributeEstimator.from_registry(section(config, "face_attributes", FaceAttributeOptions),
+                                                         session_config=sessions)
     steps += [FaceAttributesStage(estimator, workers), PlaceStage(), PeopleMapStage(people_map),
               ExperiencesStage(experiences)]
     models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
