@@ -116,13 +116,15 @@ def summarise(scores: list[VideoScore]) -> dict[str, Any]:
 
 def format_table(scores: list[VideoScore]) -> str:
     """A table that fits 80 columns."""
-    lines = [f"{'video':<26s} {'names ok/bad':>12s} {'to name':>8s} {'clicks':>6s} {'1st click':>9s} {'IDF1':>5s}"]
+    lines = [f"{'video':<24s} {'names ok/bad':>12s} {'to name':>8s} {'clicks':>6s} {'1st click':>9s} {'IDF1':>5s} "
+             f"{'IDsw':>4s}"]
     for s in scores:
         to_name = ", ".join("-" if v is None else f"{v:.2f}s" for v in s.time_to_name_s.values()) or "-"
         click = "-" if s.first_click_s is None or s.first_face_s is None else f"{s.first_click_s - s.first_face_s:.2f}s"
-        idf1 = s.tracking.get("idf1")
-        lines.append(f"{s.video[:26]:<26s} {len(s.names_right):>5d}/{len(s.names_wrong):<6d} {to_name:>8s} "
-                     f"{s.clicks:>6d} {click:>9s} {'-' if idf1 is None else f'{idf1:.2f}':>5s}")
+        idf1, switches = s.tracking.get("idf1"), s.tracking.get("num_switches")
+        lines.append(f"{s.video[:24]:<24s} {len(s.names_right):>5d}/{len(s.names_wrong):<6d} {to_name:>8s} "
+                     f"{s.clicks:>6d} {click:>9s} {'-' if idf1 is None else f'{idf1:.2f}':>5s} "
+                     f"{'-' if switches is None else switches:>4}")
     return "\n".join(lines)
 
 
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
               else enroll_folder(manager.path("data/faces/enroll/lin_manuel_miranda/fr_01.jpg").parents[1]))
     try:
         print(people.description)
-        scores = score_videos(videos, people.store)
+        scores = score_videos(videos, people.store, progress=False)
     finally:
         people.close()
     print(format_table(scores))
