@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.baseline_sessions import BASELINE_SESSIONS
 from peoplelens.bench.enrol import enroll_people
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
@@ -25,12 +26,6 @@ from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
 
 SCHEMA = "peoplelens-bench/1"
-#: how the baseline's ONNX Runtime sessions are set up
-BASELINE_SESSIONS = {
-    "default": "ONNX Runtime's default session options (one thread per core, spin-waiting), as a user gets them",
-    "tuned": "2 intra-op threads a session without spin-waiting (the fastest setting found for it on 2 cores)",
-    "single": "1 intra-op thread a session, no spin-waiting (as our sessions, except our face detector's 2)",
-}
 BASELINE_THREADS = {"tuned": 2, "default": None, "single": 1}
 GOALS = {"fps": 30.0, "latency_p95_ms": 60.0, "speedup": 3.0, "peak_rss_mb": 1536.0}
 

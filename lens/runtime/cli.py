@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from peoplelens.core.config import load_config
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
-from peoplelens.lens.runtime.sinks import AudioPlayerSink, EventSink, LogSink
+
+# Heavy modules (numpy, OpenCV, ZeroMQ, the pipeline) are imported inside the commands, so --help is instant.
 
 
-def _sink(audio: bool, audio_device: str | None) -> EventSink:
+def _sink(audio: bool, audio_device: str | None) -> Any:
+    from peoplelens.lens.runtime.sinks import AudioPlayerSink, LogSink
+
     return AudioPlayerSink(audio_device) if audio else LogSink()
+
+
+def _factory(processor: str | None) -> str:
+    from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+
+    return processor or DEFAULT_FACTORY
 
 
 def _check_source(camera: int | None, video: str | None) -> None:
@@ -35,8 +45,8 @@ _common_options = [
                  help="Print stats every S seconds (0 = only at exit)."),
 ]
 _processor_options = [
-    click.option("--processor", default=DEFAULT_FACTORY, show_default=True,
-                 help="Processor factory 'module:function' (called with the config dict)."),
+    click.option("--processor", default=None,
+                 help="Processor factory 'module:function' (called with the config dict; default: the pipeline)."),
     click.option("--slow-ms", type=float, default=0.0, help="Add this delay per frame (testing back-pressure)."),
 ]
 _output_options = [
@@ -63,7 +73,7 @@ def run(camera, video, imu, realtime, loop, duration_s, stats_path, report_every
 
     _check_source(camera, video)
     opts = LocalOptions(camera=camera, video=video, imu=imu, realtime=realtime, loop=loop, duration_s=duration_s,
-                        processor=processor, slow_ms=slow_ms, seen_bind=seen_bind, stats_path=stats_path,
+                        processor=_factory(processor), slow_ms=slow_ms, seen_bind=seen_bind, stats_path=stats_path,
                         report_every_s=report_every_s)
     run_local(opts, _sink(audio, audio_device), load_config())
 
@@ -96,6 +106,6 @@ def phone(bind, duration_s, stats_path, report_every_s, processor, slow_ms, max_
     """Run perception + world + experiences, serving a device over ZeroMQ."""
     from peoplelens.lens.runtime.phone import PhoneOptions, run_phone
 
-    opts = PhoneOptions(bind=bind, processor=processor, slow_ms=slow_ms, max_frame_age_s=max_frame_age_s,
+    opts = PhoneOptions(bind=bind, processor=_factory(processor), slow_ms=slow_ms, max_frame_age_s=max_frame_age_s,
                         duration_s=duration_s, stats_path=stats_path, report_every_s=report_every_s)
     run_phone(opts, load_config())
