@@ -120,6 +120,13 @@ def import_(directory: str) -> None:
         console.print(_status_table(wrong, "Files found but rejected (checksum mismatch)"))
 
 
+#: extra -> the modules it installs (for `doctor`)
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "audio": ("sounddevice", "openal"), "web": ("fastapi", "uvicorn"), "report": ("matplotlib", "motmetrics"),
+    "ray": ("ray",), "baseline": ("insightface",), "gpu": (),
+}
+
+
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -129,8 +136,15 @@ def _version(dist: str) -> str:
 
 @click.command()
 def doctor() -> None:
-    """Versions, ONNX Runtime providers (and whether CUDA really comes up), and which assets are usable."""
+    """Versions, extras, the model set and its licences, ONNX Runtime providers (and whether CUDA really comes up),
+    and which assets are usable."""
     import onnxruntime as ort
+
+    from peoplelens.core.config import load_config
+    from rich.markup import escape
+
+    from peoplelens.core.extras import EXTRAS, available, install_hint
+    from peoplelens.models.model_sets import configured_model_set
 
     from peoplelens.models.sessions import SessionConfig, resolve_providers
 
@@ -138,16 +152,24 @@ def doctor() -> None:
     table = Table(title="packages")
     table.add_column("package")
     table.add_column("version")
-    for dist in ("peoplelens", "onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "insightface",
-                 "ai-edge-litert", "pyzmq", "sounddevice", "PyOpenAL", "fastapi", "cryptography"):
+    for dist in ("peoplelens", "onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "onnx", "msgspec",
+                 "cryptography", "ai-edge-litert", "pyzmq"):
         table.add_row(dist, _version(dist))
     console.print(table)
+    extras = Table(title=escape("extras (pip install 'peoplelens[NAME]')"))
+    for column in ("extra", "installed", "adds"):
+        extras.add_column(column)
+    for extra, adds in EXTRAS.items():
+        installed = (all(available(m) for m in EXTRA_MODULES[extra]) if EXTRA_MODULES[extra]
+                     else _version("onnxruntime-gpu") != "not installed")
+        extras.add_row(extra, "yes" if installed else escape(f"no: {install_hint(extra)}"), adds)
+    console.print(extras)
     both = _version("onnxruntime") != "not installed" and _version("onnxruntime-gpu") != "not installed"
     if both:
         console.print("[red]both onnxruntime and onnxruntime-gpu are installed; they shadow each other. "
                       "Run `bash scripts/setup.sh --gpu` to keep only the GPU build.[/red]")
-    available = ort.get_available_providers()
-    console.print(f"onnxruntime {ort.__version__} providers available: {', '.join(available)}")
+    providers = ort.get_available_providers()
+    console.print(f"onnxruntime {ort.__version__} providers available: {', '.join(providers)}")
     usable, reasons = resolve_providers(SessionConfig.from_env().providers)
     console.print(f"providers that will be used, in order: {', '.join(usable)}")
     for r in reasons:
@@ -157,9 +179,19 @@ def doctor() -> None:
     console.print(f"asset cache: {manager.cache_dir}")
     results = [manager.check(s) for s in MODELS]
     console.print(_status_table(results, "model assets"))
+    chosen = configured_model_set(load_config())
+    console.print(f"model set: [bold]{chosen.name}[/bold] (\\[models] set = 'research' or 'permissive'): "
+                  f"faces {chosen.face_detector}, embedder {chosen.embedder}, bodies {chosen.person_detector}, "
+                  f"head pose {chosen.head_pose}; identity accept {chosen.thresholds.accept}, "
+                  f"reject {chosen.thresholds.reject}")
+    colour = "green" if chosen.commercial_use else "yellow"
+    console.print(f"  [{colour}]licence: {chosen.licence}[/{colour}]")
+    missing = [name for name in chosen.assets if not manager.check(get_spec(name)).ok]
+    if missing:
+        console.print(f"  [red]missing: {', '.join(missing)}: run `peoplelens assets fetch {' '.join(missing)}`[/red]")
     data_ok = sum(manager.check(s).ok for s in data_assets())
     console.print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
-    if "CUDAExecutionProvider" in available:
+    if "CUDAExecutionProvider" in providers:
         from peoplelens.models.sessions import create_session
 
         spec = get_spec("det_500m")

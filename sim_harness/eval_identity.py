@@ -99,15 +99,17 @@ def probe_scores(manager: AssetManager, detector: FaceDetector, embedder: FaceEm
     return out
 
 
-def cmd_thresholds(model: str) -> None:
+def cmd_thresholds(model: str, embedder_name: str = "arcface_mobileface128") -> None:
     """Print the score distributions and the thresholds derived from them."""
+    from peoplelens.models.face_embedder import FaceEmbedderOptions
+
     manager = default_manager()
-    embedder = FaceEmbedder.from_registry(manager=manager)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=embedder_name), manager=manager)
     detector = create_face_detector(FaceDetectorOptions(model=model, pad_retry=True), manager=manager)
     pairs, skipped = photo_pair_scores(manager.path("data/pairs/faces_pairs.csv"), detector, embedder)
     lfw = lfw_pair_scores(manager.path("data/pairs/small_lfw_pairs.csv"), embedder)
     probes = probe_scores(manager, detector, embedder)
-    print(f"== faces_pairs.csv, {model} alignment + arcface_mobileface128 ({skipped} pairs skipped: no face)")
+    print(f"== faces_pairs.csv, {model} alignment + {embedder_name} ({skipped} pairs skipped: no face)")
     print(describe("genuine pairs", pairs.genuine))
     print(describe("impostor pairs", pairs.impostor))
     eer, t_eer = pairs.eer()
@@ -372,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("thresholds", help="score distributions, EER, accept/reject thresholds")
     p.add_argument("--model", default="det_2.5g")
+    p.add_argument("--embedder", default="arcface_mobileface128", help="face embedder (e.g. sface)")
     p = sub.add_parser("videos", help="tracking + identity over time on the sample videos")
     p.add_argument("--model", default="det_2.5g")
     p.add_argument("--stride", type=int, default=1)
@@ -381,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stride", type=int, default=5)
     args = parser.parse_args(argv)
     if args.cmd == "thresholds":
-        cmd_thresholds(args.model)
+        cmd_thresholds(args.model, args.embedder)
     elif args.cmd == "videos":
         cmd_videos(args.model, args.stride, args.max_frames)
     else:
