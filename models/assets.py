@@ -104,6 +104,10 @@ class AssetManager:
     def how_to_get(self, spec: AssetSpec) -> str:
         """A sentence telling the user how to obtain the asset."""
         ways = []
+        if spec.derived is not None:
+            source = get_spec(spec.derived.source)
+            return (f"run `peoplelens assets fetch {spec.name}` (makes it from {source.name}, "
+                    f"{source.filename}: {self.how_to_get(source)})")
         if spec.url or spec.archive:
             ways.append(f"run `peoplelens assets fetch {spec.name}` (downloads {spec.url or spec.archive.url})")
         ways.append(
@@ -119,6 +123,9 @@ class AssetManager:
         except KeyError as exc:
             raise AssetError(str(exc)) from None
         status = self.check(spec)
+        if not status.ok and spec.derived is not None and self.check(get_spec(spec.derived.source)).ok:
+            self._derive(spec)  # the published file is here: make the runnable one from it (about a second)
+            status = self.check(spec)
         if status.ok and status.path is not None:
             return status.path
         raise AssetError(
@@ -145,6 +152,18 @@ class AssetManager:
             if status.ok:
                 results.append(status)
                 continue
+            if spec.derived is not None:
+                source_status = self.fetch([get_spec(spec.derived.source)], progress, downloader)[0]
+                if not source_status.ok:
+                    results.append(AssetStatus(spec, None, False, f"its source: {source_status.problem}"))
+                    continue
+                try:
+                    self._derive(spec)
+                except (OSError, AssetError) as exc:
+                    results.append(AssetStatus(spec, None, False, f"making it failed: {exc}"))
+                    continue
+                results.append(self.check(spec))
+                continue
             if not (spec.url or spec.archive):
                 problem = f"{status.problem}; no public download exists: {self.how_to_get(spec)}"
                 results.append(AssetStatus(spec, None, False, problem))
@@ -157,16 +176,43 @@ class AssetManager:
             results.append(self.check(spec))
         return results
 
+    def _derive(self, spec: AssetSpec) -> None:
+        """Make a derived asset from its verified source into the cache, and verify the result."""
+        from peoplelens.models.derive import STEPS
+
+        assert spec.derived is not None
+        source = self.path(spec.derived.source)
+        dest = self.cache_dir / spec.relpath
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=dest.parent, suffix=".part", delete=False) as tmp:
+            pass
+        try:
+            STEPS[spec.derived.step](source, Path(tmp.name))
+            _verify_or_discard(Path(tmp.name), spec.sha256, spec.size, f"{spec.name} (made by {spec.derived.step})")
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+        os.replace(tmp.name, dest)
+        log.info("made %s from %s (%s)", dest, source, spec.derived.step)
+
     def _download_one(self, spec: AssetSpec, download, progress) -> None:
+        """Download from the official URL; when that fails and an archive holds the same bytes, from there."""
         dest = self.cache_dir / spec.relpath
         dest.parent.mkdir(parents=True, exist_ok=True)
         cb = (lambda done, total: progress(spec.name, done, total)) if progress else None
         if spec.url:
             part = dest.with_name(dest.name + ".part")
-            download(spec.url, part, cb)
-            _verify_or_discard(part, spec.sha256, spec.size, spec.name)
-            os.replace(part, dest)
-            return
+            try:
+                download(spec.url, part, cb)
+                _verify_or_discard(part, spec.sha256, spec.size, spec.name)
+            except (OSError, AssetError) as exc:
+                if spec.archive is None:
+                    raise
+                log.warning("%s: %s failed (%s); trying %s", spec.name, spec.url, exc, spec.archive.url)
+                part.unlink(missing_ok=True)
+            else:
+                os.replace(part, dest)
+                return
         assert spec.archive is not None
         archive = self.cache_dir / "archives" / spec.archive.url.rsplit("/", 1)[-1]
         archive.parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,7 @@ class ReplayResult:
     people_enrolled: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    skipped_outputs: dict[str, str] = field(default_factory=dict)  # output -> why it was not written
     audio: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -110,7 +111,8 @@ class ReplayResult:
             "frame_latency_ms": _percentiles(lat * 1000),
             "event_latency_ms": _percentiles(ev_lat * 1000),
             "stage_ms_mean": {k: round(1000 * float(np.mean(v)), 2) for k, v in sorted(stages.items())},
-            "metrics": self.metrics, "outputs": self.outputs, "audio": self.audio,
+            "metrics": self.metrics, "outputs": self.outputs, "skipped_outputs": self.skipped_outputs,
+            "audio": self.audio,
         }
 
 

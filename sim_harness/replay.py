@@ -4,8 +4,11 @@ Frames are read in order with the video's own timestamps and processed one by on
 default, or paced to real time (``realtime``: frames whose time has passed while the processor was busy are
 dropped, as the live runtime's latest-frame slot does). Outputs (``out_dir``): ``events.jsonl``,
 ``frames.jsonl`` (tracks/head/timings per frame), ``audio.wav``, ``overlay.mp4``, ``report.html`` and
-``summary.json``. They are written into a hidden temporary folder inside ``out_dir`` and moved into place
-only when the replay succeeded, so a failure never leaves half-written outputs (it says so and cleans up).
+``summary.json``. Everything but ``report.html`` (matplotlib) and the ground-truth metrics (motmetrics) comes
+with the base install; without the ``report`` extra the report is skipped with one line saying so, unless it
+was asked for explicitly (``report=True``), which is then an error before any frame is processed. Outputs are
+written into a hidden temporary folder inside ``out_dir`` and moved into place only when the replay succeeded,
+so a failure never leaves half-written outputs (it says so and cleans up).
 
 Latency: the wall time from the moment a frame is available to the harness (decoded; in real-time mode its
 scheduled capture time) to the moment the processor returned its events.
@@ -14,6 +17,7 @@ scheduled capture time) to the moment the processor returned its events.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -26,11 +30,16 @@ import cv2
 import numpy as np
 
 from peoplelens.core.event_log import event_line
+from peoplelens.core.extras import available, install_hint, require
 from peoplelens.core.state import AudioEvent
 from peoplelens.lens.runtime.protocol import Processor
 from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.records import FrameRecord, ReplayResult
 from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
+
+log = logging.getLogger(__name__)
+REPORT_FEATURE = "the replay report (report.html)"
+TRUTH_FEATURE = "ground-truth metrics (--truth)"
 
 OUTPUT_FILES = ("events.jsonl", "frames.jsonl", "audio.wav", "overlay.mp4", "report.html", "summary.json")
 
@@ -49,7 +58,7 @@ class ReplayOptions:
     write_imu: str | None = None  # where to write the virtual pan's IMU sidecar (default out/imu.csv)
     overlay: bool = True
     audio: bool = True
-    report: bool = True
+    report: bool | None = None  # None: written when the 'report' extra is installed (else skipped, said once)
     debug_frames: bool = False
     progress: bool = True
     overlay_max_width: int = 960
@@ -125,10 +134,12 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
     """Replay ``video`` through ``processor`` and write the outputs into ``out_dir`` (None = measure only)."""
     options = options or ReplayOptions()
     source = make_source(video, options)
+    write_report, skipped = resolve_report(options.report)
     truth = None
     if options.truth:
         from peoplelens.sim_harness.truth import load_truth
 
+        require("motmetrics", extra="report", feature=TRUTH_FEATURE)  # before any work, as a bad truth file
         truth = load_truth(options.truth)  # a bad truth file fails before any work
     staging: Path | None = None
     out: Path | None = None
@@ -142,11 +153,12 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
     try:
         result = _replay_into(source, processor, options, staging, truth)
         result.people_enrolled = list(people_enrolled or [])
+        result.skipped_outputs = dict(skipped)
         if staging is not None and out is not None:
             result.outputs = {name: str(out / name) for name in sorted(p.name for p in staging.iterdir())
                               if name not in ("summary.json", "report.html")}
             result.outputs.update({"summary.json": str(out / "summary.json")})
-            if options.report:
+            if write_report:
                 from peoplelens.sim_harness.report import write_report
 
                 result.outputs["report.html"] = str(out / "report.html")
@@ -167,6 +179,21 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def resolve_report(wanted: bool | None) -> tuple[bool, dict[str, str]]:
+    """Whether to write report.html: ``True`` needs the 'report' extra (error now if missing), ``None`` writes it
+    when the extra is installed and otherwise says once that it is skipped. Also the skipped outputs."""
+    if wanted is False:
+        return False, {}
+    if wanted:
+        require("matplotlib", extra="report", feature=REPORT_FEATURE)
+        return True, {}
+    if available("matplotlib"):
+        return True, {}
+    reason = f"needs the 'report' extra: {install_hint('report')}"
+    log.warning("report.html skipped: %s", reason)
+    return False, {"report.html": reason}
 
 
 def _replay_into(source: FrameSource, processor: Processor, options: ReplayOptions, staging: Path | None,

@@ -118,7 +118,7 @@ def ears_ok(yaw: float, pitch: float, face_px: float, presence: float | None, ya
 class FaceAttributeEstimator:
     """Head pose (FSA-Net, optionally FaceMesh + PnP), eye gaze (iris model) and the ears / gaze decisions."""
 
-    def __init__(self, head_pose: HeadPoseEstimator, face_mesh: FaceMesh | None,
+    def __init__(self, head_pose: HeadPoseEstimator | None, face_mesh: FaceMesh | None,
                  options: FaceAttributeOptions | None = None) -> None:
         self.head_pose, self.face_mesh = head_pose, face_mesh
         self.options = o = options or FaceAttributeOptions()
@@ -141,7 +141,10 @@ class FaceAttributeEstimator:
         run_mesh = o.use_mesh or (o.use_eyes and o.eye_roi == "mesh")
         mesh = (FaceMesh.from_registry(FaceMeshOptions(run_mesh=run_mesh, run_iris=o.use_eyes))
                 if run_mesh or o.use_eyes else None)
-        return cls(HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config), mesh, o)
+        # pose from FaceMesh + PnP alone (the permissive set: FSA-Net's weights are research-only): no FSA-Net
+        head_pose = (None if o.pose_source == "facemesh" and run_mesh
+                     else HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config))
+        return cls(head_pose, mesh, o)
 
     def _scheduled(self, track_id: int | None) -> bool:
         """Whether the landmark models run for this track on this frame (every ``mesh_every_n``-th)."""
@@ -176,7 +179,12 @@ class FaceAttributeEstimator:
         o = self.options
         h, w = image.shape[:2]
         k = intrinsics if intrinsics is not None else camera_matrix(w, h, o.focal_px or None)
-        fsa = self.head_pose.estimate(image, faces.boxes) if poses is None else np.asarray(poses).reshape(-1, 3)
+        if poses is not None:
+            fsa = np.asarray(poses).reshape(-1, 3)
+        elif self.head_pose is not None:
+            fsa = self.head_pose.estimate(image, faces.boxes)
+        else:  # FaceMesh + PnP only: a face without a usable mesh has an unknown pose (not looking, ears unknown)
+            fsa = np.full((len(faces), 3), np.nan, np.float32)
         if len(fsa) != len(faces):
             raise ValueError(f"{len(fsa)} poses for {len(faces)} faces")
         out = []

@@ -1,17 +1,24 @@
-"""The ``[pipeline]`` section: what runs and how often."""
+"""The ``[pipeline]`` section (what runs and how often) and the models the ``[models]`` set chooses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+from peoplelens.core.config import section
+from peoplelens.models.face_detector import FaceDetectorOptions
+from peoplelens.models.model_sets import ModelSet, configured_model_set
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """What runs and how often (the ``[pipeline]`` config section)."""
 
-    face_model: str = "det_500m"  # det_500m is ~3x faster than det_2.5g at equal verification accuracy here
+    #: face detector (registry name); None = the ``[models]`` set's (research: det_500m, ~3x faster than det_2.5g
+    #: at equal verification accuracy here; permissive: YuNet)
+    face_model: str | None = None
     face_max_side: int = 640  # network input longest side; larger reaches farther faces
-    face_score_threshold: float = 0.5
+    face_score_threshold: float | None = None  # None = the model set's
     #: run the face detector (and everything that needs a face) every N frames; in between, tracks coast on their
     #: motion model. 2 halves the cost per frame (Hamilton: 20 vs 37 ms) for a name ~0.1 s later; 1 = every frame
     faces_every: int = 2
@@ -35,3 +42,17 @@ class PipelineConfig:
     #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
     #: that run the body detector beside it, a one-thread session of the same model runs instead
     face_detector_threads: int = 2
+
+
+def face_detector_options(config: dict[str, Any], models: ModelSet | None = None) -> FaceDetectorOptions:
+    """The video face detector's options: the ``[models]`` set's detector and thresholds, with the ``[pipeline]``
+    section's ``face_model`` / ``face_score_threshold`` / ``face_max_side`` where set."""
+    pc = section(config, "pipeline", PipelineConfig)
+    ms = models or configured_model_set(config)
+    options = FaceDetectorOptions(model=ms.face_detector, max_side=pc.face_max_side,
+                                  score_threshold=ms.face_score_threshold, nms_iou=ms.face_nms_iou)
+    if pc.face_model is not None:
+        options = replace(options, model=pc.face_model)
+    if pc.face_score_threshold is not None:
+        options = replace(options, score_threshold=pc.face_score_threshold)
+    return options

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from peoplelens.core.config import load_config, section
 from peoplelens.core.state import HeadOrientation, ProcessResult
@@ -28,7 +28,7 @@ from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
 from peoplelens.lens.perception.identity import IdentityConfig
 from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
 from peoplelens.lens.perception.tracking import PersonTracker, TrackerConfig
-from peoplelens.lens.pipeline.config import PipelineConfig
+from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_options
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
@@ -46,10 +46,13 @@ from peoplelens.lens.pipeline.stages.track import TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
 from peoplelens.lens.world import ImuTrack, VisualRotationConfig
 from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
-from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
-from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.face_detector import create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
+from peoplelens.models.model_sets import configured_model_set
 from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
 from peoplelens.models.sessions import SessionConfig
+
+T = TypeVar("T")
 
 
 class LensSystem:
@@ -107,6 +110,11 @@ class LensSystem:
         self.runner.close()
 
 
+def _with_defaults(settings: T, configured: dict[str, Any], **defaults: Any) -> T:
+    """``settings`` with ``defaults`` for the fields the config file did not set."""
+    return replace(settings, **{k: v for k, v in defaults.items() if k not in configured})  # type: ignore[type-var]
+
+
 def default_session_config() -> SessionConfig:
     """One ONNX Runtime thread per session (the stage thread overlaps stages instead), unless
     ``$PEOPLELENS_THREADS`` says otherwise."""
@@ -128,8 +136,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     pc = section(config, "pipeline", PipelineConfig)
     workers = Workers(pc.stage_threads)
 
-    face_options = FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
-                                       score_threshold=pc.face_score_threshold)
+    models = configured_model_set(config)
+    face_options = face_detector_options(config, models)
     face_threads = max(1, min(pc.face_detector_threads, os.cpu_count() or 1))
     face_detector = create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=face_threads))
     # beside the body detector both cores are taken: there a one-thread session of the same model is faster
@@ -137,11 +145,15 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
     person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
                                                     session_config=sessions) if pc.people_detector else None)
-    embedder = FaceEmbedder.from_registry(session_config=sessions)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
 
-    tracker_config = section(config, "tracking", TrackerConfig)
+    # cosine thresholds belong to the embedder: the model set's, unless the config sets them
+    tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
+                                    reid_threshold=models.thresholds.reid)
     tracker = PersonTracker(tracker_config)
-    identity_config = section(config, "identity", IdentityConfig)
+    identity_config = _with_defaults(section(config, "identity", IdentityConfig), config.get("identity", {}),
+                                     accept_threshold=models.thresholds.accept,
+                                     reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)
     policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
                             min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))
     world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig))
@@ -164,8 +176,11 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     estimator = None
     if pc.pose_gaze:
         # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
-        estimator = FaceAttributeEstimator.from_registry(section(config, "face_attributes", FaceAttributeOptions),
-                                                         session_config=sessions)
+        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
+        if models.head_pose == "facemesh":  # the permissive set: FaceMesh + PnP (FSA-Net's weights are research-only)
+            attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
+                                               use_mesh=True, pose_source="facemesh")
+        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
     steps += [FaceAttributesStage(estimator, workers), PlaceStage(), PeopleMapStage(people_map),
               ExperiencesStage(experiences)]
     models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
@@ -173,6 +188,6 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         models["face_detector_beside_bodies"] = beside_bodies
     if person_detector is not None:
         models["person_detector"] = person_detector
-    if estimator is not None:
+    if estimator is not None and estimator.head_pose is not None:
         models["head_pose"] = estimator.head_pose
     return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)

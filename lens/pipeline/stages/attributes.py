@@ -46,10 +46,13 @@ class FaceAttributesStage:
             boxes = np.stack([_face_box(tr) for tr in faces])
 
             def poses(part: Sequence[np.ndarray]) -> list[np.ndarray]:
+                assert estimator.head_pose is not None
                 return list(estimator.head_pose.estimate(image, np.stack(part)))
 
-            split = self.workers.split if len(faces) >= self.SPLIT_FROM else (lambda items, fn: fn(items))
-            head_poses = np.asarray(split(list(boxes), poses)).reshape(-1, 3)
+            head_poses = None
+            if estimator.head_pose is not None:  # FSA-Net (stateless), split over both threads for many faces
+                split = self.workers.split if len(faces) >= self.SPLIT_FROM else (lambda items, fn: fn(items))
+                head_poses = np.asarray(split(list(boxes), poses)).reshape(-1, 3)
             dets = Detections(boxes, np.array([_face_score(tr) for tr in faces]),
                               keypoints=np.stack([_keypoints(tr) for tr in faces]))
             assert state.intrinsics is not None
