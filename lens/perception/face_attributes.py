@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.gaze import (
@@ -48,39 +50,44 @@ from peoplelens.models.sessions import SessionConfig
 class FaceAttributeOptions:
     """Thresholds of the face-attribute decisions (section ``[face_attributes]`` of the config)."""
 
-    focal_px: float = 0.0  # camera focal length in pixels; 0 = max(W, H) (~53 deg horizontal FOV)
+    #: camera focal length in pixels; 0 = max(W, H) (~53 deg horizontal FOV)
+    focal_px: Annotated[float, Meta(ge=0.0, le=20000.0)] = 0.0
     # both ears visible
-    ears_enter_yaw_deg: float = 30.0
-    ears_exit_yaw_deg: float = 40.0
-    ears_max_pitch_deg: float = 30.0
-    ears_min_face_px: float = 24.0
-    min_presence: float = 0.5
+    ears_enter_yaw_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 30.0
+    ears_exit_yaw_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 40.0
+    ears_max_pitch_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 30.0
+    ears_min_face_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 24.0
+    min_presence: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
     # looking at the wearer
-    gaze_enter_deg: float = 17.5  # chosen by the leave-one-clip-out search of gaze_eval (was 15: head pose only)
-    gaze_exit_deg: float = 25.0
-    gaze_enter_frames: int = 2
-    gaze_exit_frames: int = 3
+    #: chosen by the leave-one-clip-out search of gaze_eval (was 15: head pose only)
+    gaze_enter_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 17.5
+    gaze_exit_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 25.0
+    gaze_enter_frames: Annotated[int, Meta(ge=1, le=100)] = 2
+    gaze_exit_frames: Annotated[int, Meta(ge=1, le=100)] = 3
     #: eye gaze from the iris model (see peoplelens.lens.perception.gaze): on, and where its eye regions come from
     use_eyes: bool = True
-    eye_roi: str = "keypoints"  # "keypoints" (detector eye keypoints, no FaceMesh) or "mesh" (FaceMesh corners)
+    #: "keypoints" (detector eye keypoints, no FaceMesh) or "mesh" (FaceMesh corners)
+    eye_roi: Literal["keypoints", "mesh"] = "keypoints"
     #: below this distance between the detector's eye keypoints the eyes are not read (head pose alone)
-    eye_min_interocular_px: float = 20.0
-    eye_gain: float = 2.5  # eyeball model: sin(eye angle) = gain x iris shift (fraction of the eye width)
-    eye_max_deg: float = 40.0
-    eye_neutral_vertical: float = 0.05  # iris centre above the corner line (x eye width) when looking ahead
+    eye_min_interocular_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 20.0
+    #: eyeball model: sin(eye angle) = gain x iris shift (fraction of the eye width)
+    eye_gain: Annotated[float, Meta(gt=0.0, le=10.0)] = 2.5
+    eye_max_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 40.0
+    #: iris centre above the corner line (x eye width) when looking ahead
+    eye_neutral_vertical: Annotated[float, Meta(ge=-0.5, le=0.5)] = 0.05
     #: lid opening / eye width below which eyes count as shut or lowered. Not the 0.20 the threshold search of
     #: gaze_eval prefers on the samples (precision 0.88 vs 0.82): a smiling frontal portrait looking at the
     #: camera (faces/enroll/barack_obama/fr_01.jpg) measures 0.167, and narrow eyes must not read as "shut"
-    eyes_open_min_aperture: float = 0.16
+    eyes_open_min_aperture: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.16
     # cost control: FaceMesh only for faces at least this wide; FaceMesh / iris every Nth frame of a track
-    mesh_min_face_px: float = 40.0
-    mesh_every_n: int = 1
+    mesh_min_face_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 40.0
+    mesh_every_n: Annotated[int, Meta(ge=1, le=100)] = 1
     use_mesh: bool = False  # FaceMesh + PnP (pose_source, presence for the ears); the pipeline default is off
     #: head pose used for the decisions when FaceMesh ran: "fsanet" (appearance, line-of-sight relative),
     #: "facemesh" (PnP on the 468 landmarks) or "mean" of the two
-    pose_source: str = "fsanet"
+    pose_source: Literal["fsanet", "facemesh", "mean"] = "fsanet"
     #: PnP with MediaPipe's canonical face reads ~+10 deg pitch low on frontal faces (MANIFEST §5); added back
-    pnp_pitch_offset_deg: float = 10.0
+    pnp_pitch_offset_deg: Annotated[float, Meta(ge=-45.0, le=45.0)] = 10.0
 
 
 @dataclass
