@@ -11,6 +11,7 @@ cluster unless ``address`` names one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.output_dir import begin_batch, finish_batch
 from peoplelens.sim_harness.records import ReplayResult
 from peoplelens.sim_harness.replay import ReplayOptions, replay_video
 from peoplelens.sim_harness.truth import find_truth
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,6 +114,9 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
     if not videos:
         raise ReplayError("no videos to replay")
     out_path = Path(out) if out is not None else None
+    if out_path is not None:  # an empty OUT marked as being written (see peoplelens.sim_harness.output_dir)
+        for notice in begin_batch(out_path, settings.options.overwrite):
+            log.warning("replay: %s", notice)
     if use_ray or jobs > 1:
         settings = serial_stages(settings)
     if use_ray:
@@ -132,6 +139,7 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
         results = [by_video[str(v)] for v in videos]
     if out_path is not None:
         write_batch_outputs(out_path, results, settings.options.report)
+        finish_batch(out_path)
     return results
 
 

@@ -4,8 +4,11 @@ Frames are read in order with the video's own timestamps and processed one by on
 default, or paced to real time (``realtime``: frames whose time has passed while the processor was busy are
 dropped, as the live runtime's latest-frame slot does). Outputs (``out_dir``): ``events.jsonl``,
 ``frames.jsonl`` (tracks/head/timings per frame), ``audio.wav``, ``overlay.mp4``, ``report.html`` and
-``summary.json``. They are written into a hidden temporary folder inside ``out_dir`` and moved into place
-only when the replay succeeded, so a failure never leaves half-written outputs (it says so and cleans up).
+``summary.json``. They are written into a hidden staging folder beside ``out_dir`` and moved into place only
+when the replay succeeded, so a failure never leaves half-written outputs and two runs never mix; a non-empty
+``out_dir`` is refused unless ``overwrite``, and what a killed run left is cleaned up or flagged by the next (see
+:mod:`peoplelens.sim_harness.output_dir`). Undecodable frames are skipped and counted (``frames_undecodable``
+in the summary); too many fail the replay.
 
 Latency: the wall time from the moment a frame is available to the harness (decoded; in real-time mode its
 scheduled capture time) to the moment the processor returned its events.
@@ -14,8 +17,7 @@ scheduled capture time) to the moment the processor returned its events.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,9 +30,11 @@ import numpy as np
 from peoplelens.core.state import AudioEvent
 from peoplelens.lens.runtime.protocol import Processor
 from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.output_dir import prepare_output, staged_output
 from peoplelens.sim_harness.records import FrameRecord, ReplayResult, event_line
 from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
 
+log = logging.getLogger(__name__)
 OUTPUT_FILES = ("events.jsonl", "frames.jsonl", "audio.wav", "overlay.mp4", "report.html", "summary.json")
 
 
@@ -51,6 +55,7 @@ class ReplayOptions:
     report: bool = True
     debug_frames: bool = False
     progress: bool = True
+    overwrite: bool = False  # replace a non-empty output folder that holds a previous replay's outputs
     overlay_max_width: int = 960
 
 
@@ -107,6 +112,10 @@ def run_frames(source: FrameSource, processor: Processor, options: ReplayOptions
                 on_frame(frame.image, out)
             bar.update(1)
     result.wall_s = time.perf_counter() - start_wall
+    result.frames_undecodable = getattr(getattr(source, "frames", None), "frames_undecodable", 0)
+    if result.frames_undecodable:
+        log.warning("replay: %s: %d frame(s) could not be decoded and were skipped (%d processed)",
+                    info.path, result.frames_undecodable, len(result.frames))
     if not result.frames:
         raise ReplayError(f"no frame of {info.path} could be processed")
     return result, events
@@ -128,19 +137,17 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
         from peoplelens.sim_harness.truth import load_truth
 
         truth = load_truth(options.truth)  # a bad truth file fails before any work
-    staging: Path | None = None
-    out: Path | None = None
-    if out_dir is not None:
-        out = Path(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".replay-partial-", dir=out))
-        except OSError as exc:
-            raise ReplayError(f"cannot write to the output folder {out}: {exc}") from exc
-    try:
-        result = _replay_into(source, processor, options, staging, truth)
+    if out_dir is None:
+        result = _replay_into(source, processor, options, None, truth)
         result.people_enrolled = list(people_enrolled or [])
-        if staging is not None and out is not None:
+        return result
+    out = Path(out_dir)
+    for notice in prepare_output(out, options.overwrite):  # fail fast, and say what a crashed run left
+        log.warning("replay: %s", notice)
+    try:
+        with staged_output(out, options.overwrite) as staging:
+            result = _replay_into(source, processor, options, staging, truth)
+            result.people_enrolled = list(people_enrolled or [])
             result.outputs = {name: str(out / name) for name in sorted(p.name for p in staging.iterdir())
                               if name not in ("summary.json", "report.html")}
             result.outputs.update({"summary.json": str(out / "summary.json")})
@@ -150,20 +157,8 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
                 result.outputs["report.html"] = str(out / "report.html")
                 write_report(staging / "report.html", result)
             (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2, allow_nan=False))
-            for item in staging.iterdir():
-                target = out / item.name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                item.replace(target)
-    except BaseException as exc:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, Exception) and not isinstance(exc, KeyboardInterrupt):
-                raise ReplayError(f"replay of {video} failed, nothing was written to {out}: {exc}") from exc
-        raise
-    finally:
-        if staging is not None and staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    except Exception as exc:
+        raise ReplayError(f"replay of {video} failed, nothing was written to {out}: {exc}") from exc
     return result
 
 
