@@ -151,8 +151,8 @@ class SessionTable:
     """Enrolment sessions in memory, expired after ``ttl_s`` idle seconds.
 
     Creating a session never fails: a client over ``per_client`` sessions loses its own oldest, and when the
-    table holds ``max_sessions`` the oldest session of the client holding the most is dropped, so nobody can fill
-    the table to lock another client out."""
+    table holds ``max_sessions`` the least recently used session of the clients holding the most is dropped, so
+    nobody can fill the table to lock another client out."""
 
     def __init__(self, ttl_s: float = 900.0, max_sessions: int = 16, per_client: int = 3) -> None:
         self.ttl_s, self.max_sessions, self.per_client = ttl_s, max_sessions, per_client
@@ -180,9 +180,11 @@ class SessionTable:
             self._expire()
             while sum(o == owner for o in self._owner.values()) >= self.per_client:
                 self._drop(self._oldest_of(owner))
-            if len(self._sessions) >= self.max_sessions:
-                greediest = Counter(self._owner.values()).most_common(1)[0][0]
-                self._drop(self._oldest_of(greediest))
+            if len(self._sessions) >= self.max_sessions:  # the least recently used of the biggest holders
+                held = Counter(self._owner.values())
+                most = max(held.values())
+                self._drop(min((s for s, o in self._owner.items() if held[o] == most),
+                               key=lambda s: self._sessions[s].last_used))
             sid = secrets.token_urlsafe(12)
             self._sessions[sid] = EnrolSession()
             self._owner[sid] = owner
@@ -247,7 +249,7 @@ def create_app(
     if not hosts or "*" in hosts:
         raise InsecureBindError("the app needs a list of host names it answers to (no '*'): a page on another "
                                 "site could otherwise reach it through DNS rebinding")
-    sessions = sessions or SessionTable()
+    sessions = sessions if sessions is not None else SessionTable()
     in_flight = InFlight()
     app = FastAPI(title="PeopleLens registration", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
