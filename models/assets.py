@@ -36,12 +36,33 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
+    """The hex sha256 of a file, read in 1 MiB chunks; :class:`AssetError` when it cannot be read."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    except OSError as exc:
+        raise AssetError(_unreadable(path, exc)) from None
     return h.hexdigest()
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be used, with the fix (permissions, a folder in its place, an I/O error)."""
+    if isinstance(exc, PermissionError):
+        return (f"{path} cannot be read (permission denied); make it readable, e.g. `chmod a+r {path}` "
+                "(and its folders a+x)")
+    if isinstance(exc, IsADirectoryError):
+        return f"{path} is a folder, not the asset file"
+    return f"{path} cannot be read ({exc.strerror or exc})"
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, raising :class:`AssetError` (not PermissionError) when its folder cannot be searched."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise AssetError(_unreadable(path, exc)) from None
 
 
 @dataclass(frozen=True)
@@ -55,9 +76,12 @@ class AssetStatus:
 
 
 def _describe_bad_file(path: Path, spec: AssetSpec) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(256).lstrip().lower()
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(256).lstrip().lower()
+    except OSError as exc:
+        return _unreadable(path, exc)
     if head.startswith((b"<!doctype", b"<html", b"<?xml")) and not spec.relpath.endswith(".xml"):
         return f"{path} is an HTML/XML page, not the asset (a failed download or a saved web page)"
     if size != spec.size:
@@ -92,10 +116,14 @@ class AssetManager:
         """Check the asset in every place it may be; the first good copy wins."""
         problems = []
         for path in self.candidates(spec):
-            if not path.is_file():
+            try:
+                if not _is_file(path):
+                    continue
+                if path.stat().st_size == spec.size and self._hash(path) == spec.sha256:
+                    return AssetStatus(spec, path, True)
+            except (AssetError, OSError) as exc:  # unreadable: say so, and keep looking in the other places
+                problems.append(str(exc) if isinstance(exc, AssetError) else _unreadable(path, exc))
                 continue
-            if path.stat().st_size == spec.size and self._hash(path) == spec.sha256:
-                return AssetStatus(spec, path, True)
             problems.append(_describe_bad_file(path, spec))
         if problems:
             return AssetStatus(spec, None, False, "; ".join(problems))
@@ -237,14 +265,23 @@ class AssetManager:
         if not directory.is_dir():
             raise AssetError(f"{directory} is not a directory")
         by_name: dict[str, list[Path]] = {}
-        for p in directory.rglob("*"):
-            if p.is_file():
-                by_name.setdefault(p.name, []).append(p)
+        try:
+            for p in directory.rglob("*"):
+                if p.is_file():
+                    by_name.setdefault(p.name, []).append(p)
+        except OSError as exc:
+            raise AssetError(f"cannot list {directory}: {exc.strerror or exc}") from None
         results = []
         for spec in specs if specs is not None else all_assets():
             direct = directory / spec.relpath
-            options = [direct] if direct.is_file() else by_name.get(spec.filename, [])
-            good = next((p for p in options if p.stat().st_size == spec.size and sha256_file(p) == spec.sha256), None)
+            try:
+                options = [direct] if _is_file(direct) else by_name.get(spec.filename, [])
+                good = next((p for p in options if p.stat().st_size == spec.size and sha256_file(p) == spec.sha256),
+                            None)
+            except (AssetError, OSError) as exc:
+                problem = str(exc) if isinstance(exc, AssetError) else _unreadable(direct, exc)
+                results.append(AssetStatus(spec, None, False, problem))
+                continue
             if good is None:
                 problem = _describe_bad_file(options[0], spec) if options else f"not in {directory}"
                 results.append(AssetStatus(spec, None, False, problem))

@@ -11,6 +11,7 @@ cluster unless ``address`` names one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -20,9 +21,12 @@ from typing import Any
 from peoplelens.core.extras import available, require
 from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
 from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.output_dir import begin_batch, finish_batch
 from peoplelens.sim_harness.records import ReplayResult
 from peoplelens.sim_harness.replay import ReplayOptions, replay_video, resolve_report
 from peoplelens.sim_harness.truth import find_truth
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,6 +116,9 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
     out_path = Path(out) if out is not None else None
     if use_ray:
         require("ray", extra="ray", feature="replaying on Ray (--ray)")  # before any work
+    if out_path is not None:  # an empty OUT marked as being written (see peoplelens.sim_harness.output_dir)
+        for notice in begin_batch(out_path, settings.options.overwrite):
+            log.warning("replay: %s", notice)
     if use_ray or jobs > 1:
         settings = serial_stages(settings)
     if use_ray:
@@ -134,6 +141,7 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
         results = [by_video[str(v)] for v in videos]
     if out_path is not None:
         write_batch_outputs(out_path, results, settings.options.report)
+        finish_batch(out_path)
     return results
 
 

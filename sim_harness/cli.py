@@ -56,9 +56,10 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--report/--no-report", "report", default=None,
               help="Write report.html (needs the 'report' extra). Default: when that extra is installed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True, help="Replace the outputs of a previous replay in a non-empty --out.")
 def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime, max_frames, config_file,
            debug_frames, virtual_pan, window, wide_hfov, write_imu, processor, jobs, use_ray, ray_address,
-           cpus_per_actor, no_overlay, no_audio, report, quiet) -> None:
+           cpus_per_actor, no_overlay, no_audio, report, quiet, overwrite) -> None:
     """Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, report."""
     from peoplelens.config_cli import check_file
     from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
@@ -71,15 +72,19 @@ def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime,
     options = ReplayOptions(imu=imu, truth=None, realtime=realtime, max_frames=max_frames, virtual_pan=virtual_pan,
                             window=_window(window), wide_hfov_deg=wide_hfov, write_imu=write_imu,
                             overlay=not no_overlay, audio=not no_audio, report=report,
-                            debug_frames=debug_frames, progress=not quiet)
+                            debug_frames=debug_frames, progress=not quiet, overwrite=overwrite)
+    from peoplelens.sim_harness.output_dir import prepare_output
+
+    out = out_dir or (Path("replay-out") if video.is_dir() else Path("replay-out") / video.stem)
+    for notice in prepare_output(out, overwrite):  # before any model loads: refuse a non-empty --out at once
+        click.echo(f"note: {notice}", err=True)
     if video.is_dir():
-        _replay_folder(video, out_dir or Path("replay-out"), options, config, processor, people_store, enroll_dir,
-                       truth, jobs, use_ray, ray_address, cpus_per_actor, quiet)
+        _replay_folder(video, out, options, config, processor, people_store, enroll_dir, truth, jobs, use_ray,
+                       ray_address, cpus_per_actor, quiet)
         return
     if jobs > 1 or use_ray:
         raise ReplayError("--jobs/--ray apply to a folder of videos")
-    _replay_one(video, out_dir or Path("replay-out") / video.stem, options, config, processor, people_store,
-                enroll_dir, truth)
+    _replay_one(video, out, options, config, processor, people_store, enroll_dir, truth)
 
 
 def _replay_one(video: Path, out: Path, options, config, processor, people_store, enroll_dir, truth) -> None:

@@ -106,3 +106,28 @@ def test_permissive_thresholds_on_the_photo_pairs(sface_path: Path, data_dir: Pa
     eer, _ = scores.eer()
     assert eer < 0.02, eer
     assert default_manager().check(get_spec("sface")).ok
+
+
+def test_a_store_never_mixes_embedders_and_the_runtime_refuses_another_sets_people(tmp_path) -> None:
+    """Vectors of two embedders are not comparable: the store records which embedder enrolled its people, refuses
+    vectors of another, and the composition root refuses to name against them with another model set."""
+    import numpy as np
+
+    from peoplelens.lens.pipeline import build_system
+    from peoplelens.lens.pipeline.system import ModelSetMismatchError
+    from peoplelens.registration_app.errors import EmbedderMismatchError
+    from peoplelens.registration_app.store import PeopleStore
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = PeopleStore.open(tmp_path / "people.db")
+    assert store.embedder() is None
+    store.enroll("Ada", vectors, embedder="arcface_mobileface128")
+    reopened = PeopleStore.open(tmp_path / "people.db")
+    assert reopened.embedder() == "arcface_mobileface128"  # sealed in the manifest, survives reopening
+    with pytest.raises(EmbedderMismatchError, match="holds arcface_mobileface128 vectors"):
+        reopened.enroll("Ben", vectors, embedder="sface")
+    assert [p.name for p in reopened.people()] == ["Ada"]  # nothing was written
+    with pytest.raises(ModelSetMismatchError, match="'permissive' uses sface"):
+        build_system({"models": {"set": "permissive"}}, people=reopened)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from peoplelens.core.config import load_config, section
+from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation, ProcessResult
 from peoplelens.core.types import Frame
 from peoplelens.lens.experiences import ExperienceEngine, experience_config
@@ -115,6 +116,20 @@ def _with_defaults(settings: T, configured: dict[str, Any], **defaults: Any) -> 
     return replace(settings, **{k: v for k, v in defaults.items() if k not in configured})  # type: ignore[type-var]
 
 
+class ModelSetMismatchError(PeopleLensError):
+    """The enrolled people's vectors come from another embedder than the configured model set's."""
+
+
+def _check_people_embedder(people: PeopleGallery | None, embedder: str, set_name: str) -> None:
+    """Refuse to name against vectors of another embedder (their similarities mean nothing to this one)."""
+    enrolled_with = getattr(people, "embedder", None)
+    name = enrolled_with() if callable(enrolled_with) else None
+    if name is not None and name != embedder:
+        raise ModelSetMismatchError(
+            f"the enrolled people were enrolled with the {name} embedder, but the [models] set {set_name!r} uses "
+            f"{embedder}: set [models] set to the one they were enrolled with, or enrol them again with this set")
+
+
 def default_session_config() -> SessionConfig:
     """One ONNX Runtime thread per session (the stage thread overlaps stages instead), unless
     ``$PEOPLELENS_THREADS`` says otherwise."""
@@ -134,9 +149,10 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     config = load_config() if config is None else config
     sessions = session_config or default_session_config()
     pc = section(config, "pipeline", PipelineConfig)
+    models = configured_model_set(config)
+    _check_people_embedder(people, models.embedder, models.name)
     workers = Workers(pc.stage_threads)
 
-    models = configured_model_set(config)
     face_options = face_detector_options(config, models)
     face_threads = max(1, min(pc.face_detector_threads, os.cpu_count() or 1))
     face_detector = create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=face_threads))
