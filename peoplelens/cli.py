@@ -46,7 +46,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "people": ("peoplelens.registration_app.cli:people", "List, rename, forget, export and import enrolled people."),
     "phone": ("peoplelens.lens.runtime.cli:phone",
               "Run perception + world + experiences, serving a device over ZeroMQ."),
-    "register-app": ("peoplelens.registration_app.cli:register_app", "Serve the phone registration page."),
+    "register-app": ("peoplelens.registration_app.cli:register_app",
+                     "Serve the phone registration page (a new pairing token at every start; open the printed "
+                     "address)."),
     "replay": ("peoplelens.sim_harness.cli:replay",
                "Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, "
                "report."),
@@ -106,16 +108,25 @@ def cli(verbose: int, config_file: str | None) -> None:
 
     Shell completion: eval "$(_PEOPLELENS_COMPLETE=bash_source peoplelens)" (zsh_source, fish_source).
     """
+    ctx = click.get_current_context()
     if config_file:
+        previous = os.environ.get("PEOPLELENS_CONFIG")
         os.environ["PEOPLELENS_CONFIG"] = os.path.abspath(config_file)
+        ctx.call_on_close(lambda: _restore_env("PEOPLELENS_CONFIG", previous))  # for in-process callers (tests)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx = click.get_current_context()
     wants_help = any(arg in ("--help", "-h") for arg in sys.argv[1:])
     if os.environ.get("PEOPLELENS_CONFIG") and ctx.invoked_subcommand not in (None, "config") and not wants_help:
         from peoplelens.config_cli import check_file
 
         check_file()  # every section of the file, before any work: one clear error, not a failure halfway
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def main() -> None:

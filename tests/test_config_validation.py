@@ -27,7 +27,7 @@ def test_the_issue_example_fails_at_load_naming_everything(tmp_path: Path) -> No
     path = _write(tmp_path, '[pipeline]\nfaces_every = "two"\n')
     with pytest.raises(ConfigError) as err:
         check_file(path)
-    assert str(err.value) == f"config file {path}: [pipeline] faces_every = 'two': expected int"
+    assert str(err.value) == f"config file {path}: [pipeline] faces_every = 'two': expected int, value >= 1 and <= 10"
 
 
 @pytest.mark.parametrize("text,message", [

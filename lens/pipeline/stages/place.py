@@ -3,6 +3,8 @@ spacing, face size and body height, with the identity and face attributes for th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from peoplelens.core.state import IdentityState, TrackView
@@ -12,6 +14,10 @@ from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.world.people_map import PersonObservation
 
 _NOBODY = AnnouncedIdentity(IdentityState.UNSEEN_FACE)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _box_tuple(box: np.ndarray | None) -> tuple[float, float, float, float] | None:
@@ -48,8 +54,8 @@ class PlaceStage:
             else:  # no face: a body's head is near the top of its box
                 cx, cy = (box[0] + box[2]) / 2, box[1] + 0.1 * (box[3] - box[1])
             az, el = (float(v) for v in intr.pixel_to_angles(cx, cy))
-            yaw = a.yaw if a is not None else None
-            pitch = a.pitch if a is not None else None
+            yaw = _finite(a.yaw) if a is not None else None  # a pose FaceMesh could not read is unknown (NaN)
+            pitch = _finite(a.pitch) if a is not None else None
             ears = bool(a.both_ears_visible) if a is not None else False
             looking = bool(a.looking_at_wearer) if a is not None else False
             dist = estimate_distance(intr, face_keypoints=keypoints, face_box=_box_tuple(face_box),
