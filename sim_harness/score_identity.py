@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", default=None, help="a people store (default: the sample people, enrolled now)")
     parser.add_argument("--json", type=Path, default=None, help="write the scores as JSON here")
     args = parser.parse_args(argv)
+    from peoplelens.core.config import load_config
     from peoplelens.models.assets import default_manager
     from peoplelens.sim_harness.enrollment import enroll_folder, open_people
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
               else enroll_folder(manager.path("data/faces/enroll/lin_manuel_miranda/fr_01.jpg").parents[1]))
     try:
         print(people.description)
-        scores = score_videos(videos, people.store, progress=False)
+        scores = score_videos(videos, people.store, load_config(), progress=False)
     finally:
         people.close()
     print(format_table(scores))
