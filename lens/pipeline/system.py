@@ -27,7 +27,7 @@ from peoplelens.lens.perception.face_quality import FaceQualityConfig
 from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
 from peoplelens.lens.perception.identity import IdentityConfig
 from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
-from peoplelens.lens.perception.tracking import PersonTracker, TrackerConfig
+from peoplelens.lens.perception.tracking import TrackerConfig, create_tracker
 from peoplelens.lens.pipeline.config import PipelineConfig
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
@@ -140,7 +140,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     embedder = FaceEmbedder.from_registry(session_config=sessions)
 
     tracker_config = section(config, "tracking", TrackerConfig)
-    tracker = PersonTracker(tracker_config)
+    tracker = create_tracker(tracker_config)  # ours, or the ByteTrack baseline ([tracking] tracker)
     identity_config = section(config, "identity", IdentityConfig)
     policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
                             min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))

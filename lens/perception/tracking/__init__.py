@@ -28,8 +28,10 @@ camera motion), ``track``, ``costs`` (association costs), ``tracker`` (:class:`P
 (the :class:`Tracker` interface the pipeline's track stage speaks, so another tracker plugs in).
 """
 
+from peoplelens.lens.perception.tracking.bytetrack import ByteTrackBaseline
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
-from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, iou_cost
+from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, PersonCost, iou_cost
+from peoplelens.lens.perception.tracking.factory import create_tracker
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography, camera_motion_matrix
 from peoplelens.lens.perception.tracking.observations import (
     PersonObservation,
@@ -41,7 +43,7 @@ from peoplelens.lens.perception.tracking.track import Track
 from peoplelens.lens.perception.tracking.tracker import PersonTracker
 
 __all__ = [
-    "BoxKalman", "CostFunction", "FaceReidCost", "PersonObservation", "PersonTracker", "Track", "Tracker",
-    "TrackerConfig", "TrackingError", "apply_homography", "build_observations", "camera_motion_matrix", "iou_cost",
-    "pair_faces_with_bodies",
+    "BoxKalman", "ByteTrackBaseline", "CostFunction", "FaceReidCost", "PersonCost", "PersonObservation",
+    "PersonTracker", "Track", "Tracker", "TrackerConfig", "TrackingError", "apply_homography", "build_observations",
+    "camera_motion_matrix", "create_tracker", "iou_cost", "pair_faces_with_bodies",
 ]
