@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.baseline_sessions import BASELINE_SESSIONS
 from peoplelens.bench.enrol import enroll_people
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
@@ -25,12 +26,6 @@ from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
 
 SCHEMA = "peoplelens-bench/1"
-#: how the baseline's ONNX Runtime sessions are set up
-BASELINE_SESSIONS = {
-    "default": "ONNX Runtime's default session options (one thread per core, spin-waiting), as a user gets them",
-    "tuned": "2 intra-op threads a session without spin-waiting (the fastest setting found for it on 2 cores)",
-    "single": "1 intra-op thread a session, no spin-waiting (as our sessions, except our face detector's 2)",
-}
 BASELINE_THREADS = {"tuned": 2, "default": None, "single": 1}
 GOALS = {"fps": 30.0, "latency_p95_ms": 60.0, "speedup": 3.0, "peak_rss_mb": 1536.0}
 
@@ -85,6 +80,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
     from peoplelens.core.config import section
     from peoplelens.lens.pipeline import PipelineConfig, build_system
+    from peoplelens.lens.pipeline.config import face_detector_options
+    from peoplelens.models.model_sets import configured_model_set
 
     report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
     if options.providers == "cuda" and (why := cuda_status()) is not None:
@@ -104,6 +101,7 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
         "frame_size": (f"centre crop to {options.aspect}, then " if aspect else "")
         + f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
         "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
+        "model_set": configured_model_set(config).name, "face_detector": face_detector_options(config).model,
         "session": {"intra_op_threads": session_config.intra_op_threads if session_config else "pipeline default",
                     "inter_op_threads": session_config.inter_op_threads if session_config else "pipeline default"},
     }
@@ -223,10 +221,9 @@ def _threads_used(system) -> dict[str, int]:
 
 
 def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> dict:
-    from peoplelens.core.config import section
-    from peoplelens.lens.pipeline import PipelineConfig
+    from peoplelens.lens.pipeline.config import face_detector_options
 
-    detector = section(options.config or {}, "pipeline", PipelineConfig).face_model
+    detector = face_detector_options(options.config or {}).model
     if detector not in ("det_500m", "det_2.5g"):
         raise BenchError(f"the baseline needs an SCRFD detector (det_500m / det_2.5g), the pipeline uses {detector}")
     say(f"baseline: insightface FaceAnalysis with {detector} + arcface_mobileface128, enrolling ...")

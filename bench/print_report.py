@@ -34,7 +34,7 @@ def print_report(report: dict, console: Console | None = None) -> None:
         c.print(f"[yellow]{report['skipped']}[/]")
         return
     s = report["settings"]
-    c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['pipeline']['face_model']} "
+    c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['face_detector']} "
             f"@{s['pipeline']['face_max_side']} every {s['pipeline'].get('faces_every', 1)} frame(s) (tracks coast "
             f"in between: events up to one frame later), people every {s['pipeline']['people_every']}; "
             f"audio: {s['audio_renderer']}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from peoplelens.registration_app.store import PeopleStore, default_store_path
+from peoplelens.registration_app.store import PeopleStore, default_store_path, secret_path_for
 
 
 @dataclass
@@ -40,9 +40,11 @@ def resolve_store_path(path: str | Path | None = None) -> Path:
 
 
 def open_run_people(path: str | Path | None = None) -> RunPeople:
-    """Open the store for a run (verified: a tampered or unreadable store raises); nothing is created."""
+    """Open the store for a run (verified: a tampered, rolled-back or unreadable store raises); nothing is created.
+    No store file and no installation key means nobody was enrolled yet; a key without its store is refused (the
+    store was lost, see :mod:`peoplelens.registration_app.opening`)."""
     resolved = resolve_store_path(path)
-    if not resolved.exists():
+    if not resolved.exists() and not secret_path_for(resolved).exists():
         return RunPeople(resolved, None, 0)
-    store = PeopleStore.open(resolved)
+    store = PeopleStore.open(resolved, create=False)
     return RunPeople(resolved, store, len(store.people()))

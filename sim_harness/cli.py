@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from peoplelens.core.config import load_config
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+from peoplelens.core.extras import available, install_hint
 from peoplelens.sim_harness.errors import ReplayError
+
+# numpy, OpenCV and the pipeline are imported inside the command, so --help is instant.
 
 
 def _window(value: str) -> tuple[int, int]:
@@ -43,7 +45,7 @@ def _window(value: str) -> tuple[int, int]:
               help="Horizontal field of view assumed for the wide video in --virtual-pan.")
 @click.option("--write-imu", type=click.Path(dir_okay=False), help="Where to write the pan's IMU sidecar "
               "(default OUT/imu.csv).")
-@click.option("--processor", default=DEFAULT_FACTORY, show_default=True, help="Processor factory module:attr.")
+@click.option("--processor", default=None, help="Processor factory module:attr (default: the pipeline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Folder: videos replayed in parallel (processes, or Ray actors with --ray).")
 @click.option("--ray", "use_ray", is_flag=True, help="Folder: run on Ray (local cluster unless --ray-address).")
@@ -51,29 +53,38 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--cpus-per-actor", type=float, default=1.0, show_default=True, help="Ray num_cpus per actor.")
 @click.option("--no-overlay", is_flag=True, help="Skip overlay.mp4.")
 @click.option("--no-audio", is_flag=True, help="Skip audio.wav.")
-@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("--report/--no-report", "report", default=None,
+              help="Write report.html (needs the 'report' extra). Default: when that extra is installed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True, help="Replace the outputs of a previous replay in a non-empty --out.")
 def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime, max_frames, config_file,
            debug_frames, virtual_pan, window, wide_hfov, write_imu, processor, jobs, use_ray, ray_address,
-           cpus_per_actor, no_overlay, no_audio, no_report, quiet) -> None:
+           cpus_per_actor, no_overlay, no_audio, report, quiet, overwrite) -> None:
     """Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, report."""
+    from peoplelens.config_cli import check_file
+    from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
     from peoplelens.sim_harness.replay import ReplayOptions
 
+    processor = processor or DEFAULT_FACTORY
     if people_store and enroll_dir:
         raise ReplayError("use --people or --enroll-dir, not both")
-    config = load_config(config_file)
+    config = check_file(config_file) if config_file else load_config()  # every section checked before any work
     options = ReplayOptions(imu=imu, truth=None, realtime=realtime, max_frames=max_frames, virtual_pan=virtual_pan,
                             window=_window(window), wide_hfov_deg=wide_hfov, write_imu=write_imu,
-                            overlay=not no_overlay, audio=not no_audio, report=not no_report,
-                            debug_frames=debug_frames, progress=not quiet)
+                            overlay=not no_overlay, audio=not no_audio, report=report,
+                            debug_frames=debug_frames, progress=not quiet, overwrite=overwrite)
+    from peoplelens.sim_harness.output_dir import prepare_output
+
+    out = out_dir or (Path("replay-out") if video.is_dir() else Path("replay-out") / video.stem)
+    for notice in prepare_output(out, overwrite):  # before any model loads: refuse a non-empty --out at once
+        click.echo(f"note: {notice}", err=True)
     if video.is_dir():
-        _replay_folder(video, out_dir or Path("replay-out"), options, config, processor, people_store, enroll_dir,
-                       truth, jobs, use_ray, ray_address, cpus_per_actor, quiet)
+        _replay_folder(video, out, options, config, processor, people_store, enroll_dir, truth, jobs, use_ray,
+                       ray_address, cpus_per_actor, quiet)
         return
     if jobs > 1 or use_ray:
         raise ReplayError("--jobs/--ray apply to a folder of videos")
-    _replay_one(video, out_dir or Path("replay-out") / video.stem, options, config, processor, people_store,
-                enroll_dir, truth)
+    _replay_one(video, out, options, config, processor, people_store, enroll_dir, truth)
 
 
 def _replay_one(video: Path, out: Path, options, config, processor, people_store, enroll_dir, truth) -> None:
@@ -86,7 +97,12 @@ def _replay_one(video: Path, out: Path, options, config, processor, people_store
     if truth == "auto":
         found = find_truth(video)
         truth = str(found) if found else None
-        click.echo(f"truth: {truth or 'none found'}", err=True)
+        if truth and not available("motmetrics"):
+            click.echo(f"truth: {truth} found, metrics skipped: they need the 'report' extra "
+                       f"({install_hint('report')})", err=True)
+            truth = None
+        else:
+            click.echo(f"truth: {truth or 'none found'}", err=True)
     options.truth = None if truth in (None, "none") else truth
     from peoplelens.sim_harness.replay import make_source
 

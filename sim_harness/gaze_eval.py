@@ -35,7 +35,7 @@ import numpy as np
 from peoplelens.core.types import Detections, box_iou
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, FaceAttributes
 from peoplelens.lens.perception.gaze import GazeOptions, estimate_gaze
-from peoplelens.lens.pipeline import PipelineConfig
+from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 
@@ -323,15 +323,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", action="store_true", help="also measure the eye reading against face size")
     parser.add_argument("--no-tracked", action="store_true", help="skip the every-frame tracked runs")
     args = parser.parse_args(argv)
-    pc = PipelineConfig()
-    detector = create_face_detector(FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
-                                                        score_threshold=pc.face_score_threshold))
+    face_options = face_detector_options({})  # the product's video face detector
+    detector = create_face_detector(face_options)
     shared = FaceAttributeEstimator.from_registry(FaceAttributeOptions(use_mesh=True))
     estimators = {name: FaceAttributeEstimator(shared.head_pose, shared.face_mesh, o) for name, o in VARIANTS.items()}
     samples = load_samples(asset_path("data/videos/royal_opera_pedestrians_1080p25.mp4").parent, args.annotations)
     frames = Frames()
     print(f"{len(samples)} decided samples ({sum(s.looking for s in samples)} looking); faces from "
-          f"{pc.face_model} @ {pc.face_max_side} px")
+          f"{face_options.model} @ {face_options.max_side} px")
     attrs, cost = run_per_frame(samples, detector, estimators, frames)
     print("\nper frame (no track id), defaults:")
     for name in estimators:

@@ -83,7 +83,7 @@ def test_ratio_comes_from_the_two_measured_times(report: dict) -> None:
     _summary_ok(base["process"])
     assert cmp["time_ratio_ours_over_baseline"] == pytest.approx(ours["time_per_frame_ms"] / base["time_per_frame_ms"])
     assert cmp["speedup"] == pytest.approx(1 / cmp["time_ratio_ours_over_baseline"])
-    assert base["detector"] == report["settings"]["pipeline"]["face_model"]
+    assert base["detector"] == report["settings"]["face_detector"] == "det_500m"
 
 
 def test_identity_is_scored_for_both_systems(report: dict) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
 from peoplelens.lens.perception.gaze import INNER, OUTER, GazeConfigError, GazeOptions, estimate_gaze, read_eyes
-from peoplelens.lens.pipeline import PipelineConfig
+from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 from peoplelens.sim_harness import gaze_eval
@@ -35,9 +35,7 @@ def frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def detector():
-    pc = PipelineConfig()  # the product's face detector settings
-    return create_face_detector(FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
-                                                    score_threshold=pc.face_score_threshold))
+    return create_face_detector(face_detector_options({}))  # the product's video face detector
 
 
 @pytest.fixture(scope="module")

@@ -98,5 +98,5 @@ def test_evaluation_scores_the_products_frames(systems, data_dir: Path) -> None:
 
 
 def test_unknown_tracker_is_a_clear_error() -> None:
-    with pytest.raises(PeopleLensError, match="tracker = 'sort'.*people, bytetrack"):
+    with pytest.raises(PeopleLensError, match="tracker = 'sort': expected 'people' or 'bytetrack'"):
         build_system({"tracking": {"tracker": "sort"}})

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.gaze import (
@@ -48,39 +50,44 @@ from peoplelens.models.sessions import SessionConfig
 class FaceAttributeOptions:
     """Thresholds of the face-attribute decisions (section ``[face_attributes]`` of the config)."""
 
-    focal_px: float = 0.0  # camera focal length in pixels; 0 = max(W, H) (~53 deg horizontal FOV)
+    #: camera focal length in pixels; 0 = max(W, H) (~53 deg horizontal FOV)
+    focal_px: Annotated[float, Meta(ge=0.0, le=20000.0)] = 0.0
     # both ears visible
-    ears_enter_yaw_deg: float = 30.0
-    ears_exit_yaw_deg: float = 40.0
-    ears_max_pitch_deg: float = 30.0
-    ears_min_face_px: float = 24.0
-    min_presence: float = 0.5
+    ears_enter_yaw_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 30.0
+    ears_exit_yaw_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 40.0
+    ears_max_pitch_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 30.0
+    ears_min_face_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 24.0
+    min_presence: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
     # looking at the wearer
-    gaze_enter_deg: float = 17.5  # chosen by the leave-one-clip-out search of gaze_eval (was 15: head pose only)
-    gaze_exit_deg: float = 25.0
-    gaze_enter_frames: int = 2
-    gaze_exit_frames: int = 3
+    #: chosen by the leave-one-clip-out search of gaze_eval (was 15: head pose only)
+    gaze_enter_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 17.5
+    gaze_exit_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 25.0
+    gaze_enter_frames: Annotated[int, Meta(ge=1, le=100)] = 2
+    gaze_exit_frames: Annotated[int, Meta(ge=1, le=100)] = 3
     #: eye gaze from the iris model (see peoplelens.lens.perception.gaze): on, and where its eye regions come from
     use_eyes: bool = True
-    eye_roi: str = "keypoints"  # "keypoints" (detector eye keypoints, no FaceMesh) or "mesh" (FaceMesh corners)
+    #: "keypoints" (detector eye keypoints, no FaceMesh) or "mesh" (FaceMesh corners)
+    eye_roi: Literal["keypoints", "mesh"] = "keypoints"
     #: below this distance between the detector's eye keypoints the eyes are not read (head pose alone)
-    eye_min_interocular_px: float = 20.0
-    eye_gain: float = 2.5  # eyeball model: sin(eye angle) = gain x iris shift (fraction of the eye width)
-    eye_max_deg: float = 40.0
-    eye_neutral_vertical: float = 0.05  # iris centre above the corner line (x eye width) when looking ahead
+    eye_min_interocular_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 20.0
+    #: eyeball model: sin(eye angle) = gain x iris shift (fraction of the eye width)
+    eye_gain: Annotated[float, Meta(gt=0.0, le=10.0)] = 2.5
+    eye_max_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 40.0
+    #: iris centre above the corner line (x eye width) when looking ahead
+    eye_neutral_vertical: Annotated[float, Meta(ge=-0.5, le=0.5)] = 0.05
     #: lid opening / eye width below which eyes count as shut or lowered. Not the 0.20 the threshold search of
     #: gaze_eval prefers on the samples (precision 0.88 vs 0.82): a smiling frontal portrait looking at the
     #: camera (faces/enroll/barack_obama/fr_01.jpg) measures 0.167, and narrow eyes must not read as "shut"
-    eyes_open_min_aperture: float = 0.16
+    eyes_open_min_aperture: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.16
     # cost control: FaceMesh only for faces at least this wide; FaceMesh / iris every Nth frame of a track
-    mesh_min_face_px: float = 40.0
-    mesh_every_n: int = 1
+    mesh_min_face_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 40.0
+    mesh_every_n: Annotated[int, Meta(ge=1, le=100)] = 1
     use_mesh: bool = False  # FaceMesh + PnP (pose_source, presence for the ears); the pipeline default is off
     #: head pose used for the decisions when FaceMesh ran: "fsanet" (appearance, line-of-sight relative),
     #: "facemesh" (PnP on the 468 landmarks) or "mean" of the two
-    pose_source: str = "fsanet"
+    pose_source: Literal["fsanet", "facemesh", "mean"] = "fsanet"
     #: PnP with MediaPipe's canonical face reads ~+10 deg pitch low on frontal faces (MANIFEST §5); added back
-    pnp_pitch_offset_deg: float = 10.0
+    pnp_pitch_offset_deg: Annotated[float, Meta(ge=-45.0, le=45.0)] = 10.0
 
 
 @dataclass
@@ -118,7 +125,7 @@ def ears_ok(yaw: float, pitch: float, face_px: float, presence: float | None, ya
 class FaceAttributeEstimator:
     """Head pose (FSA-Net, optionally FaceMesh + PnP), eye gaze (iris model) and the ears / gaze decisions."""
 
-    def __init__(self, head_pose: HeadPoseEstimator, face_mesh: FaceMesh | None,
+    def __init__(self, head_pose: HeadPoseEstimator | None, face_mesh: FaceMesh | None,
                  options: FaceAttributeOptions | None = None) -> None:
         self.head_pose, self.face_mesh = head_pose, face_mesh
         self.options = o = options or FaceAttributeOptions()
@@ -141,7 +148,10 @@ class FaceAttributeEstimator:
         run_mesh = o.use_mesh or (o.use_eyes and o.eye_roi == "mesh")
         mesh = (FaceMesh.from_registry(FaceMeshOptions(run_mesh=run_mesh, run_iris=o.use_eyes))
                 if run_mesh or o.use_eyes else None)
-        return cls(HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config), mesh, o)
+        # pose from FaceMesh + PnP alone (the permissive set: FSA-Net's weights are research-only): no FSA-Net
+        head_pose = (None if o.pose_source == "facemesh" and run_mesh
+                     else HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config))
+        return cls(head_pose, mesh, o)
 
     def _scheduled(self, track_id: int | None) -> bool:
         """Whether the landmark models run for this track on this frame (every ``mesh_every_n``-th)."""
@@ -176,7 +186,12 @@ class FaceAttributeEstimator:
         o = self.options
         h, w = image.shape[:2]
         k = intrinsics if intrinsics is not None else camera_matrix(w, h, o.focal_px or None)
-        fsa = self.head_pose.estimate(image, faces.boxes) if poses is None else np.asarray(poses).reshape(-1, 3)
+        if poses is not None:
+            fsa = np.asarray(poses).reshape(-1, 3)
+        elif self.head_pose is not None:
+            fsa = self.head_pose.estimate(image, faces.boxes)
+        else:  # FaceMesh + PnP only: a face without a usable mesh has an unknown pose (not looking, ears unknown)
+            fsa = np.full((len(faces), 3), np.nan, np.float32)
         if len(fsa) != len(faces):
             raise ValueError(f"{len(fsa)} poses for {len(faces)} faces")
         out = []

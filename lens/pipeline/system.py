@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from peoplelens.core.config import load_config, section
+from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation, ProcessResult
 from peoplelens.core.types import Frame
 from peoplelens.lens.experiences import ExperienceEngine, experience_config
@@ -28,7 +29,7 @@ from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
 from peoplelens.lens.perception.identity import IdentityConfig
 from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
 from peoplelens.lens.perception.tracking import TrackerConfig, create_tracker
-from peoplelens.lens.pipeline.config import PipelineConfig
+from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_options
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
@@ -46,10 +47,13 @@ from peoplelens.lens.pipeline.stages.track import TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
 from peoplelens.lens.world import ImuTrack, VisualRotationConfig
 from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
-from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
-from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.face_detector import create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
+from peoplelens.models.model_sets import configured_model_set
 from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
 from peoplelens.models.sessions import SessionConfig
+
+T = TypeVar("T")
 
 
 class LensSystem:
@@ -107,6 +111,25 @@ class LensSystem:
         self.runner.close()
 
 
+def _with_defaults(settings: T, configured: dict[str, Any], **defaults: Any) -> T:
+    """``settings`` with ``defaults`` for the fields the config file did not set."""
+    return replace(settings, **{k: v for k, v in defaults.items() if k not in configured})  # type: ignore[type-var]
+
+
+class ModelSetMismatchError(PeopleLensError):
+    """The enrolled people's vectors come from another embedder than the configured model set's."""
+
+
+def _check_people_embedder(people: PeopleGallery | None, embedder: str, set_name: str) -> None:
+    """Refuse to name against vectors of another embedder (their similarities mean nothing to this one)."""
+    enrolled_with = getattr(people, "embedder", None)
+    name = enrolled_with() if callable(enrolled_with) else None
+    if name is not None and name != embedder:
+        raise ModelSetMismatchError(
+            f"the enrolled people were enrolled with the {name} embedder, but the [models] set {set_name!r} uses "
+            f"{embedder}: set [models] set to the one they were enrolled with, or enrol them again with this set")
+
+
 def default_session_config() -> SessionConfig:
     """One ONNX Runtime thread per session (the stage thread overlaps stages instead), unless
     ``$PEOPLELENS_THREADS`` says otherwise."""
@@ -126,10 +149,11 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     config = load_config() if config is None else config
     sessions = session_config or default_session_config()
     pc = section(config, "pipeline", PipelineConfig)
+    models = configured_model_set(config)
+    _check_people_embedder(people, models.embedder, models.name)
     workers = Workers(pc.stage_threads)
 
-    face_options = FaceDetectorOptions(model=pc.face_model, max_side=pc.face_max_side,
-                                       score_threshold=pc.face_score_threshold)
+    face_options = face_detector_options(config, models)
     face_threads = max(1, min(pc.face_detector_threads, os.cpu_count() or 1))
     face_detector = create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=face_threads))
     # beside the body detector both cores are taken: there a one-thread session of the same model is faster
@@ -137,11 +161,15 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
     person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
                                                     session_config=sessions) if pc.people_detector else None)
-    embedder = FaceEmbedder.from_registry(session_config=sessions)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
 
-    tracker_config = section(config, "tracking", TrackerConfig)
+    # cosine thresholds belong to the embedder: the model set's, unless the config sets them
+    tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
+                                    reid_threshold=models.thresholds.reid)
     tracker = create_tracker(tracker_config)  # ours, or the ByteTrack baseline ([tracking] tracker)
-    identity_config = section(config, "identity", IdentityConfig)
+    identity_config = _with_defaults(section(config, "identity", IdentityConfig), config.get("identity", {}),
+                                     accept_threshold=models.thresholds.accept,
+                                     reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)
     policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
                             min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))
     world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig))
@@ -164,8 +192,11 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     estimator = None
     if pc.pose_gaze:
         # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
-        estimator = FaceAttributeEstimator.from_registry(section(config, "face_attributes", FaceAttributeOptions),
-                                                         session_config=sessions)
+        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
+        if models.head_pose == "facemesh":  # the permissive set: FaceMesh + PnP (FSA-Net's weights are research-only)
+            attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
+                                               use_mesh=True, pose_source="facemesh")
+        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
     steps += [FaceAttributesStage(estimator, workers), PlaceStage(), PeopleMapStage(people_map),
               ExperiencesStage(experiences)]
     models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
@@ -173,6 +204,6 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         models["face_detector_beside_bodies"] = beside_bodies
     if person_detector is not None:
         models["person_detector"] = person_detector
-    if estimator is not None:
+    if estimator is not None and estimator.head_pose is not None:
         models["head_pose"] = estimator.head_pose
     return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from peoplelens.core.config import load_config
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
-from peoplelens.lens.runtime.sinks import AudioPlayerSink, EventSink, LogSink
+
+# Heavy modules (numpy, OpenCV, ZeroMQ, the pipeline) are imported inside the commands, so --help is instant.
 
 
-def _sink(audio: bool, audio_device: str | None) -> EventSink:
+def _sink(audio: bool, audio_device: str | None) -> Any:
+    from peoplelens.lens.runtime.sinks import AudioPlayerSink, LogSink
+
     return AudioPlayerSink(audio_device) if audio else LogSink()
+
+
+def _factory(processor: str | None) -> str:
+    from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+
+    return processor or DEFAULT_FACTORY
 
 
 def _check_source(camera: int | None, video: str | None) -> None:
@@ -38,8 +48,9 @@ _processor_options = [
     click.option("--people", "people_path", type=click.Path(dir_okay=True), default=None,
                  help="People store to name against (default: the one `peoplelens enroll` writes, "
                       "$PEOPLELENS_STORE or the per-user data dir)."),
-    click.option("--processor", default=DEFAULT_FACTORY, show_default=True,
-                 help="Processor factory 'module:function' (called with the config and the people store)."),
+    click.option("--processor", default=None,
+                 help="Processor factory 'module:function' (called with the config and the people store; "
+                      "default: the product, peoplelens.lens.pipeline:build_system)."),
     click.option("--slow-ms", type=float, default=0.0, help="Add this delay per frame (testing back-pressure)."),
 ]
 _events_option = click.option(
@@ -77,7 +88,7 @@ def run(camera, video, imu, realtime, loop, duration_s, stats_path, report_every
 
     _check_source(camera, video)
     opts = LocalOptions(camera=camera, video=video, imu=imu, realtime=realtime, loop=loop, duration_s=duration_s,
-                        processor=processor, slow_ms=slow_ms, seen_bind=seen_bind, stats_path=stats_path,
+                        processor=_factory(processor), slow_ms=slow_ms, seen_bind=seen_bind, stats_path=stats_path,
                         report_every_s=report_every_s, events_path=events_path)
     config = load_config()
     run_local(opts, _sink(audio, audio_device), config, people=_open_people(people_path))
@@ -111,7 +122,7 @@ def phone(bind, duration_s, stats_path, report_every_s, people_path, processor, 
     """Run perception + world + experiences, serving a device over ZeroMQ."""
     from peoplelens.lens.runtime.phone import PhoneOptions, run_phone
 
-    opts = PhoneOptions(bind=bind, processor=processor, slow_ms=slow_ms, max_frame_age_s=max_frame_age_s,
+    opts = PhoneOptions(bind=bind, processor=_factory(processor), slow_ms=slow_ms, max_frame_age_s=max_frame_age_s,
                         duration_s=duration_s, stats_path=stats_path, report_every_s=report_every_s)
     config = load_config()
     run_phone(opts, config, people=_open_people(people_path))

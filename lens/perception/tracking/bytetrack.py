@@ -34,7 +34,7 @@ def _byte_track(config: TrackerConfig) -> Any:
         from trackers import ByteTrackTracker
     except ImportError as exc:
         raise TrackingError("[tracking] tracker = \"bytetrack\" needs the `trackers` package: "
-                            "pip install \"peoplelens[sim]\" (or pip install trackers)") from exc
+                            "pip install \"peoplelens[eval]\" (or pip install trackers)") from exc
     return ByteTrackTracker(
         lost_track_buffer=max(1, round(config.max_age_s * REFERENCE_FPS)), frame_rate=REFERENCE_FPS,
         track_activation_threshold=config.new_track_score, minimum_consecutive_frames=config.min_hits,

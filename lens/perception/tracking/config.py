@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from peoplelens.core.errors import PeopleLensError
 
-TRACKERS = ("people", "bytetrack")  # ours, and the standard baseline beside it (see ``factory``)
-COSTS = ("person", "iou", "face_reid")
+TrackerName = Literal["people", "bytetrack"]  # ours, and the standard baseline beside it (see ``factory``)
+CostName = Literal["person", "iou", "face_reid"]
+TRACKERS, COSTS = get_args(TrackerName), get_args(CostName)
 
 
 class TrackingError(PeopleLensError):
@@ -22,11 +24,11 @@ class TrackerConfig:
     #: "people": ours (faces paired with bodies, motion compensated by the head rotation, re-identification by the face
     #: gallery); "bytetrack": the standard ByteTrack of the ``trackers`` package on the same observations' boxes
     #: (IoU only, no appearance, no camera motion), to measure ours against in the same run
-    tracker: str = "people"
+    tracker: TrackerName = "people"
     #: association cost of "people": "person" (1 - the best IoU of body with body or face with face, or of a face inside
     #: a body's head region where one side lacks that part), "iou" (same parts only) or "face_reid" ("person" lowered
     #: by the face-embedding cosine where the observation carries an embedding)
-    cost: str = "person"
+    cost: CostName = "person"
     high_score: float = 0.5  # observations at or above this go to the first association stage
     low_score: float = 0.1  # below this an observation is ignored; between the two: second stage only
     new_track_score: float = 0.6  # an unmatched observation starts a track only at this score

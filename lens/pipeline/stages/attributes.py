@@ -30,11 +30,12 @@ class FaceAttributesStage:
 
     def run(self, state: FrameState) -> None:
         """Attributes of this frame's faces; coasting tracks keep their last ones."""
-        if self.estimator is None:  # head pose and gaze are switched off
+        estimator = self.estimator
+        if estimator is None:  # head pose and gaze are switched off
             state.attributes = {}
             return
         if state.removed:
-            self.estimator.forget(list(state.removed))
+            estimator.forget(list(state.removed))
             for tid in state.removed:
                 self._last.pop(tid, None)
         faces = [tr for tr in state.tracks if tr.observation is not None and tr.observation.face_box is not None
@@ -42,17 +43,20 @@ class FaceAttributesStage:
         attrs: dict[int, Any] = {}
         if faces:
             image = state.frame.image
-            boxes = np.stack([tr.observation.face_box for tr in faces if tr.observation is not None])
+            boxes = np.stack([_face_box(tr) for tr in faces])
 
             def poses(part: Sequence[np.ndarray]) -> list[np.ndarray]:
-                return list(self.estimator.head_pose.estimate(image, np.stack(part)))
+                assert estimator.head_pose is not None
+                return list(estimator.head_pose.estimate(image, np.stack(part)))
 
-            split = self.workers.split if len(faces) >= self.SPLIT_FROM else (lambda items, fn: fn(items))
-            head_poses = np.asarray(split(list(boxes), poses)).reshape(-1, 3)
+            head_poses = None
+            if estimator.head_pose is not None:  # FSA-Net (stateless), split over both threads for many faces
+                split = self.workers.split if len(faces) >= self.SPLIT_FROM else (lambda items, fn: fn(items))
+                head_poses = np.asarray(split(list(boxes), poses)).reshape(-1, 3)
             dets = Detections(boxes, np.array([_face_score(tr) for tr in faces]),
                               keypoints=np.stack([_keypoints(tr) for tr in faces]))
             assert state.intrinsics is not None
-            results = self.estimator.estimate(image, dets, [tr.track_id for tr in faces],
+            results = estimator.estimate(image, dets, [tr.track_id for tr in faces],
                                               intrinsics=state.intrinsics.matrix, poses=head_poses)
             attrs = {tr.track_id: a for tr, a in zip(faces, results, strict=True)}
             self._last.update(attrs)
@@ -76,3 +80,8 @@ def _face_score(track: Track) -> float:
 def _keypoints(track: Track) -> np.ndarray:
     assert track.observation is not None and track.observation.face_keypoints is not None
     return track.observation.face_keypoints
+
+
+def _face_box(track: Track) -> np.ndarray:
+    assert track.observation is not None and track.observation.face_box is not None
+    return track.observation.face_box

@@ -34,10 +34,10 @@ class EmbedStage:
         crops, image = state.face_crops, state.frame.image
 
         def embed(part: Sequence[Track]) -> list[np.ndarray]:
-            obs = [tr.observation for tr in part if tr.observation is not None]
+            faces = [_face_of(tr) for tr in part]
             if crops is not None:
-                return list(self.embedder.embed_aligned(crops[[ob.face_index for ob in obs]]))
-            return list(self.embedder.embed(image, np.stack([ob.face_keypoints for ob in obs])))
+                return list(self.embedder.embed_aligned(crops[[index for index, _ in faces]]))
+            return list(self.embedder.embed(image, np.stack([keypoints for _, keypoints in faces])))
 
         vectors = self.workers.split(wanted, embed)
         state.embeddings = {tr.track_id: v for tr, v in zip(wanted, vectors, strict=True)}
@@ -65,8 +65,7 @@ class IdentifyStage:
             self.policy.merge(fresh_id, restored_id)
         by_id = {tr.track_id: tr for tr in state.tracks}
         ids = [tid for tid in state.embeddings if tid in by_id]
-        qualities = [by_id[tid].observation.face_quality if by_id[tid].observation is not None else 0.0
-                     for tid in ids]
+        qualities = [_quality(by_id[tid]) for tid in ids]
         for tid, q in zip(ids, qualities, strict=True):
             self.tracker.remember_face(by_id[tid], state.embeddings[tid], q)
         if ids:
@@ -81,3 +80,14 @@ class IdentifyStage:
         """Forget every track's evidence."""
         self.policy.reset()
         self._frames = 0
+
+
+def _face_of(track: Track) -> tuple[int, np.ndarray]:
+    """The row of the track's face in this frame's detections, and its keypoints."""
+    ob = track.observation
+    assert ob is not None and ob.face_index is not None and ob.face_keypoints is not None, "a face was selected"
+    return ob.face_index, ob.face_keypoints
+
+
+def _quality(track: Track) -> float:
+    return track.observation.face_quality if track.observation is not None else 0.0

@@ -3,6 +3,8 @@ spacing, face size and body height, with the identity and face attributes for th
 
 from __future__ import annotations
 
+import numpy as np
+
 from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.lens.perception.geometry import estimate_distance
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
@@ -12,7 +14,7 @@ from peoplelens.lens.world.people_map import PersonObservation
 _NOBODY = AnnouncedIdentity(IdentityState.UNSEEN_FACE)
 
 
-def _box_tuple(box) -> tuple[float, float, float, float] | None:  # type: ignore[no-untyped-def]
+def _box_tuple(box: np.ndarray | None) -> tuple[float, float, float, float] | None:
     return None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
@@ -50,8 +52,8 @@ class PlaceStage:
             pitch = a.pitch if a is not None else None
             ears = bool(a.both_ears_visible) if a is not None else False
             looking = bool(a.looking_at_wearer) if a is not None else False
-            dist = estimate_distance(intr, face_keypoints=keypoints, face_box=face_box, body_box=body_box,
-                                     head_yaw_deg=yaw)
+            dist = estimate_distance(intr, face_keypoints=keypoints, face_box=_box_tuple(face_box),
+                                     body_box=_box_tuple(body_box), head_yaw_deg=yaw)
             d, sigma = (dist.distance_m, dist.sigma_m) if dist is not None else (None, None)
             observations.append(PersonObservation(
                 track_id=tr.track_id, identity=ident.state, name=ident.name,
