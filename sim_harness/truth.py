@@ -2,9 +2,9 @@
 
 Two formats are read (:func:`load_truth` picks by content):
 
-**MOT boxes** (``*.txt``, no header): ``frame,id,x,y,w,h[,conf,x,y,z]`` — 1-based frame numbers, pixel box
-``x,y`` top-left + ``w,h``, one row per annotated face. Only the frames that appear are annotated (e.g. the
-royal opera file annotates 9 frames); metrics are computed on those frames only.
+**MOT boxes** (``*.txt``, no header; lines starting with ``#`` are notes): ``frame,id,x,y,w,h[,conf,x,y,z]`` —
+1-based frame numbers, pixel box ``x,y`` top-left + ``w,h``, one row per annotated face. Only the frames that appear
+are annotated (e.g. the royal opera file annotates 9 frames); metrics are computed on those frames only.
 
 **Time ranges** (CSV with header)::
 
@@ -171,7 +171,8 @@ def load_truth(path: str | Path) -> Truth:
     if not path.is_file():
         raise TruthError(f"truth file not found: {path}")
     try:
-        first = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
+        first = next((ln for ln in path.read_text(encoding="utf-8").splitlines()
+                      if ln.strip() and not ln.lstrip().startswith("#")), "")  # '#' lines: a file's own notes
     except (OSError, UnicodeDecodeError) as exc:
         raise TruthError(f"cannot read truth file {path}: {exc}") from exc
     header = [c.strip() for c in first.split(",")]

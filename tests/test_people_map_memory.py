@@ -61,7 +61,7 @@ def test_distance_filter_weights_by_sigma() -> None:
     pm.update(0.2, head(0.0), [PersonObservation(1, 0.0)])  # no distance this frame: kept
     assert pm.get(1).distance_m == pytest.approx(expected)
     pm.update(0.3, head(0.0), [PersonObservation(2, 5.0)])
-    assert math.isnan(pm.get(2).distance_m) and pm.nearest().track_id == 1
+    assert math.isinf(pm.get(2).distance_m) and pm.nearest().track_id == 1  # unknown: inf, as the experiences read it
 
 
 def test_out_of_view_person_persists_fades_and_is_removed() -> None:

@@ -28,7 +28,7 @@ from peoplelens.lens.perception.face_quality import FaceQualityConfig
 from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
 from peoplelens.lens.perception.identity import IdentityConfig
 from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
-from peoplelens.lens.perception.tracking import PersonTracker, TrackerConfig
+from peoplelens.lens.perception.tracking import TrackerConfig, create_tracker
 from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_options
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
@@ -166,7 +166,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     # cosine thresholds belong to the embedder: the model set's, unless the config sets them
     tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
                                     reid_threshold=models.thresholds.reid)
-    tracker = PersonTracker(tracker_config)
+    tracker = create_tracker(tracker_config)  # ours, or the ByteTrack baseline ([tracking] tracker)
     identity_config = _with_defaults(section(config, "identity", IdentityConfig), config.get("identity", {}),
                                      accept_threshold=models.thresholds.accept,
                                      reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)

@@ -158,7 +158,7 @@ class PeopleMap:
         az, el = camera_to_world(obs.camera_azimuth_deg, obs.camera_elevation_deg, head)
         tr = self._tracks.get(obs.track_id)
         if tr is None:
-            d = obs.distance_m if obs.distance_m is not None else math.nan
+            d = obs.distance_m if obs.distance_m is not None else math.inf  # unknown (the experiences: inf)
             sigma = obs.distance_sigma_m or cfg.default_distance_sigma_m
             state = PersonState(track_id=obs.track_id, identity=obs.identity, name=obs.name, azimuth_deg=az,
                                 elevation_deg=el, distance_m=d, distance_sigma_m=sigma if obs.distance_m else math.inf,

@@ -8,6 +8,12 @@ rays with the camera intrinsics, and a rotation ``b = R a`` is fitted with RANSA
 solutions (exact for any field of view, unlike a shift approximation). Translation of the wearer (walking)
 shows up as parallax; RANSAC keeps the dominant far background. Bad frames (too few corners or inliers,
 an implausibly large jump = a shot cut, a change of image size) give zero rotation and a ``reason``.
+
+A frame is called a cut (``VisualMotion.cut``: the tracker then lets no track continue by overlap) only when the
+corners were lost by the optical flow itself, not merely dropped because people cover them, *and* the picture changed:
+the normalised cross-correlation of 32-px-wide grey thumbnails of the two frames is below ``cut_max_similarity``. A
+close person filling the frame, or a dancer on a plain wall where the few background corners do not track, is no
+cut (on the sample videos the three real cuts correlate at 0.01-0.27, every other pair of frames at 0.69 or more).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class VisualRotationConfig:
     # a larger rotation between two frames is taken as a shot cut
     max_step_deg: Annotated[float, Meta(gt=0.0, le=180.0)] = 20.0
     fb_threshold_px: Annotated[float, Meta(gt=0.0, le=50.0)] = 1.0  # forward-backward LK error allowed
+    # a cut needs the frames' thumbnails to correlate below this (see the module doc)
+    cut_max_similarity: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.5
     seed: Annotated[int, Meta(ge=0)] = 0
 
 
@@ -63,6 +71,14 @@ class VisualMotion:
     ok: bool = False
     cut: bool = False
     reason: str = "first frame"
+
+
+def _thumbnail(grey: np.ndarray) -> np.ndarray:
+    """A 32-px-wide zero-mean, unit-norm thumbnail (for the frame-to-frame correlation that confirms a cut)."""
+    h, w = grey.shape[:2]
+    t = cv2.resize(grey, (32, max(1, round(32 * h / w))), interpolation=cv2.INTER_AREA).astype(np.float32)
+    t -= t.mean()
+    return t / max(float(np.linalg.norm(t)), 1e-6)
 
 
 def _kabsch_batch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -107,6 +123,8 @@ class TrackedCorners:
     p1: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     n_corners: int = 0
     failure: VisualMotion | None = None
+    thumbnail: np.ndarray | None = None  # zero-mean unit-norm 32-px-wide grey thumbnail of this frame
+    similarity: float = 1.0  # normalised cross-correlation of this frame's thumbnail with the previous one's
 
 
 class VisualRotationEstimator:
@@ -124,6 +142,7 @@ class VisualRotationEstimator:
         self._orientation = head_rotation(initial_yaw_deg)
         self._prev_grey: np.ndarray | None = None
         self._prev_mask: np.ndarray | None = None
+        self._prev_thumbnail: np.ndarray | None = None
         self._work: CameraIntrinsics | None = None
         self.last_motion = VisualMotion()
         self.cuts = 0
@@ -132,7 +151,7 @@ class VisualRotationEstimator:
     def reset(self, yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> None:
         """Forget the previous frame and set the heading (e.g. to an IMU reading)."""
         self._orientation = head_rotation(yaw_deg, pitch_deg, roll_deg)
-        self._prev_grey = None
+        self._prev_grey = self._prev_thumbnail = None
 
     @property
     def orientation_matrix(self) -> np.ndarray:
@@ -180,7 +199,9 @@ class VisualRotationEstimator:
         if (w, h) != (self.intrinsics.width, self.intrinsics.height):
             self.intrinsics = self.intrinsics.scaled(w, h)
         grey = self._grey(bgr)
-        tracked = TrackedCorners(grey)
+        tracked = TrackedCorners(grey, thumbnail=_thumbnail(grey))
+        if self._prev_thumbnail is not None and self._prev_thumbnail.shape == tracked.thumbnail.shape:
+            tracked.similarity = float((tracked.thumbnail * self._prev_thumbnail).sum())
         prev = self._prev_grey
         if prev is None or prev.shape != grey.shape:
             tracked.failure = VisualMotion(reason="first frame" if prev is None else "image size changed",
@@ -216,18 +237,20 @@ class VisualRotationEstimator:
             self.failed_frames += self._prev_grey is not None
             self.cuts += motion.cut
         self.last_motion = motion
-        self._prev_grey, self._prev_mask = tracked.grey, mask
+        self._prev_grey, self._prev_mask, self._prev_thumbnail = tracked.grey, mask, tracked.thumbnail
         return self.head(timestamp)
 
     def _estimate(self, tracked: TrackedCorners, cur_mask: np.ndarray) -> VisualMotion:
         cfg = self.config
         p0, p1 = tracked.p0, tracked.p1
+        changed = tracked.similarity < cfg.cut_max_similarity  # the picture itself changed
+        lost_by_flow = len(p0) < tracked.n_corners / 3  # the flow lost them (not: people cover them)
         on_bg = cur_mask[p1[:, 1].astype(int), p1[:, 0].astype(int)] > 0
         p0, p1 = p0[on_bg], p1[on_bg]
         n = len(p0)
         if n < cfg.min_points:
             return VisualMotion(n_points=n, reason=f"only {n} corners tracked (cut or blur)",
-                                cut=tracked.n_corners > 3 * n)
+                                cut=lost_by_flow and changed)
         work = self._work
         assert work is not None
         a = work.pixel_to_ray(p0[:, 0], p0[:, 1])
@@ -237,7 +260,7 @@ class VisualRotationEstimator:
         step = math.degrees(math.acos(float(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
         if n_in < max(cfg.min_points // 2, cfg.min_inlier_ratio * n):
             return VisualMotion(n_points=n, n_inliers=n_in, reason=f"no consistent motion ({n_in}/{n} inliers)",
-                                cut=n_in < 0.2 * n)
+                                cut=n_in < 0.2 * n and changed)
         if step > cfg.max_step_deg:
             return VisualMotion(n_points=n, n_inliers=n_in, cut=True,
                                 reason=f"jump of {step:.1f} deg > {cfg.max_step_deg} (shot cut)")

@@ -22,6 +22,7 @@ EXTRAS: dict[str, str] = {
     "report": "replay report.html plots (matplotlib) and ground-truth metrics (motmetrics, pandas)",
     "ray": "replaying a folder of videos on Ray (--ray)",
     "baseline": "the benchmark's insightface baseline",
+    "eval": "the ByteTrack tracker the tracking evaluation compares against (trackers) and its metrics",
     "gpu": "CUDA / TensorRT execution providers (onnxruntime-gpu; use scripts/setup.sh --gpu)",
 }
 

@@ -1,35 +1,54 @@
-"""Multi-person tracker: one track = one person, fed once per frame with body and/or face observations.
+"""Multi-person tracker: one track = one person, fed once per detection frame with body and/or face observations.
 
-ByteTrack / OC-SORT style:
+What the product runs (``build_system`` -> :func:`create_tracker` from the ``[tracking]`` section):
 
-* a constant-velocity Kalman filter per box (``cx, cy, w, h`` and their rates, in pixels and pixels per
-  **second**, so any frame rate works) — one for the body box and one for the face box of each track;
-* two-stage assignment with ``scipy.optimize.linear_sum_assignment``: high-score observations first, then the
-  low-score ones against the tracks that are still unmatched (ByteTrack's trick for occluded people);
-* a pluggable cost function (norfair's idea): :func:`iou_cost` by default (1 - the best IoU of body or face
-  boxes), :class:`FaceReidCost` adds face-embedding distance;
-* camera-motion compensation: an optional 3x3 homography or ``(dx, dy)`` image shift per frame (a head turn)
-  moves every predicted box before association (norfair's ``camera_motion``);
-* re-identification: a new track whose face matches the embedding gallery of a lost (or coasting) track gets
-  that track's id back, so identity survives leaving and re-entering the view.
+* ``tracker = "people"`` (default), :class:`PersonTracker`:
 
-Faces are paired with bodies first (:func:`build_observations`): a face whose centre lies in the upper third
-of a body box belongs to it, best pairs by assignment; a face without a body (a close-up) is still a person.
+  - faces are paired with bodies first (:func:`build_observations`): a face whose centre lies in a body box's head
+    region (its top third, or within 1.5 face heights of its top for a close-up cut by the frame's edge) belongs to
+    it, best pairs by assignment; a face without a body (a close-up) and a body without a face (a profile, a back)
+    are persons too;
+  - a constant-velocity Kalman filter per box part (``cx, cy, w, h`` and rates per **second**, so any frame rate):
+    one for the body box and one for the face box of each track;
+  - the camera motion of the wearer's head turn (a 3x3 homography per frame from the world stage) moves every
+    prediction before association (norfair's ``camera_motion``);
+  - ByteTrack's two-stage assignment with ``scipy.optimize.linear_sum_assignment``: high-score observations first,
+    then the low-score ones against the tracks still unmatched;
+  - the cost (``cost = "person"``, :class:`PersonCost`): 1 - the best of body-body IoU, face-face IoU and, where the
+    track or the observation lacks that part, a face inside the other's body head region. So when the face detector
+    loses a face turned to profile the body carries the track, and when the face returns it joins that track instead
+    of starting a second person. ``cost = "face_reid"`` (:class:`FaceReidCost`) adds the face-embedding cosine, but
+    only where an observation carries an embedding: the product embeds faces after association (the identity policy
+    chooses which), so there it measures the same as ``"person"`` and is not the default; ``"iou"`` is same-part IoU;
+  - a view jump (a shot cut, or a head turn too fast to follow: the world stage flags it only when the optical flow
+    lost the background *and* the picture changed) retires every track: nobody inherits a track, or a name, by
+    overlap;
+  - re-identification: a new track whose face gallery (filled by the identify stage through
+    :meth:`PersonTracker.remember_face`) matches a lost or coasting track's gets that track's id (and identity) back,
+    for 120 s, so a person who leaves the view, or is retired by a view jump, comes back as the same person.
 
-Typical use, once per frame::
+* ``tracker = "bytetrack"``, :class:`ByteTrackBaseline`: the standard ByteTrack of the ``trackers`` package (Roboflow,
+  Apache-2.0) on each observation's box (face first, else body), with the same thresholds; no appearance, no camera
+  motion, no re-identification. It is there to be measured against ours in the same run
+  (``python -m peoplelens.sim_harness.eval_tracking``).
 
-    tracker = PersonTracker(TrackerConfig())
+Typical use, once per detection frame::
+
+    tracker = create_tracker(TrackerConfig())
     obs = build_observations(bodies, faces)      # Detections from the person and face detectors
     tracks = tracker.update(frame.timestamp, obs, camera_motion=shift_or_homography)
     for fresh_id, old_id in tracker.merges: ...  # ids handed back by re-identification this frame
 
-Modules: ``config`` (settings, errors), ``observations`` (face-body pairing), ``kalman`` (box motion model,
-camera motion), ``track``, ``costs`` (association costs), ``tracker`` (:class:`PersonTracker`), ``protocol``
-(the :class:`Tracker` interface the pipeline's track stage speaks, so another tracker plugs in).
+Modules: ``config`` (settings, errors), ``observations`` (face-body pairing), ``kalman`` (box motion model, camera
+motion), ``track``, ``costs`` (association costs), ``tracker`` (:class:`PersonTracker`), ``bytetrack`` (the
+baseline), ``factory`` (:func:`create_tracker`), ``protocol`` (the :class:`Tracker` interface the pipeline's track
+stage speaks).
 """
 
+from peoplelens.lens.perception.tracking.bytetrack import ByteTrackBaseline
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
-from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, iou_cost
+from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, PersonCost, iou_cost
+from peoplelens.lens.perception.tracking.factory import create_tracker
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography, camera_motion_matrix
 from peoplelens.lens.perception.tracking.observations import (
     PersonObservation,
@@ -41,7 +60,7 @@ from peoplelens.lens.perception.tracking.track import Track
 from peoplelens.lens.perception.tracking.tracker import PersonTracker
 
 __all__ = [
-    "BoxKalman", "CostFunction", "FaceReidCost", "PersonObservation", "PersonTracker", "Track", "Tracker",
-    "TrackerConfig", "TrackingError", "apply_homography", "build_observations", "camera_motion_matrix", "iou_cost",
-    "pair_faces_with_bodies",
+    "BoxKalman", "ByteTrackBaseline", "CostFunction", "FaceReidCost", "PersonCost", "PersonObservation",
+    "PersonTracker", "Track", "Tracker", "TrackerConfig", "TrackingError", "apply_homography", "build_observations",
+    "camera_motion_matrix", "create_tracker", "iou_cost", "pair_faces_with_bodies",
 ]

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from peoplelens.core.errors import PeopleLensError
 
+TrackerName = Literal["people", "bytetrack"]  # ours, and the standard baseline beside it (see ``factory``)
+CostName = Literal["person", "iou", "face_reid"]
+TRACKERS, COSTS = get_args(TrackerName), get_args(CostName)
+
 
 class TrackingError(PeopleLensError):
-    """Bad input to the tracker (time going backwards, malformed boxes or camera motion)."""
+    """Bad input to the tracker (time going backwards, malformed boxes or camera motion) or a bad setting."""
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Tracker thresholds. Times are in seconds (frame rates vary); scores are detector confidences."""
+    """Tracker thresholds (the ``[tracking]`` section). Times are in seconds (frame rates vary); scores are detector
+    confidences."""
 
+    #: "people": ours (faces paired with bodies, motion compensated by the head rotation, re-identification by the face
+    #: gallery); "bytetrack": the standard ByteTrack of the ``trackers`` package on the same observations' boxes
+    #: (IoU only, no appearance, no camera motion), to measure ours against in the same run
+    tracker: TrackerName = "people"
+    #: association cost of "people": "person" (1 - the best IoU of body with body or face with face, or of a face inside
+    #: a body's head region where one side lacks that part), "iou" (same parts only) or "face_reid" ("person" lowered
+    #: by the face-embedding cosine where the observation carries an embedding)
+    cost: CostName = "person"
     high_score: float = 0.5  # observations at or above this go to the first association stage
     low_score: float = 0.1  # below this an observation is ignored; between the two: second stage only
     new_track_score: float = 0.6  # an unmatched observation starts a track only at this score
@@ -22,7 +36,7 @@ class TrackerConfig:
     low_match_iou: float = 0.4  # second stage (low-score observations): stricter
     min_hits: int = 2  # a track is reported once it was matched this many times (tentative before)
     max_age_s: float = 1.5  # a track survives this long without an observation (occlusion, head turn)
-    part_max_age_s: float = 0.7  # a body/face box part not seen this long stops being predicted
+    part_max_age_s: float = 0.7  # a body/face box part not seen this long stops being predicted on its own
     reid_threshold: float = 0.45  # cosine between face galleries to give a lost track's id back
     reid_margin: float = 0.05  # ... and at least this much above the second-best lost track
     reid_window_s: float = 2.0  # a new track may be re-identified during its first seconds
@@ -30,3 +44,14 @@ class TrackerConfig:
     gallery_size: int = 16  # best-quality face embeddings kept per track
     gallery_min_quality: float = 0.3  # faces below this quality do not enter the gallery
     face_top_fraction: float = 1.0 / 3.0  # a face belongs to a body when its centre is in this top part
+
+    def __post_init__(self) -> None:
+        if self.tracker not in TRACKERS:
+            raise TrackingError(f"[tracking] tracker = {self.tracker!r}: choose one of {', '.join(TRACKERS)}")
+        if self.cost not in COSTS:
+            raise TrackingError(f"[tracking] cost = {self.cost!r}: choose one of {', '.join(COSTS)}")
+        if not 0.0 <= self.low_score <= self.high_score <= 1.0:
+            raise TrackingError(f"[tracking] needs 0 <= low_score <= high_score <= 1, got {self.low_score}, "
+                                f"{self.high_score}")
+        if self.max_age_s <= 0 or self.min_hits < 1:
+            raise TrackingError("[tracking] max_age_s must be > 0 and min_hits >= 1")

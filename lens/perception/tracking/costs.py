@@ -1,18 +1,28 @@
 """Association costs between predicted tracks and this frame's observations (norfair's idea: the cost is a
-parameter of the tracker)."""
+parameter of the tracker).
+
+A person is seen as a body, a face, or both, and not always the same way from one frame to the next: the body
+detector runs on fewer frames than the face detector, a face turned to profile is lost while the body stays, a close-up
+has a face and no body. :class:`PersonCost` therefore compares a track and an observation part by part (body with
+body, face with face by IoU) and across parts (a face inside the head region of a body box, as the face-body pairing
+decides), so a person whose face comes back, or whose body is seen again, is not taken for a second person."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from peoplelens.core.types import box_iou
-from peoplelens.lens.perception.tracking.observations import PersonObservation
+from peoplelens.lens.perception.tracking.observations import PersonObservation, head_fit
 from peoplelens.lens.perception.tracking.track import Track
 
 CostFunction = Callable[[Sequence[Track], Sequence[PersonObservation]], np.ndarray]
+
+#: a face inside a body's head region counts as this much overlap at best (at the expected head point; less farther
+#: away): enough to associate (the IoU gate is 0.2), less than a face-to-face or body-to-body match usually gives
+CROSS_PART_SIMILARITY = 0.6
 
 
 def _part_iou(track_boxes: list[np.ndarray | None], obs_boxes: list[np.ndarray | None]) -> np.ndarray:
@@ -25,29 +35,77 @@ def _part_iou(track_boxes: list[np.ndarray | None], obs_boxes: list[np.ndarray |
     return out
 
 
+def head_region_similarity(bodies: list[np.ndarray | None], faces: list[np.ndarray | None],
+                           top_fraction: float = 1.0 / 3.0) -> np.ndarray:
+    """(len(bodies), len(faces)) similarity 0..``CROSS_PART_SIMILARITY`` of a face to a body's head: 0 where the
+    face-body pairing would not pair them (:func:`~peoplelens.lens.perception.tracking.observations.head_fit`), else
+    falling with the distance to the body's expected head point (relative to the body width)."""
+    out = np.zeros((len(bodies), len(faces)), np.float32)
+    bi = [i for i, b in enumerate(bodies) if b is not None]
+    fi = [j for j, f in enumerate(faces) if f is not None]
+    if not bi or not fi:
+        return out
+    feasible, distance = head_fit(np.stack([faces[j] for j in fi]), np.stack([bodies[i] for i in bi]), top_fraction)
+    sim = np.where(feasible, CROSS_PART_SIMILARITY * np.clip(1.0 - distance, 0.0, 1.0), 0.0)
+    out[np.ix_(bi, fi)] = sim.T
+    return out
+
+
 def iou_cost(tracks: Sequence[Track], observations: Sequence[PersonObservation]) -> np.ndarray:
-    """1 - the best IoU between a track's predicted body/face boxes and an observation's body/face boxes."""
+    """1 - the best IoU between a track's predicted body/face boxes and an observation's body/face boxes (same parts
+    only; see :class:`PersonCost` for the cost the product uses)."""
     body = _part_iou([t.body_box for t in tracks], [o.body_box for o in observations])
     face = _part_iou([t.face_box for t in tracks], [o.face_box for o in observations])
     return 1.0 - np.maximum(body, face)
 
 
 @dataclass
+class PersonCost:
+    """1 - the best of: body IoU, face IoU, and (only where the track or the observation lacks that part) a face
+    inside the other's body head region (:func:`head_region_similarity`). The cross-part terms let a body carry a
+    person whose face is lost (a profile turn) and a returning face join its body's track, instead of starting a
+    second track for the same person."""
+
+    top_fraction: float = 1.0 / 3.0
+
+    def __call__(self, tracks: Sequence[Track], observations: Sequence[PersonObservation]) -> np.ndarray:
+        t_body, t_face = [t.body_box for t in tracks], [t.face_box for t in tracks]
+        o_body, o_face = [o.body_box for o in observations], [o.face_box for o in observations]
+        best = np.maximum(_part_iou(t_body, o_body), _part_iou(t_face, o_face))
+        # a track's body and an observation's face: only when the observation has no body (else body IoU decides)
+        # and the track has no face part to compare (else face IoU decides)
+        no_obs_body = np.array([b is None for b in o_body], bool)[None, :]
+        no_track_face = np.array([f is None for f in t_face], bool)[:, None]
+        cross = head_region_similarity(t_body, o_face, self.top_fraction)
+        best = np.maximum(best, np.where(no_obs_body & no_track_face, cross, 0.0))
+        no_track_body = np.array([b is None for b in t_body], bool)[:, None]
+        no_obs_face = np.array([f is None for f in o_face], bool)[None, :]
+        cross = head_region_similarity(o_body, t_face, self.top_fraction).T
+        best = np.maximum(best, np.where(no_track_body & no_obs_face, cross, 0.0))
+        return (1.0 - best).astype(np.float32)
+
+
+@dataclass
 class FaceReidCost:
-    """IoU cost, lowered by face-embedding similarity for spatially plausible pairs (BoT-SORT's fusion):
-    ``min(iou_cost, 1 - cosine)`` where the cosine to the track's gallery is at least ``min_cosine`` and the
+    """A spatial cost (``base``), lowered by face-embedding similarity for spatially plausible pairs (BoT-SORT's
+    fusion): ``min(base, 1 - cosine)`` where the cosine to the track's gallery is at least ``min_cosine`` and the
     observation lies within ``max_centre_dist`` box sizes of the prediction. With ``veto_below`` set, a pair
     whose face clearly belongs to someone else (cosine to the track's gallery below it) is forbidden, whatever
     the overlap: on the hamilton shot cut the blurred audience face that lands on the performer's predicted box
     scores 0.02 against his gallery, while his own faces score 0.79-0.98. Breaking a track (re-identification
-    can join it again) is much cheaper than carrying a confirmed name over to another person."""
+    can join it again) is much cheaper than carrying a confirmed name over to another person.
+
+    It acts only on observations that carry an embedding; the product embeds faces after association (the identity
+    policy chooses which), so there this cost equals ``base`` (measured: ``python -m
+    peoplelens.sim_harness.eval_tracking``)."""
 
     min_cosine: float = 0.45
     max_centre_dist: float = 2.0
     veto_below: float | None = 0.15
+    base: CostFunction = field(default=iou_cost)
 
     def __call__(self, tracks: Sequence[Track], observations: Sequence[PersonObservation]) -> np.ndarray:
-        cost = iou_cost(tracks, observations)
+        cost = np.array(self.base(tracks, observations), np.float32)
         for i, tr in enumerate(tracks):
             g = tr.gallery_embedding()
             if g is None:

@@ -1,5 +1,5 @@
-"""One frame's person observations: faces paired with bodies (a face whose centre lies in the upper part
-of a body box belongs to it, best pairs by assignment; a face without a body is still a person)."""
+"""One frame's person observations: faces paired with bodies (a face whose centre lies in the head region of a body
+box belongs to it, best pairs by assignment; a face without a body is still a person)."""
 
 from __future__ import annotations
 
@@ -35,25 +35,42 @@ class PersonObservation:
         return box
 
 
+def head_fit(face_boxes: np.ndarray, body_boxes: np.ndarray,
+             top_fraction: float = 1.0 / 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where faces (F, 4) could be the heads of bodies (B, 4): ``(feasible, distance)``, both (F, B).
+
+    Feasible: the face centre lies inside the body box horizontally, at most ``top_fraction`` of the body's height
+    below its top *or* within 1.5 face heights of it (a close-up's body box is cut by the frame's bottom edge, so its
+    face can sit lower than the top third), and the face is no wider than the body. Distance: from the face centre
+    to the expected head point (horizontal centre, 0.6 face heights below the top, at most half the body), relative
+    to the body width."""
+    face_boxes = np.asarray(face_boxes, np.float32).reshape(-1, 4)
+    body_boxes = np.asarray(body_boxes, np.float32).reshape(-1, 4)
+    fx = ((face_boxes[:, 0] + face_boxes[:, 2]) / 2)[:, None]
+    fy = ((face_boxes[:, 1] + face_boxes[:, 3]) / 2)[:, None]
+    fw = (face_boxes[:, 2] - face_boxes[:, 0])[:, None]
+    fh = np.maximum(face_boxes[:, 3] - face_boxes[:, 1], 1.0)[:, None]
+    bx1, by1, bx2, by2 = (body_boxes[:, k][None, :] for k in range(4))
+    bw, bh = np.maximum(bx2 - bx1, 1.0), np.maximum(by2 - by1, 1.0)
+    below_top = fy - by1
+    feasible = ((fx >= bx1) & (fx <= bx2) & (below_top >= 0) & (fw <= bw)
+                & ((below_top <= top_fraction * bh) | (below_top <= 1.5 * fh)))
+    head_y = by1 + np.minimum(0.6 * fh, bh / 2)
+    distance = np.hypot(fx - (bx1 + bx2) / 2, fy - head_y) / bw
+    return feasible, distance
+
+
 def pair_faces_with_bodies(
     face_boxes: np.ndarray, body_boxes: np.ndarray, top_fraction: float = 1.0 / 3.0
 ) -> list[tuple[int, int]]:
-    """(face index, body index) pairs: a face may belong to a body when its centre is inside the body box's
-    top ``top_fraction``; among feasible pairs the assignment minimises the distance of the face centre to
-    the expected head point (horizontal centre, 1/8 of the height from the top), relative to the body width."""
+    """(face index, body index) pairs: a face may belong to a body where :func:`head_fit` says it fits; among feasible
+    pairs the assignment minimises the distance of the face centre to the body's expected head point."""
     face_boxes = np.asarray(face_boxes, np.float32).reshape(-1, 4)
     body_boxes = np.asarray(body_boxes, np.float32).reshape(-1, 4)
     if len(face_boxes) == 0 or len(body_boxes) == 0:
         return []
-    fc = np.stack([(face_boxes[:, 0] + face_boxes[:, 2]) / 2, (face_boxes[:, 1] + face_boxes[:, 3]) / 2], 1)
-    bx1, by1, bx2, by2 = (body_boxes[:, k][None, :] for k in range(4))
-    bw, bh = np.maximum(bx2 - bx1, 1.0), np.maximum(by2 - by1, 1.0)
-    fx, fy = fc[:, 0:1], fc[:, 1:2]
-    feasible = (fx >= bx1) & (fx <= bx2) & (fy >= by1) & (fy <= by1 + top_fraction * bh)
-    head_x, head_y = (bx1 + bx2) / 2, by1 + bh / 8
-    cost = np.hypot(fx - head_x, fy - head_y) / bw
-    big = 1e6
-    cost = np.where(feasible, cost, big)
+    feasible, distance = head_fit(face_boxes, body_boxes, top_fraction)
+    cost = np.where(feasible, distance, 1e6)
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if feasible[r, c]]
 

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
-from peoplelens.lens.perception.tracking.costs import CostFunction, iou_cost
+from peoplelens.lens.perception.tracking.costs import CostFunction, PersonCost
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
 from peoplelens.lens.perception.tracking.observations import PersonObservation
 from peoplelens.lens.perception.tracking.track import Track
@@ -31,7 +31,7 @@ class PersonTracker:
 
     def __init__(self, config: TrackerConfig | None = None, cost: CostFunction | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.cost: CostFunction = cost or iou_cost
+        self.cost: CostFunction = cost or PersonCost(self.config.face_top_fraction)
         self.tracks: list[Track] = []  # active: matched recently (confirmed or tentative)
         self.lost: list[Track] = []  # aged out, kept for re-identification
         self.merges: list[tuple[int, int]] = []  # (fresh id, restored id) pairs from the last update
