@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from msgspec import Meta
 
 from peoplelens.core.errors import PeopleLensError
 
@@ -29,21 +31,34 @@ class TrackerConfig:
     #: a body's head region where one side lacks that part), "iou" (same parts only) or "face_reid" ("person" lowered
     #: by the face-embedding cosine where the observation carries an embedding)
     cost: CostName = "person"
-    high_score: float = 0.5  # observations at or above this go to the first association stage
-    low_score: float = 0.1  # below this an observation is ignored; between the two: second stage only
-    new_track_score: float = 0.6  # an unmatched observation starts a track only at this score
-    match_iou: float = 0.2  # first stage: a pair needs cost <= 1 - match_iou (IoU cost)
-    low_match_iou: float = 0.4  # second stage (low-score observations): stricter
-    min_hits: int = 2  # a track is reported once it was matched this many times (tentative before)
-    max_age_s: float = 1.5  # a track survives this long without an observation (occlusion, head turn)
-    part_max_age_s: float = 0.7  # a body/face box part not seen this long stops being predicted on its own
-    reid_threshold: float = 0.45  # cosine between face galleries to give a lost track's id back
-    reid_margin: float = 0.05  # ... and at least this much above the second-best lost track
-    reid_window_s: float = 2.0  # a new track may be re-identified during its first seconds
-    reid_memory_s: float = 120.0  # lost tracks are remembered this long for re-identification
-    gallery_size: int = 16  # best-quality face embeddings kept per track
-    gallery_min_quality: float = 0.3  # faces below this quality do not enter the gallery
-    face_top_fraction: float = 1.0 / 3.0  # a face belongs to a body when its centre is in this top part
+    #: observations at or above this go to the first association stage
+    high_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
+    #: below this an observation is ignored; between the two: second stage only
+    low_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.1
+    #: an unmatched observation starts a track only at this score
+    new_track_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.6
+    #: first stage: a pair needs cost <= 1 - match_iou (IoU cost)
+    match_iou: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.2
+    low_match_iou: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.4  # second stage (low-score observations): stricter
+    #: a track is reported once it was matched this many times (tentative before)
+    min_hits: Annotated[int, Meta(ge=1, le=30)] = 2
+    #: a track survives this long without an observation (occlusion, head turn)
+    max_age_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 1.5
+    #: a body/face box part not seen this long stops being predicted on its own
+    part_max_age_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 0.7
+    #: cosine between face galleries to give a lost track's id back
+    reid_threshold: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.45
+    #: ... and at least this much above the second-best lost track
+    reid_margin: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.05
+    #: a new track may be re-identified during its first seconds
+    reid_window_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 2.0
+    #: lost tracks are remembered this long for re-identification
+    reid_memory_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 120.0
+    gallery_size: Annotated[int, Meta(ge=1, le=256)] = 16  # best-quality face embeddings kept per track
+    #: faces below this quality do not enter the gallery
+    gallery_min_quality: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3
+    #: a face belongs to a body when its centre is in this top part
+    face_top_fraction: Annotated[float, Meta(gt=0.0, le=1.0)] = 1.0 / 3.0
 
     def __post_init__(self) -> None:
         if self.tracker not in TRACKERS:
