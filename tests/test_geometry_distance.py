@@ -207,12 +207,13 @@ def test_face_and_body_together_tell_children_from_adults() -> None:
         assert est.near_m <= distance * 1.01 <= est.far_m * 1.02
 
 
-def test_adult_near_bound_costs_at_most_a_quarter() -> None:
-    """The price of not dropping children: an adult's near bound reads closer, but by no more than ~25 %."""
+def test_adult_near_bound_costs_at_most_thirty_percent() -> None:
+    """The price of not dropping children: an adult's near bound reads closer (a small child's face of the same
+    pixel size), by no more than ~30 %; the adult hypothesis itself stays right."""
     for distance in (2.0, 4.0, 5.0):
         cam, kps, face, _ = _person(distance, ADULT)
         est = estimate_distance(cam, face_keypoints=kps, face_box=face, head_yaw_deg=0.0)
-        assert 0.75 * distance <= est.near_m < distance
+        assert 0.68 * distance <= est.near_m < distance
         assert est.adult.distance_m == pytest.approx(distance, rel=0.03)
 
 
