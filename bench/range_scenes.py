@@ -135,9 +135,8 @@ def load_faces(folder: Path, model: str = "det_500m") -> list[FacePhoto]:
             continue
         i = int(np.argmax(faces.areas))
         x1, y1, x2, y2 = faces.boxes[i]
-        w, h = x2 - x1, y2 - y1
-        # the pasted ellipse (face_alpha) must lie inside the photo: a face cut by the photo's edge is left out
-        if x1 - 0.05 * w < 0 or x2 + 0.05 * w > image.shape[1] or y1 - 0.17 * h < 0 or y2 + 0.07 * h > image.shape[0]:
+        # a face cut by the photo's edge (partial-face probes) is left out: the box must lie inside the photo
+        if x1 < 0 or y1 < 0 or x2 > image.shape[1] or y2 > image.shape[0]:
             continue
         photos.append(FacePhoto(path.parent.name, path, image, faces.boxes[i].copy(), faces.keypoints[i].copy()))
     if not photos:
@@ -237,13 +236,18 @@ def _paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, of
 
 
 def face_alpha(photo: FacePhoto) -> np.ndarray:
-    """A feathered ellipse over the photo's face (brows to chin, cheek to cheek, a little forehead)."""
+    """A feathered ellipse over the photo's face (cheek to cheek, brows to chin, some forehead), shrunk to stay
+    inside the photo (tight face crops: then it covers the face box itself)."""
     x1, y1, x2, y2 = photo.box
     w, h = x2 - x1, y2 - y1
-    alpha = np.zeros(photo.image.shape[:2], np.float32)
-    centre = (int(round((x1 + x2) / 2)), int(round((y1 + y2) / 2 - 0.05 * h)))
-    cv2.ellipse(alpha, centre, (int(round(0.55 * w)), int(round(0.62 * h))), 0, 0, 360, 1.0, -1)
+    ph, pw = photo.image.shape[:2]
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.05 * h
     k = max(3, int(0.12 * w) | 1)
+    margin = k / 2  # the feather must fade out inside the photo
+    ax = min(0.55 * w, cx - margin, pw - margin - cx)
+    ay = min(0.62 * h, cy - margin, ph - margin - cy)
+    alpha = np.zeros((ph, pw), np.float32)
+    cv2.ellipse(alpha, (int(round(cx)), int(round(cy))), (max(1, int(ax)), max(1, int(ay))), 0, 0, 360, 1.0, -1)
     return cv2.GaussianBlur(alpha, (k, k), 0)
 
 
