@@ -10,7 +10,7 @@ of faces. This module looks again, at full resolution, only where a head is or m
   where the wide face detector did not run that is every tracked face);
 * **plan** (:func:`plan_crops`): one square window per target, ``context`` times the expected face width
   (3 around a face box, 4 around a head guessed from a body box), scaled so the face reaches the detector at
-  about ``input_px / context`` pixels (at most ``max_upscale`` times enlarged); windows are taken in priority
+  about 40 pixels (``input_px / context``; at most ``max_upscale`` times enlarged); windows are taken in priority
   order -- the target nearest the wearer's gaze (the image centre), then people not yet identified, then the
   rest, each group nearest the gaze first -- while their predicted cost fits ``budget_ms``. A target whose
   centre already lies in a planned window that sees it at a usable scale needs no window of its own;
@@ -20,7 +20,8 @@ of faces. This module looks again, at full resolution, only where a head is or m
 
 Sizes and budget come from ``python -m peoplelens.bench.crop_range`` (det_500m, 1 ORT thread, enrolment
 photos pasted into a real 1920x1080 frame; windows placed off-centre by up to half a face and mis-sized by
--20..+25 % as real predictions are). See :class:`FoveationConfig` for the figures behind each default.
+-20..+25 % as real predictions are): see :class:`FoveationConfig` for the figures behind each default.
+``python -m peoplelens.bench.fovea_range`` measures it on the range scenes.
 
 Nothing is written to disk: windows are views of the frame in memory.
 """
@@ -52,23 +53,40 @@ class FoveationError(PeopleLensError):
 
 @dataclass(frozen=True)
 class FoveationConfig:
-    """``[foveation]`` config section. Defaults from ``python -m peoplelens.bench.crop_range`` (see README)."""
+    """``[foveation]`` config section. The defaults come from measurements (``bench/crop_range.py``, det_500m,
+    82 enrolment photos pasted into a real 1920x1080 frame; CPU ms of one ORT thread, 2-core Xeon):
 
-    input_px: int = 160  # detector input side of one window (SCRFD rounds up to a multiple of 32)
+    * recall by face width, window around a predicted face (context 3, off by <= half a face, size -20..+25 %):
+      12 px 85 %, 16 px 96 %, 20-64 px 98-100 % at inputs 96-256 alike (the window is enlarged <= 2x: never enlarged,
+      12 px 37 %, 16 px 71 %); the 640-px wide pass: 0 % up to 20 px, 11 % at 32, 27 % at 48, 51 % at 64 px; the
+      whole frame at 1920 px (130 ms) 10 % at 12 px, 46 % at 20 px. Context 4 (around a head guessed from a body):
+      70 / 83 / 94 % at 12 / 16 / 20 px, 94-99 % above, 128 px inputs 1-4 points below 160;
+    * eye keypoints from a window are 0.03-0.06 of the eye spacing off, from the wide pass 0.06-0.25;
+    * cost of one window: 0.36 ms + 55 ms per megapixel of input (64 px 0.5, 96 px 1.0, 128 px 1.2, 160 px 1.8,
+      192 px 2.2, 256 px 4.0 ms); the wide pass (640x384 + the 1920->640 resize) 12-15 ms.
+
+    So: windows of 128 px around faces (a face ~43 px at the input) and 160 px around bodies' heads (~40 px), and a
+    budget of 4 ms a detection frame -- three face windows or two body windows, <= 30 % of the face detector's
+    wide pass. ``Foveator.run(budget_ms=...)`` takes a budget per frame instead (e.g. 0.3 x the measured wide pass).
+    """
+
+    input_px: int = 128  # detector input side of a window around a face (SCRFD rounds up to a multiple of 32)
+    body_input_px: int = 160  # ... around a head guessed from a body box
     face_context: float = 3.0  # window side / face width around a face box (wide face or track prediction)
     body_context: float = 4.0  # window side / expected face width around a head guessed from a body box
     max_upscale: float = 2.0  # a window is enlarged at most this much (small far faces)
     wide_reliable_px: float = 96.0  # frame-pixel face width the wide pass finds and locates well (32 px at 640)
     min_face_px: float = 10.0  # expected faces narrower than this (frame px) are not worth a window
     budget_ms: float = 4.0  # predicted detector time for all windows of one frame
-    cost_base_ms: float = 0.35  # predicted time of one window: base + per_mpx * input pixels (1 ORT thread)
-    cost_per_mpx_ms: float = 40.0
+    cost_base_ms: float = 0.36  # predicted time of one window: base + per_mpx * input pixels (1 ORT thread)
+    cost_per_mpx_ms: float = 55.0
     cost_adapt: float = 0.2  # weight of a new measurement in the running per-pixel cost (0 = fixed model)
     merge_iou: float = 0.3  # a window face replaces a wide face it overlaps this much
     nms_iou: float = 0.4
 
     def __post_init__(self) -> None:
-        if self.input_px < 32 or self.face_context <= 1 or self.body_context <= 1 or self.max_upscale <= 0:
+        if min(self.input_px, self.body_input_px) < 32 or self.face_context <= 1 or self.body_context <= 1 \
+                or self.max_upscale <= 0:
             raise FoveationError(f"[foveation] sizes must be positive (input_px >= 32, contexts > 1): {self}")
         if self.budget_ms < 0:
             raise FoveationError(f"[foveation] budget_ms must be >= 0, got {self.budget_ms}")
@@ -187,13 +205,14 @@ def crop_window(target: HeadTarget, frame_size: tuple[int, int], config: Foveati
     """The square window around ``target`` (shifted inside the frame, clipped only when larger than it), the
     scale to the detector input and the input size (w, h)."""
     width, height = frame_size
-    context = config.body_context if target.source == "body" else config.face_context
+    body = target.source == "body"
+    context = config.body_context if body else config.face_context
     side = max(8.0, context * max(target.width, 1.0))
     cx, cy = target.centre
     x0 = int(round(min(max(cx - side / 2, 0.0), max(width - side, 0.0))))
     y0 = int(round(min(max(cy - side / 2, 0.0), max(height - side, 0.0))))
     x1, y1 = min(width, int(round(x0 + side))), min(height, int(round(y0 + side)))
-    scale = min(config.input_px / max(x1 - x0, y1 - y0), config.max_upscale)
+    scale = min((config.body_input_px if body else config.input_px) / max(x1 - x0, y1 - y0), config.max_upscale)
     size = (max(1, int(round((x1 - x0) * scale))), max(1, int(round((y1 - y0) * scale))))
     return (x0, y0, x1, y1), scale, size
 
@@ -204,13 +223,16 @@ def _canvas_pixels(size: tuple[int, int]) -> int:
 
 
 def plan_crops(targets: Sequence[HeadTarget], frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None,
-               config: FoveationConfig = FoveationConfig(), cost_per_mpx_ms: float | None = None) -> list[Crop]:
-    """Windows for ``targets`` by priority within ``config.budget_ms`` (module docstring). ``gaze_xy`` is the
-    wearer's gaze in frame pixels (default: the image centre); ``cost_per_mpx_ms`` overrides the cost model."""
+               config: FoveationConfig = FoveationConfig(), cost_per_mpx_ms: float | None = None,
+               budget_ms: float | None = None) -> list[Crop]:
+    """Windows for ``targets`` by priority within ``budget_ms`` (default ``config.budget_ms``; module docstring).
+    ``gaze_xy`` is the wearer's gaze in frame pixels (default: the image centre); ``cost_per_mpx_ms`` overrides the
+    cost model."""
     if not targets:
         return []
     gx, gy = gaze_xy if gaze_xy is not None else (frame_size[0] / 2, frame_size[1] / 2)
     per_mpx = config.cost_per_mpx_ms if cost_per_mpx_ms is None else cost_per_mpx_ms
+    budget = config.budget_ms if budget_ms is None else budget_ms
 
     def off_gaze(t: HeadTarget) -> float:
         return math.hypot(t.centre[0] - gx, t.centre[1] - gy)
@@ -227,7 +249,7 @@ def plan_crops(targets: Sequence[HeadTarget], frame_size: tuple[int, int], gaze_
             continue
         window, scale, size = crop_window(target, frame_size, config)
         cost = config.cost_base_ms + per_mpx * _canvas_pixels(size) / 1e6
-        if spent + cost > config.budget_ms:
+        if spent + cost > budget:
             continue  # a cheaper (smaller) window further down may still fit
         rank = 0 if i == first else 1 if not target.identified else 2
         crops.append(Crop(target, window, scale, size, rank, cost))
@@ -242,8 +264,10 @@ def _covered(target: HeadTarget, crop: Crop, config: FoveationConfig) -> bool:
     margin = target.width
     if not (x1 + margin <= target.centre[0] <= x2 - margin and y1 + margin <= target.centre[1] <= y2 - margin):
         return False
-    context = config.body_context if target.source == "body" else config.face_context
-    intended = config.input_px / context
+    if target.source == "body":
+        intended = config.body_input_px / config.body_context
+    else:
+        intended = config.input_px / config.face_context
     return 0.6 * intended <= target.width * crop.scale <= 1.6 * intended
 
 
@@ -279,10 +303,11 @@ class Foveator:
         self.cost_per_mpx_ms = config.cost_per_mpx_ms  # adapted to the measured time when cost_adapt > 0
 
     def plan(self, wide_faces: Detections, person_boxes: np.ndarray | None, tracks: Sequence[TrackHint],
-             frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None) -> tuple[list[Crop], int]:
+             frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None,
+             budget_ms: float | None = None) -> tuple[list[Crop], int]:
         """The windows to run this frame and how many heads wanted one."""
         targets = head_targets(wide_faces, person_boxes, tracks, self.config)
-        return plan_crops(targets, frame_size, gaze_xy, self.config, self.cost_per_mpx_ms), len(targets)
+        return plan_crops(targets, frame_size, gaze_xy, self.config, self.cost_per_mpx_ms, budget_ms), len(targets)
 
     def detect(self, image: np.ndarray, crops: Sequence[Crop]) -> tuple[Detections, float]:
         """Faces found in ``crops`` (frame pixels, NMS-merged; ``data["crop"]`` = index of the window) and the
@@ -301,11 +326,13 @@ class Foveator:
         return _merge(found, self.config.nms_iou), ms
 
     def run(self, image: np.ndarray, wide_faces: Detections, person_boxes: np.ndarray | None = None,
-            tracks: Sequence[TrackHint] = (), gaze_xy: tuple[float, float] | None = None) -> FoveationResult:
+            tracks: Sequence[TrackHint] = (), gaze_xy: tuple[float, float] | None = None,
+            budget_ms: float | None = None) -> FoveationResult:
         """Plan, detect, and merge with the wide faces: a window face replaces the wide faces it overlaps (IoU
-        >= ``merge_iou``); ``faces.data["foveal"]`` marks the faces that came from a window."""
+        >= ``merge_iou``); ``faces.data["foveal"]`` marks the faces that came from a window. ``budget_ms``
+        overrides ``config.budget_ms`` for this frame."""
         h, w = image.shape[:2]
-        crops, wanted = self.plan(wide_faces, person_boxes, tracks, (w, h), gaze_xy)
+        crops, wanted = self.plan(wide_faces, person_boxes, tracks, (w, h), gaze_xy, budget_ms)
         crop_faces, ms = self.detect(image, crops)
         return FoveationResult(merge_wide_and_foveal(wide_faces, crop_faces, self.config.merge_iou),
                                crops, crop_faces, ms, wanted)

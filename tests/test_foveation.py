@@ -49,6 +49,7 @@ def test_planner_orders_by_gaze_then_unidentified_and_keeps_the_budget() -> None
     assert [c.target for c in everything] == [targets[1], targets[3], targets[0], targets[2]]
     assert [c.rank for c in everything] == [0, 1, 1, 2]
     assert plan_crops(targets, FRAME, None, FoveationConfig(budget_ms=0.0)) == []
+    assert len(plan_crops(targets, FRAME, None, config, budget_ms=one + 0.01)) == 1  # a per-frame budget
     # the gaze moves to the left: the body there is now first
     assert plan_crops(targets, FRAME, (300, 500), config)[0].target == targets[2]
 
