@@ -165,7 +165,7 @@ def test_a_window_at_scale_one_maps_to_the_frame_exactly(pasted) -> None:
     window, scale, size = crop_window(target, FRAME, config)
     assert scale == 1.0 and size == (128, 128)
     crop = Crop(target, window, scale, size, 0, 0.0)
-    faces, _ = Foveator(detector, config).detect(frame, [crop])
+    faces, _, _ = Foveator(detector, config).detect(frame, [crop])
     direct = detector.detect(frame[window[1]:window[3], window[0]:window[2]])
     assert len(faces) == len(direct) >= 1
     np.testing.assert_allclose(faces.boxes, direct.boxes + np.array(window[:2] * 2, np.float32), atol=1e-3)
