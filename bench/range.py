@@ -17,7 +17,8 @@ frame (``pipeline.reset()`` between scenes). Per scene, from what the pipeline r
   true distance along the ray; **near**: the same for ``distance_near_m`` where the pipeline fills it.
 
 The pedestrian clip (``royal_opera_pedestrians_1080p25.mp4``, native 1920x1080): face recall against its hand-checked
-boxes (9 frames, IoU >= 0.3, one-to-one), and time per frame (median wall ms, CPU ms, the rate that gives).
+boxes (9 frames, IoU >= 0.3, one-to-one), time per frame (median wall ms, mean CPU ms, the rate the mean wall
+time gives) and each stage's mean ms (``ProcessResult.timings``).
 Arms: ``today`` = today's pipeline on native frames (the face detector sees them at 640 px, ``face_max_side``);
 ``today-640`` = frames shrunk to 640 px first (as ``peoplelens bench`` replays). Add an arm in ``ARMS`` to
 compare another setting (e.g. foveation on) in the same run. Frames and crops never reach the disk; ``--json``
@@ -146,6 +147,7 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     hits = total = 0
     wall, cpu = [], []
+    stages: dict[str, list[float]] = {}
     index = 0
     while True:
         ok, frame = cap.read()
@@ -156,6 +158,8 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
         res = pipeline.process(Frame(image, index / fps, index))
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+        for stage, seconds in res.timings.items():
+            stages.setdefault(stage, []).append(1000 * seconds)
         if index in truth:
             gt = np.array([b for _, b in truth[index]], np.float32)
             pred = np.array([np.asarray(v.face_box) * scale_back for v in res.tracks if v.face_box is not None],
@@ -170,7 +174,8 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
     ms = 1000 * float(np.median(wall))
     return {"frames": index, "face_recall": hits / total if total else None, "faces": total,
             "ms_per_frame": ms, "cpu_ms_per_frame": 1000 * float(np.mean(cpu)),
-            "fps": 1000 / float(np.mean(wall) * 1000) if wall else None}
+            "fps": 1 / float(np.mean(wall)) if wall else None,
+            "stage_ms_mean": {k: float(np.mean(v)) for k, v in stages.items()}}
 
 
 def summarise(rows: list[dict]) -> list[dict]:

@@ -224,3 +224,18 @@ def test_priors_reject_nonsense() -> None:
         DistancePriors(child_prior=1.5)
     with pytest.raises(GeometryError, match="positive"):
         DistancePriors(child_face_width_m=0.0)
+
+
+def test_children_of_every_age_pass_the_name_gate_where_the_adult_prior_drops_them() -> None:
+    """Monte Carlo over people drawn from the anthropometric spread (bench/distance_error.py): children aged 5, 8
+    and 11 at 3-4 m pass the 4 m gate with the near bound and mostly fail it with the adult-only estimate; at 9-10 m
+    everyone passes the 10 m bump gate; adults beyond 7 m are not named."""
+    from peoplelens.bench.distance_error import simulate, summarise
+
+    rows = {(r["group"], r["band_m"][0]): r for r in summarise(simulate(n_per_cell=60, seed=1))}
+    for group, old_at_most in (("child 5", 0.3), ("child 8", 0.4), ("child 11", 0.65)):  # older: less biased
+        assert rows[(group, 3.0)]["gate_pass_near"] >= 0.9
+        assert rows[(group, 3.0)]["gate_pass_adult_only"] <= old_at_most
+        assert rows[(group, 9.0)]["bump_pass_near"] >= 0.9
+    assert rows[("adult", 3.0)]["gate_pass_near"] >= 0.95
+    assert rows[("adult", 7.0)]["gate_pass_near"] <= 0.1
