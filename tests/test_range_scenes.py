@@ -53,6 +53,16 @@ def test_face_is_pasted_at_the_size_of_its_distance(scenes, face, detector, dist
     assert frame.distance_m == pytest.approx(distance, rel=0.05)
 
 
+def test_hololens_like_camera(data_dir, face) -> None:
+    """2272x1278 at 64.7 deg: a longer focal length, so the same person at the same distance is bigger."""
+    holo = RangeScenes(data_dir, CAMERAS["hololens2"])
+    frame = next(holo.render(SceneSpec(4.0, "child", face, seed=2, frames=1)))
+    assert frame.image.shape == (1278, 2272, 3)
+    assert holo.intrinsics.fx == pytest.approx(1136 / np.tan(np.radians(64.7 / 2)))
+    want = holo.intrinsics.fx * SCALES["child"].iod_m / 4.0
+    assert np.linalg.norm(frame.eyes[0] - frame.eyes[1]) == pytest.approx(want, rel=1e-3)
+
+
 def test_scenes_are_deterministic_and_seeded(scenes, face) -> None:
     a = next(scenes.render(SceneSpec(4.0, "adult", face, seed=5, frames=1)))
     b = next(scenes.render(SceneSpec(4.0, "adult", face, seed=5, frames=1)))
