@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from peoplelens.audio.errors import AudioError
+from peoplelens.core.sounds import SOUNDS, Sound
 
-SOUND_HELP = "bump | woodblock | click | gaze | follow | orientation | name:TEXT"
+SOUND_HELP = " | ".join(str(s) for s in SOUNDS if s is not Sound.NAME) + " | name:TEXT"
 
 
 def _cue_options(func: Callable[..., Any]) -> Callable[..., Any]:

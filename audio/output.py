@@ -13,6 +13,7 @@ import numpy as np
 
 from peoplelens.audio.errors import NoOutputDeviceError
 from peoplelens.audio.mixer import Mixer
+from peoplelens.core.extras import install_hint
 
 
 def _sounddevice() -> Any:
@@ -23,7 +24,8 @@ def _sounddevice() -> Any:
             f"PortAudio is not available ({exc}); install libportaudio2 (scripts/setup.sh)"
         ) from exc
     except ImportError as exc:
-        raise NoOutputDeviceError("python-sounddevice is not installed (pip install sounddevice)") from exc
+        raise NoOutputDeviceError(f"live sound output needs the 'audio' extra (python-sounddevice is not "
+                                  f"installed): run  {install_hint('audio')}") from exc
     return sounddevice
 
 

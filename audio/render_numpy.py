@@ -23,7 +23,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from peoplelens.audio.config import AudioConfig
-from peoplelens.audio.render import check_request, distance_gain, head_vector
+from peoplelens.audio.directions import check_request, distance_gain, head_vector
 
 ALPHA_MIN = 0.1
 THETA_MIN_DEG = 150.0

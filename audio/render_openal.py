@@ -22,8 +22,8 @@ import threading
 import numpy as np
 
 from peoplelens.audio.config import AudioConfig
+from peoplelens.audio.directions import check_request, head_vector
 from peoplelens.audio.errors import BackendUnavailableError
-from peoplelens.audio.render import check_request, head_vector
 
 # ALC_SOFT_loopback
 ALC_FORMAT_CHANNELS_SOFT = 0x1990

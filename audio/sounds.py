@@ -7,13 +7,14 @@ with them the direction, can be heard.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.signal import butter, sosfilt
 
 from peoplelens.audio.errors import AudioError
 
 SAMPLE_RATE = 48_000
-SYNTH_SOUNDS = ("bump", "woodblock", "click", "gaze", "follow", "orientation")
 WOODBLOCK_BASE_HZ = 880.0
 
 
@@ -121,19 +122,21 @@ def orientation(fs: int = SAMPLE_RATE) -> np.ndarray:
     return _finish(x, 0.5, fs)
 
 
+#: the synthesiser of every non-speech cue, by sound name (the spoken NAME has none: espeak-ng says it)
+SYNTHESIZERS: dict[str, Callable[..., np.ndarray]] = {
+    "bump": lambda pitch, fs: bump(fs),
+    "woodblock": lambda pitch, fs: woodblock(pitch, fs=fs),
+    "click": lambda pitch, fs: click(fs),
+    "gaze": lambda pitch, fs: gaze(fs),
+    "follow": lambda pitch, fs: follow(fs=fs),
+    "orientation": lambda pitch, fs: orientation(fs),
+}
+SYNTH_SOUNDS = tuple(SYNTHESIZERS)
+
+
 def synthesize(sound: str, pitch_semitones: float = 0.0, fs: int = SAMPLE_RATE) -> np.ndarray:
     """The mono float32 samples of a named non-speech cue (``pitch_semitones`` applies to woodblock)."""
-    sound = str(sound)
-    if sound == "bump":
-        return bump(fs)
-    if sound == "woodblock":
-        return woodblock(pitch_semitones, fs=fs)
-    if sound == "click":
-        return click(fs)
-    if sound == "gaze":
-        return gaze(fs)
-    if sound == "follow":
-        return follow(fs=fs)
-    if sound == "orientation":
-        return orientation(fs)
-    raise AudioError(f"unknown sound {sound!r}; known: {', '.join(SYNTH_SOUNDS)}, name")
+    make = SYNTHESIZERS.get(str(sound))
+    if make is None:
+        raise AudioError(f"unknown sound {sound!r}; known: {', '.join(SYNTH_SOUNDS)}, name")
+    return make(pitch_semitones, fs)

@@ -17,12 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from peoplelens.bench.errors import BenchError
+from peoplelens.core.extras import require
 from peoplelens.models.assets import asset_path
 from peoplelens.models.images import load_image
 
 MATCH_THRESHOLD = 0.35
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def require_insightface():
+    """The ``insightface.app`` module, or a clear error naming the ``baseline`` extra."""
+    return require("insightface.app", extra="baseline",
+                   feature="the benchmark's insightface baseline (or run `peoplelens bench --skip-baseline`)")
 
 
 def provider_list(providers: str) -> list[str]:
@@ -63,6 +69,7 @@ class Baseline:
         intra-op threads spin-waiting (only with ``threads``)."""
         import onnxruntime as ort
 
+        FaceAnalysis = require_insightface().FaceAnalysis
         self.detector = detector
         self.threads = threads
         self._tmp = tempfile.TemporaryDirectory(prefix="peoplelens-bench-baseline-")
@@ -70,10 +77,6 @@ class Baseline:
         pack.mkdir(parents=True)
         os.symlink(asset_path(detector), pack / f"{detector}.onnx")
         os.symlink(asset_path("arcface_mobileface128"), pack / "w_arcface.onnx")
-        try:
-            from insightface.app import FaceAnalysis
-        except ImportError as exc:
-            raise BenchError(f"the baseline needs insightface: {exc}") from exc
         with contextlib.redirect_stdout(io.StringIO()):  # insightface prints every model it finds
             kwargs: dict = {"providers": provider_list(providers)}
             if threads is not None:

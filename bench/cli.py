@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from peoplelens.bench.core import BASELINE_SESSIONS, BenchOptions, run_benchmark
+from peoplelens.bench.baseline_sessions import BASELINE_SESSIONS
 from peoplelens.bench.errors import BenchError
-from peoplelens.bench.print_report import print_report
 from peoplelens.core.errors import PeopleLensError
+
+# The benchmark (numpy, OpenCV, ONNX Runtime, the pipeline) is imported inside the command: --help is instant.
 
 
 def _default_data(rel: str) -> Path:
@@ -59,6 +60,13 @@ def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
          config: dict, baseline_session: str = "default", aspect: str | None = None) -> None:
+    from peoplelens.bench.core import BenchOptions, run_benchmark
+    from peoplelens.bench.print_report import print_report
+
+    if not skip_baseline:
+        from peoplelens.bench.baseline import require_insightface
+
+        require_insightface()  # before any work: a missing 'baseline' extra is said at once
     options = BenchOptions(videos=videos or _default_data("data/videos"),
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,

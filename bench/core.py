@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peoplelens.bench.baseline import Baseline
+from peoplelens.bench.baseline_sessions import BASELINE_SESSIONS
 from peoplelens.bench.enrol import enroll_people
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
@@ -25,12 +26,6 @@ from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
 
 SCHEMA = "peoplelens-bench/1"
-#: how the baseline's ONNX Runtime sessions are set up
-BASELINE_SESSIONS = {
-    "default": "ONNX Runtime's default session options (one thread per core, spin-waiting), as a user gets them",
-    "tuned": "2 intra-op threads a session without spin-waiting (the fastest setting found for it on 2 cores)",
-    "single": "1 intra-op thread a session, no spin-waiting (as our sessions, except our face detector's 2)",
-}
 BASELINE_THREADS = {"tuned": 2, "default": None, "single": 1}
 GOALS = {"fps": 30.0, "latency_p95_ms": 60.0, "speedup": 3.0, "peak_rss_mb": 1536.0}
 
@@ -48,7 +43,7 @@ class BenchOptions:
     pace_fps: float | None = None  # None = each video's own frame rate
     config: dict | None = None  # pipeline config (TOML dict)
     only: tuple[str, ...] = ()  # only videos whose file name contains one of these
-    threads: int | None = None  # ORT intra-op threads per session (None: what build_pipeline uses by default)
+    threads: int | None = None  # ORT intra-op threads per session (None: what build_system uses by default)
     baseline_session: str = "default"  # see BASELINE_SESSIONS
     aspect: str | None = None  # "4:3": centre-crop every frame to this aspect before fitting it inside 640x480
 
@@ -84,7 +79,9 @@ def _machine() -> dict:
 def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: None) -> dict:
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
     from peoplelens.core.config import section
-    from peoplelens.lens.pipeline import PipelineConfig, build_pipeline
+    from peoplelens.lens.pipeline import PipelineConfig, build_system
+    from peoplelens.lens.pipeline.config import face_detector_options
+    from peoplelens.models.model_sets import configured_model_set
 
     report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
     if options.providers == "cuda" and (why := cuda_status()) is not None:
@@ -104,6 +101,7 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
         "frame_size": (f"centre crop to {options.aspect}, then " if aspect else "")
         + f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
         "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
+        "model_set": configured_model_set(config).name, "face_detector": face_detector_options(config).model,
         "session": {"intra_op_threads": session_config.intra_op_threads if session_config else "pipeline default",
                     "inter_op_threads": session_config.inter_op_threads if session_config else "pipeline default"},
     }
@@ -120,10 +118,11 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
             truth = load_truth(info.path, set(people.enrolled))
             say(f"ours: {info.name} ({info.size[0]}x{info.size[1]}) as fast as possible ...")
             t0 = time.perf_counter()
-            pipeline = build_pipeline(config, store=people.store, session_config=session_config)
+            pipeline = build_system(config, people=people.store, session_config=session_config)
             load_s = time.perf_counter() - t0
             report["settings"]["ort_intra_op_threads_used"] = _threads_used(pipeline)
             fast = run_fast(pipeline, info, options.max_frames, people.name_map, render)
+            pipeline.close()
             truths.append(restrict(truth, set(range(fast.frames))))
             fast_runs.append(fast)
             entry = {"name": info.name, "native_size": list(info.native_size), "size": list(info.size),
@@ -133,8 +132,9 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
             if not options.skip_paced:
                 fps = options.pace_fps or info.fps
                 say(f"ours: {info.name} paced at {fps:.2f} fps ...")
-                pipeline = build_pipeline(config, store=people.store, session_config=session_config)
+                pipeline = build_system(config, people=people.store, session_config=session_config)
                 paced = run_paced(pipeline, info, options.max_frames, fps)
+                pipeline.close()
                 paced_runs.append(paced)
                 entry["paced_dropped"] = paced.dropped
                 entry["paced_latency_p95_ms"] = summarize_ms(paced.frame_latency_s)["p95_ms"]
@@ -159,6 +159,8 @@ def _ours_section(fast_runs, paced_runs, truths) -> dict:
                                                                                       "audio_render")}
     stages["detect"] = [a + b for run in fast_runs for a, b in zip(run.stages["detect_faces"],
                                                                     run.stages["detect_people"], strict=True)]
+    stages["identity"] = [a + b + c for run in fast_runs for a, b, c in zip(
+        run.stages["face_quality"], run.stages["embed"], run.stages["identify"], strict=True)]
     process = [s for run in fast_runs for s in run.process_s]
     frames = sum(run.frames for run in fast_runs)
     wall = sum(run.wall_s for run in fast_runs)
@@ -213,21 +215,15 @@ def _merge_recall(truths) -> dict:
     return merged
 
 
-def _threads_used(pipeline) -> dict[str, int]:
-    """ONNX Runtime intra-op threads of each of the pipeline's sessions."""
-    sessions = {"face_detector": pipeline.face_detector.session, "embedder": pipeline.embedder.session}
-    if pipeline.person_detector is not None:
-        sessions["person_detector"] = pipeline.person_detector.session
-    if pipeline.attributes is not None:
-        sessions["head_pose"] = pipeline.attributes.head_pose.sessions[0]
-    return {name: s.get_session_options().intra_op_num_threads for name, s in sessions.items()}
+def _threads_used(system) -> dict[str, int]:
+    """ONNX Runtime intra-op threads of each of the system's sessions."""
+    return {name: s.get_session_options().intra_op_num_threads for name, s in system.sessions().items()}
 
 
 def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> dict:
-    from peoplelens.core.config import section
-    from peoplelens.lens.pipeline import PipelineConfig
+    from peoplelens.lens.pipeline.config import face_detector_options
 
-    detector = section(options.config or {}, "pipeline", PipelineConfig).face_model
+    detector = face_detector_options(options.config or {}).model
     if detector not in ("det_500m", "det_2.5g"):
         raise BenchError(f"the baseline needs an SCRFD detector (det_500m / det_2.5g), the pipeline uses {detector}")
     say(f"baseline: insightface FaceAnalysis with {detector} + arcface_mobileface128, enrolling ...")

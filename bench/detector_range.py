@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from peoplelens.core.types import box_iou
-from peoplelens.lens.geometry import CameraIntrinsics, estimate_distance
+from peoplelens.lens.perception.geometry import CameraIntrinsics, estimate_distance
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 from peoplelens.models.sessions import SessionConfig

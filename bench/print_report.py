@@ -6,10 +6,12 @@ from rich.console import Console
 from rich.table import Table
 
 STAGE_LABELS = {
-    "decode": "decode (+ resize)", "detect_faces": "detect faces", "detect_people": "detect people",
-    "detect": "detect (faces + people)", "embed": "align + embed", "track": "track", "identity": "identity",
-    "pose_gaze": "pose / gaze", "world": "world (head rotation)", "people_map": "people map",
-    "experiences": "experiences", "audio_render": "audio render (per event)",
+    "decode": "decode (+ resize)", "schedule": "schedule", "detect_faces": "detect faces",
+    "detect_people": "detect people", "motion": "corner tracking (head rotation)", "detect": "detect (faces + people)",
+    "world": "world (head rotation)", "face_quality": "face quality", "track": "track", "embed": "align + embed",
+    "identify": "identity evidence", "identity": "quality + embed + identify", "face_attributes": "head pose / gaze",
+    "place": "place (direction, distance)", "people_map": "people map", "experiences": "experiences",
+    "audio_render": "audio render (per event)",
 }
 
 
@@ -32,7 +34,7 @@ def print_report(report: dict, console: Console | None = None) -> None:
         c.print(f"[yellow]{report['skipped']}[/]")
         return
     s = report["settings"]
-    c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['pipeline']['face_model']} "
+    c.print(f"providers {s['providers']}; frames {s['frame_size']}; pipeline: face {s['face_detector']} "
             f"@{s['pipeline']['face_max_side']} every {s['pipeline'].get('faces_every', 1)} frame(s) (tracks coast "
             f"in between: events up to one frame later), people every {s['pipeline']['people_every']}; "
             f"audio: {s['audio_renderer']}")

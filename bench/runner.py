@@ -16,8 +16,9 @@ from peoplelens.bench.videos import VideoInfo, decode_frames
 from peoplelens.core.state import IdentityState, wrap_deg
 from peoplelens.core.types import Frame
 
-PIPELINE_STAGES = ("world", "detect_faces", "detect_people", "track", "embed", "identity", "pose_gaze",
-                   "people_map", "experiences")
+#: the product's stages, in frame order (``ProcessResult.timings`` keys; see peoplelens.lens.pipeline.system)
+PIPELINE_STAGES = ("schedule", "detect_faces", "detect_people", "motion", "world", "face_quality", "track", "embed",
+                   "identify", "face_attributes", "place", "people_map", "experiences")
 
 
 @dataclass
@@ -25,7 +26,7 @@ class FastRun:
     """Our pipeline on every frame as fast as it goes (decode done in the same thread, timed separately)."""
 
     stages: dict[str, list[float]] = field(default_factory=dict)  # stage -> seconds per frame (or per event)
-    process_s: list[float] = field(default_factory=list)  # LensPipeline.process wall time per frame
+    process_s: list[float] = field(default_factory=list)  # LensSystem.process wall time per frame
     named: dict[int, list[str]] = field(default_factory=dict)  # frame -> names given
     events: Counter = field(default_factory=Counter)  # sound -> count
     max_people: int = 0

@@ -36,12 +36,33 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
+    """The hex sha256 of a file, read in 1 MiB chunks; :class:`AssetError` when it cannot be read."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    except OSError as exc:
+        raise AssetError(_unreadable(path, exc)) from None
     return h.hexdigest()
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be used, with the fix (permissions, a folder in its place, an I/O error)."""
+    if isinstance(exc, PermissionError):
+        return (f"{path} cannot be read (permission denied); make it readable, e.g. `chmod a+r {path}` "
+                "(and its folders a+x)")
+    if isinstance(exc, IsADirectoryError):
+        return f"{path} is a folder, not the asset file"
+    return f"{path} cannot be read ({exc.strerror or exc})"
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, raising :class:`AssetError` (not PermissionError) when its folder cannot be searched."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise AssetError(_unreadable(path, exc)) from None
 
 
 @dataclass(frozen=True)
@@ -55,9 +76,12 @@ class AssetStatus:
 
 
 def _describe_bad_file(path: Path, spec: AssetSpec) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(256).lstrip().lower()
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(256).lstrip().lower()
+    except OSError as exc:
+        return _unreadable(path, exc)
     if head.startswith((b"<!doctype", b"<html", b"<?xml")) and not spec.relpath.endswith(".xml"):
         return f"{path} is an HTML/XML page, not the asset (a failed download or a saved web page)"
     if size != spec.size:
@@ -92,10 +116,14 @@ class AssetManager:
         """Check the asset in every place it may be; the first good copy wins."""
         problems = []
         for path in self.candidates(spec):
-            if not path.is_file():
+            try:
+                if not _is_file(path):
+                    continue
+                if path.stat().st_size == spec.size and self._hash(path) == spec.sha256:
+                    return AssetStatus(spec, path, True)
+            except (AssetError, OSError) as exc:  # unreadable: say so, and keep looking in the other places
+                problems.append(str(exc) if isinstance(exc, AssetError) else _unreadable(path, exc))
                 continue
-            if path.stat().st_size == spec.size and self._hash(path) == spec.sha256:
-                return AssetStatus(spec, path, True)
             problems.append(_describe_bad_file(path, spec))
         if problems:
             return AssetStatus(spec, None, False, "; ".join(problems))
@@ -104,6 +132,10 @@ class AssetManager:
     def how_to_get(self, spec: AssetSpec) -> str:
         """A sentence telling the user how to obtain the asset."""
         ways = []
+        if spec.derived is not None:
+            source = get_spec(spec.derived.source)
+            return (f"run `peoplelens assets fetch {spec.name}` (makes it from {source.name}, "
+                    f"{source.filename}: {self.how_to_get(source)})")
         if spec.url or spec.archive:
             ways.append(f"run `peoplelens assets fetch {spec.name}` (downloads {spec.url or spec.archive.url})")
         ways.append(
@@ -119,6 +151,9 @@ class AssetManager:
         except KeyError as exc:
             raise AssetError(str(exc)) from None
         status = self.check(spec)
+        if not status.ok and spec.derived is not None and self.check(get_spec(spec.derived.source)).ok:
+            self._derive(spec)  # the published file is here: make the runnable one from it (about a second)
+            status = self.check(spec)
         if status.ok and status.path is not None:
             return status.path
         raise AssetError(
@@ -145,6 +180,18 @@ class AssetManager:
             if status.ok:
                 results.append(status)
                 continue
+            if spec.derived is not None:
+                source_status = self.fetch([get_spec(spec.derived.source)], progress, downloader)[0]
+                if not source_status.ok:
+                    results.append(AssetStatus(spec, None, False, f"its source: {source_status.problem}"))
+                    continue
+                try:
+                    self._derive(spec)
+                except (OSError, AssetError) as exc:
+                    results.append(AssetStatus(spec, None, False, f"making it failed: {exc}"))
+                    continue
+                results.append(self.check(spec))
+                continue
             if not (spec.url or spec.archive):
                 problem = f"{status.problem}; no public download exists: {self.how_to_get(spec)}"
                 results.append(AssetStatus(spec, None, False, problem))
@@ -157,16 +204,43 @@ class AssetManager:
             results.append(self.check(spec))
         return results
 
+    def _derive(self, spec: AssetSpec) -> None:
+        """Make a derived asset from its verified source into the cache, and verify the result."""
+        from peoplelens.models.derive import STEPS
+
+        assert spec.derived is not None
+        source = self.path(spec.derived.source)
+        dest = self.cache_dir / spec.relpath
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=dest.parent, suffix=".part", delete=False) as tmp:
+            pass
+        try:
+            STEPS[spec.derived.step](source, Path(tmp.name))
+            _verify_or_discard(Path(tmp.name), spec.sha256, spec.size, f"{spec.name} (made by {spec.derived.step})")
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+        os.replace(tmp.name, dest)
+        log.info("made %s from %s (%s)", dest, source, spec.derived.step)
+
     def _download_one(self, spec: AssetSpec, download, progress) -> None:
+        """Download from the official URL; when that fails and an archive holds the same bytes, from there."""
         dest = self.cache_dir / spec.relpath
         dest.parent.mkdir(parents=True, exist_ok=True)
         cb = (lambda done, total: progress(spec.name, done, total)) if progress else None
         if spec.url:
             part = dest.with_name(dest.name + ".part")
-            download(spec.url, part, cb)
-            _verify_or_discard(part, spec.sha256, spec.size, spec.name)
-            os.replace(part, dest)
-            return
+            try:
+                download(spec.url, part, cb)
+                _verify_or_discard(part, spec.sha256, spec.size, spec.name)
+            except (OSError, AssetError) as exc:
+                if spec.archive is None:
+                    raise
+                log.warning("%s: %s failed (%s); trying %s", spec.name, spec.url, exc, spec.archive.url)
+                part.unlink(missing_ok=True)
+            else:
+                os.replace(part, dest)
+                return
         assert spec.archive is not None
         archive = self.cache_dir / "archives" / spec.archive.url.rsplit("/", 1)[-1]
         archive.parent.mkdir(parents=True, exist_ok=True)
@@ -191,14 +265,23 @@ class AssetManager:
         if not directory.is_dir():
             raise AssetError(f"{directory} is not a directory")
         by_name: dict[str, list[Path]] = {}
-        for p in directory.rglob("*"):
-            if p.is_file():
-                by_name.setdefault(p.name, []).append(p)
+        try:
+            for p in directory.rglob("*"):
+                if p.is_file():
+                    by_name.setdefault(p.name, []).append(p)
+        except OSError as exc:
+            raise AssetError(f"cannot list {directory}: {exc.strerror or exc}") from None
         results = []
         for spec in specs if specs is not None else all_assets():
             direct = directory / spec.relpath
-            options = [direct] if direct.is_file() else by_name.get(spec.filename, [])
-            good = next((p for p in options if p.stat().st_size == spec.size and sha256_file(p) == spec.sha256), None)
+            try:
+                options = [direct] if _is_file(direct) else by_name.get(spec.filename, [])
+                good = next((p for p in options if p.stat().st_size == spec.size and sha256_file(p) == spec.sha256),
+                            None)
+            except (AssetError, OSError) as exc:
+                problem = str(exc) if isinstance(exc, AssetError) else _unreadable(direct, exc)
+                results.append(AssetStatus(spec, None, False, problem))
+                continue
             if good is None:
                 problem = _describe_bad_file(options[0], spec) if options else f"not in {directory}"
                 results.append(AssetStatus(spec, None, False, problem))

@@ -5,17 +5,29 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from functools import cache
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
 
 from peoplelens.models.assets import AssetManager, AssetStatus, default_manager
 from peoplelens.models.errors import AssetError
 from peoplelens.models.registry import MODELS, AssetSpec, all_assets, data_assets, get_spec
 
-console = Console()
+# rich is imported when something is printed, so `--help` stays fast
+
+
+@cache
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _table(title: str) -> Any:
+    from rich.table import Table
+
+    return Table(title=title)
 
 
 def _select(names: tuple[str, ...], include_data: bool) -> list[AssetSpec]:
@@ -27,8 +39,8 @@ def _select(names: tuple[str, ...], include_data: bool) -> list[AssetSpec]:
     return list(all_assets() if include_data else MODELS)
 
 
-def _status_table(results: list[AssetStatus], title: str) -> Table:
-    table = Table(title=title)
+def _status_table(results: list[AssetStatus], title: str) -> Any:
+    table = _table(title)
     for col in ("asset", "status", "where / problem"):
         table.add_column(col, overflow="fold")
     for r in results:
@@ -47,7 +59,7 @@ def assets() -> None:
 def list_assets(data: bool) -> None:
     """Every asset with its role, licence, size, sha256, official source and whether it is present."""
     manager = default_manager()
-    table = Table(title="PeopleLens assets")
+    table = _table("PeopleLens assets")
     for col in ("name", "size", "present", "licence", "role"):
         table.add_column(col, overflow="fold")
     specs = list(MODELS) + (list(data_assets()) if data else [])
@@ -55,13 +67,13 @@ def list_assets(data: bool) -> None:
         ok = manager.check(spec).ok
         table.add_row(spec.name, f"{spec.size:,}", "[green]yes[/green]" if ok else "[red]no[/red]", spec.licence,
                       spec.role)
-    console.print(table)
-    console.print("[bold]sources and checksums[/bold]")
+    _console().print(table)
+    _console().print("[bold]sources and checksums[/bold]")
     for spec in specs:
         source = spec.url or (f"{spec.archive.url} (member {spec.archive.member})" if spec.archive else
                               "PeopleLens sample bundle only")
-        console.print(f"  {spec.name}: sha256 {spec.sha256}\n    {source}", soft_wrap=True)
-    console.print(
+        _console().print(f"  {spec.name}: sha256 {spec.sha256}\n    {source}", soft_wrap=True)
+    _console().print(
         "[yellow]Note:[/yellow] InsightFace-derived weights (det_2.5g, det_500m, arcface_mobileface128) are for "
         "non-commercial research only. Use yunet for a permissive face detector."
     )
@@ -74,8 +86,10 @@ def fetch(names: tuple[str, ...], data: bool) -> None:
     """Make assets available: keep verified copies, download and verify the rest (resumable, atomic)."""
     manager = default_manager()
     specs = _select(names, data)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console, transient=True) as progress:
+                  console=_console(), transient=True) as progress:
         tasks: dict[str, int] = {}
 
         def report(name: str, done: int, total: int) -> None:
@@ -86,10 +100,10 @@ def fetch(names: tuple[str, ...], data: bool) -> None:
         results = manager.fetch(specs, progress=report)
     bad = [r for r in results if not r.ok]
     where = manager.offline_dir or manager.cache_dir
-    console.print(f"{len(results) - len(bad)}/{len(results)} assets present and verified (looked in {where}"
+    _console().print(f"{len(results) - len(bad)}/{len(results)} assets present and verified (looked in {where}"
                   f"{' and ' + str(manager.cache_dir) if manager.offline_dir else ''})")
     if bad:
-        console.print(_status_table(bad, "Assets that could not be obtained"))
+        _console().print(_status_table(bad, "Assets that could not be obtained"))
         raise AssetError(f"{len(bad)} asset(s) missing or bad; see the table above")
 
 
@@ -101,7 +115,7 @@ def verify(names: tuple[str, ...], data: bool) -> None:
     manager = default_manager()
     results = [manager.check(s) for s in _select(names, data)]
     bad = [r for r in results if not r.ok]
-    console.print(_status_table(bad or results[:0], "Problems") if bad else
+    _console().print(_status_table(bad or results[:0], "Problems") if bad else
                   f"[green]all {len(results)} assets verified[/green]")
     if bad:
         raise AssetError(f"{len(bad)} of {len(results)} assets missing or bad")
@@ -114,10 +128,17 @@ def import_(directory: str) -> None:
     manager: AssetManager = default_manager()
     results = manager.import_dir(directory)
     got = [r for r in results if r.ok]
-    console.print(f"imported {len(got)} of {len(results)} registry assets into {manager.cache_dir}")
+    _console().print(f"imported {len(got)} of {len(results)} registry assets into {manager.cache_dir}")
     wrong = [r for r in results if not r.ok and "not in" not in r.problem]
     if wrong:
-        console.print(_status_table(wrong, "Files found but rejected (checksum mismatch)"))
+        _console().print(_status_table(wrong, "Files found but rejected (checksum mismatch)"))
+
+
+#: extra -> the modules it installs (for `doctor`)
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "audio": ("sounddevice", "openal"), "web": ("fastapi", "uvicorn"), "report": ("matplotlib", "motmetrics"),
+    "ray": ("ray",), "baseline": ("insightface",), "gpu": (),
+}
 
 
 def _version(dist: str) -> str:
@@ -129,41 +150,65 @@ def _version(dist: str) -> str:
 
 @click.command()
 def doctor() -> None:
-    """Versions, ONNX Runtime providers (and whether CUDA really comes up), and which assets are usable."""
+    """Versions, extras, the model set and its licences, ONNX Runtime providers (and whether CUDA really comes up),
+    and which assets are usable."""
     import onnxruntime as ort
+    from rich.markup import escape
 
+    from peoplelens.core.config import load_config
+    from peoplelens.core.extras import EXTRAS, available, install_hint
+    from peoplelens.models.model_sets import configured_model_set
     from peoplelens.models.sessions import SessionConfig, resolve_providers
 
-    console.print(f"python {sys.version.split()[0]} on {platform.platform()}")
-    table = Table(title="packages")
+    _console().print(f"python {sys.version.split()[0]} on {platform.platform()}")
+    table = _table("packages")
     table.add_column("package")
     table.add_column("version")
-    for dist in ("peoplelens", "onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "insightface",
-                 "ai-edge-litert", "pyzmq", "sounddevice", "PyOpenAL", "fastapi", "cryptography"):
+    for dist in ("peoplelens", "onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "onnx", "msgspec",
+                 "cryptography", "ai-edge-litert", "pyzmq"):
         table.add_row(dist, _version(dist))
-    console.print(table)
+    _console().print(table)
+    extras = _table(escape("extras (pip install 'peoplelens[NAME]')"))
+    for column in ("extra", "installed", "adds"):
+        extras.add_column(column)
+    for extra, adds in EXTRAS.items():
+        installed = (all(available(m) for m in EXTRA_MODULES[extra]) if EXTRA_MODULES[extra]
+                     else _version("onnxruntime-gpu") != "not installed")
+        extras.add_row(extra, "yes" if installed else escape(f"no: {install_hint(extra)}"), adds)
+    _console().print(extras)
     both = _version("onnxruntime") != "not installed" and _version("onnxruntime-gpu") != "not installed"
     if both:
-        console.print("[red]both onnxruntime and onnxruntime-gpu are installed; they shadow each other. "
+        _console().print("[red]both onnxruntime and onnxruntime-gpu are installed; they shadow each other. "
                       "Run `bash scripts/setup.sh --gpu` to keep only the GPU build.[/red]")
-    available = ort.get_available_providers()
-    console.print(f"onnxruntime {ort.__version__} providers available: {', '.join(available)}")
+    providers = ort.get_available_providers()
+    _console().print(f"onnxruntime {ort.__version__} providers available: {', '.join(providers)}")
     usable, reasons = resolve_providers(SessionConfig.from_env().providers)
-    console.print(f"providers that will be used, in order: {', '.join(usable)}")
+    _console().print(f"providers that will be used, in order: {', '.join(usable)}")
     for r in reasons:
-        console.print(f"  [dim]{r}[/dim]")
+        _console().print(f"  [dim]{r}[/dim]")
     manager = default_manager()
-    console.print(f"offline asset dir ($PEOPLELENS_ASSETS): {manager.offline_dir or 'not set'}")
-    console.print(f"asset cache: {manager.cache_dir}")
+    _console().print(f"offline asset dir ($PEOPLELENS_ASSETS): {manager.offline_dir or 'not set'}")
+    _console().print(f"asset cache: {manager.cache_dir}")
     results = [manager.check(s) for s in MODELS]
-    console.print(_status_table(results, "model assets"))
+    _console().print(_status_table(results, "model assets"))
+    chosen = configured_model_set(load_config())
+    _console().print(f"model set: [bold]{chosen.name}[/bold] (\\[models] set = 'research' or 'permissive'): "
+                  f"faces {chosen.face_detector}, embedder {chosen.embedder}, bodies {chosen.person_detector}, "
+                  f"head pose {chosen.head_pose}; identity accept {chosen.thresholds.accept}, "
+                  f"reject {chosen.thresholds.reject}")
+    colour = "green" if chosen.commercial_use else "yellow"
+    _console().print(f"  [{colour}]licence: {chosen.licence}[/{colour}]")
+    missing = [name for name in chosen.assets if not manager.check(get_spec(name)).ok]
+    if missing:
+        _console().print(f"  [red]missing: {', '.join(missing)}: "
+                         f"run `peoplelens assets fetch {' '.join(missing)}`[/red]")
     data_ok = sum(manager.check(s).ok for s in data_assets())
-    console.print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
-    if "CUDAExecutionProvider" in available:
+    _console().print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
+    if "CUDAExecutionProvider" in providers:
         from peoplelens.models.sessions import create_session
 
         spec = get_spec("det_500m")
         status = manager.check(spec)
         if status.ok:
             sess = create_session(status.path, SessionConfig(providers=("cuda", "cpu")))
-            console.print(f"CUDA check: det_500m session runs on {sess.get_providers()}")
+            _console().print(f"CUDA check: det_500m session runs on {sess.get_providers()}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from peoplelens.core.errors import PeopleLensError
 
-class PeopleLensError(Exception):
-    """Base class of every error the project raises on purpose (the CLI prints these without a traceback)."""
+__all__ = ["AssetError", "ImageDecodeError", "ModelLoadError", "PeopleLensError"]
 
 
 class AssetError(PeopleLensError):

@@ -3,7 +3,8 @@
 ``python -m peoplelens.models.evaluate_faces`` prints the genuine/impostor cosine-similarity distributions on
 ``data/pairs/faces_pairs.csv`` (full photos: detect -> align -> embed) and on the aligned small-LFW pairs,
 the equal-error rate, the verification threshold with its false-accept / false-reject rates, and the CPU
-time per detected+embedded face.
+time per detected+embedded face. ``--sets`` compares the model sets (``peoplelens.models.model_sets``) side by
+side, each with its own detector, embedder and thresholds.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import numpy as np
 
 from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
-from peoplelens.models.face_embedder import FaceEmbedder
+from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
 from peoplelens.models.images import load_image
+from peoplelens.models.model_sets import MODEL_SETS, ModelSet
 
 #: Cosine similarity above which two faces are called the same person in one-shot verification.
 #: Measured on faces_pairs.csv with det_2.5g + arcface_mobileface128 (see README "Face recognition"):
@@ -140,5 +142,55 @@ def lfw_pair_scores(pairs_csv: Path, embedder: FaceEmbedder) -> PairScores:
     return PairScores(np.array(genuine), np.array(impostor))
 
 
+def _figures(scores: PairScores, model_set: ModelSet) -> str:
+    g, i = scores.genuine, scores.impostor
+    eer, t_eer = scores.eer()
+    cells = [f"{g.min():.3f} / {np.median(g):.3f}", f"{i.max():.3f} / {np.percentile(i, 99):.3f}",
+             f"{eer:.1%} at {t_eer:.2f}"]
+    th = model_set.thresholds
+    for threshold in (th.verify, th.accept, th.reject):
+        far, frr = scores.rates(threshold)
+        cells.append(f"{threshold:.3f}: {far:.1%} / {frr:.1%}")
+    return " | ".join(cells)
+
+
+def compare_sets(names: list[str], manager: AssetManager | None = None) -> None:
+    """One table row per model set and pair list: genuine min/median, impostor max/p99, EER, and FAR/FRR at
+    the set's verify, accept and reject thresholds; then the CPU time per detected+embedded face."""
+    manager = manager or default_manager()
+    pairs_csv = manager.path("data/pairs/faces_pairs.csv")
+    lfw_csv = manager.path("data/pairs/small_lfw_pairs.csv")
+    group = sorted(manager.path("data/faces/group/two_people.jpg").parent.glob("*.jpg"))
+    images = [load_image(p) for p in group]
+    print("| set | pairs | genuine min / median | impostor max / p99 | EER | FAR / FRR at verify | "
+          "at accept | at reject |")
+    print("|---|---|---|---|---|---|---|---|")
+    timing = {}
+    for name in names:
+        model_set = MODEL_SETS[name]
+        detector = create_face_detector(FaceDetectorOptions(
+            model=model_set.face_detector, score_threshold=model_set.face_score_threshold,
+            nms_iou=model_set.face_nms_iou, pad_retry=True), manager=manager)
+        embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=model_set.embedder), manager=manager)
+        scores, skipped = photo_pair_scores(pairs_csv, detector, embedder)
+        label = f"{model_set.face_detector} + {model_set.embedder}"
+        print(f"| {name} ({label}) | faces_pairs ({len(scores.genuine)}+{len(scores.impostor)}, {skipped} "
+              f"skipped) | {_figures(scores, model_set)} |")
+        lfw = lfw_pair_scores(lfw_csv, embedder)
+        print(f"| {name} ({model_set.embedder}) | small_lfw ({len(lfw.genuine)}+{len(lfw.impostor)}, aligned) | "
+              f"{_figures(lfw, model_set)} |")
+        video_detector = create_face_detector(FaceDetectorOptions(
+            model=model_set.face_detector, score_threshold=model_set.face_score_threshold,
+            nms_iou=model_set.face_nms_iou), manager=manager)
+        timing[name] = time_per_face(video_detector, embedder, images) * 1000
+    for name, ms in timing.items():
+        print(f"CPU time per detected+embedded face, {name} set (group photos): {ms:.1f} ms")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["--sets"]:
+        compare_sets(sys.argv[2:] or list(MODEL_SETS))
+    else:
+        main()

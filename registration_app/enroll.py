@@ -42,7 +42,7 @@ REQUIRED_BINS = ("frontal", "turned_left", "turned_right")
 class EnrolmentOptions:
     """Photo quality thresholds (config section ``[registration]``)."""
 
-    detector: str = "det_2.5g"
+    detector: str | None = None  # photo face detector; None = det_2.5g (research set) or the set's own
     min_face_px: float = 100.0
     min_sharpness: float = 40.0
     second_face_ratio: float = 0.5  # another face with >= this fraction of the biggest face's area = ambiguous
@@ -69,11 +69,13 @@ class PhotoFeedback:
     pitch_ratio: float = 0.0
     messages: list[str] = field(default_factory=list)
     embedding: np.ndarray | None = field(default=None, repr=False)  # raw, in memory only
+    embedder: str = ""  # the registry name of the embedder that made ``embedding``
 
     def to_dict(self) -> dict:
         """JSON-friendly view (without the embedding)."""
         d = asdict(self)
         d.pop("embedding")
+        d.pop("embedder")
         return d
 
 
@@ -107,11 +109,19 @@ class FaceAnalyzer:
         self.lock = threading.Lock()
 
     @classmethod
-    def create(cls, options: EnrolmentOptions | None = None) -> FaceAnalyzer:
-        """Load the registry models (padded retry on, for photos in which the face fills the frame)."""
+    def create(cls, options: EnrolmentOptions | None = None, config: dict | None = None) -> FaceAnalyzer:
+        """Load the configured ``[models]`` set's embedder (the runtime's, so enrolled vectors match what it sees)
+        and a photo face detector: ``[registration] detector``, else det_2.5g for the research set (its most
+        accurate keypoints) or the set's own; padded retry on, for photos in which the face fills the frame."""
+        from peoplelens.core.config import load_config
+        from peoplelens.models.face_embedder import FaceEmbedderOptions
+        from peoplelens.models.model_sets import configured_model_set
+
         options = options or EnrolmentOptions()
-        det = create_face_detector(FaceDetectorOptions(model=options.detector, pad_retry=True))
-        return cls(det, FaceEmbedder.from_registry())
+        models = configured_model_set(load_config() if config is None else config)
+        detector = options.detector or ("det_2.5g" if models.name == "research" else models.face_detector)
+        det = create_face_detector(FaceDetectorOptions(model=detector, pad_retry=True))
+        return cls(det, FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder)))
 
 
 def load_options() -> EnrolmentOptions:
@@ -228,6 +238,7 @@ def assess_photo(
         fb.ok = not fb.messages
         if fb.ok:
             fb.embedding = analyzer.embedder.embed_aligned(crop)[0]
+            fb.embedder = analyzer.embedder.spec.name
     if fb.ok:
         fb.messages.append(f"good photo ({fb.pose.replace('_', ' ')})")
     return fb
@@ -258,7 +269,8 @@ def enroll_feedbacks(
     if not good:
         report.message = "nothing enrolled: no usable photo" if feedbacks else "nothing enrolled: no photo given"
         return report
-    report.record = store.enroll(clean, np.stack(good))
+    embedder = next(fb.embedder for fb in feedbacks if fb.ok and fb.embedding is not None)
+    report.record = store.enroll(clean, np.stack(good), embedder=embedder)
     report.enrolled = True
     try:
         if clip is not None:

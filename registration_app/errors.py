@@ -17,12 +17,28 @@ class WrongSecretError(StoreError):
     """The installation secret does not belong to this store (or the secret file is damaged)."""
 
 
+class DamagedSecretError(WrongSecretError):
+    """The secret file exists but holds no secret (e.g. left empty by a crash of an older version while written)."""
+
+
+class StoreRolledBackError(StoreTamperedError):
+    """The store file is an older copy than the last one written (its sealed generation is behind the counter)."""
+
+
+class StoreLostError(StoreError):
+    """The store file is missing or empty although its key and generation record say people were enrolled."""
+
+
+class EmbedderMismatchError(StoreError):
+    """The store's vectors come from another face embedder than the one asked for (model sets differ)."""
+
+
 class PersonNotFoundError(StoreError):
     """No enrolled person has that name."""
 
 
 class ExportError(StoreError):
-    """An export file is unreadable, damaged, or the passphrase is wrong."""
+    """An export file is unreadable, damaged, or the passphrase is wrong (or too weak to export with)."""
 
 
 class EnrolmentError(PeopleLensError):
@@ -34,4 +50,4 @@ class UploadError(PeopleLensError):
 
 
 class InsecureBindError(PeopleLensError):
-    """The web app was asked to listen beyond this machine without a pairing token."""
+    """The web app was asked to listen without a usable pairing token or allowed host names."""

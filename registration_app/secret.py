@@ -6,6 +6,7 @@ installations' protected vectors never match and one installation cannot read an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -17,7 +18,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from peoplelens.registration_app.errors import StoreError, WrongSecretError
+from peoplelens.registration_app.errors import DamagedSecretError, StoreError, WrongSecretError
+from peoplelens.registration_app.sidecar import fsync_dir
 
 SECRET_BYTES = 32
 _INFO_PROTECT = b"peoplelens/protect-seed/v1"
@@ -54,21 +56,32 @@ class DerivedKeys:
 
 
 def write_secret(path: str | Path, value: bytes | None = None) -> bytes:
-    """Create the secret file (0600, never overwritten); ``value`` defaults to 32 bytes from ``secrets``."""
+    """Create the secret file (0600, never overwritten); ``value`` defaults to 32 bytes from ``secrets``.
+
+    Atomic: the bytes go to a temporary file that is fsynced and then hard-linked to ``path`` (which fails if
+    ``path`` exists), so a crash never leaves an empty or partial key, and two creators never both win."""
     path = Path(path)
     value = secrets.token_bytes(SECRET_BYTES) if value is None else bytes(value)
     if len(value) != SECRET_BYTES:
         raise StoreError(f"installation secret must be {SECRET_BYTES} bytes")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(value)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.link(tmp, path)
     except FileExistsError:
         raise StoreError(f"secret file {path} already exists; refusing to overwrite it") from None
     except OSError as exc:
-        raise StoreError(f"cannot create secret file {path}: {exc}") from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(value)
-    os.chmod(path, 0o600)
+        raise StoreError(f"cannot create secret file {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    fsync_dir(path.parent)
     return value
 
 
@@ -83,7 +96,7 @@ def read_secret(path: str | Path) -> bytes:
     if mode & 0o077:
         raise StoreError(f"secret file {path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
     if len(value) != SECRET_BYTES:
-        raise WrongSecretError(f"secret file {path} holds {len(value)} bytes, expected {SECRET_BYTES}; it is damaged")
+        raise DamagedSecretError(f"secret file {path} holds {len(value)} bytes, expected {SECRET_BYTES}; it is damaged")
     return value
 
 

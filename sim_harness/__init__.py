@@ -4,5 +4,5 @@
 (the live runtime's processor), ``enrollment`` (people store or a temporary one from photos), ``replay`` (the
 deterministic loop and its outputs), ``records``, ``overlay``, ``audio_track``, ``report``, ``truth`` and
 ``metrics`` (ground truth, motmetrics), ``batch`` (process pool / Ray), ``cli`` (``peoplelens replay``).
-``eval_identity`` is the identity-threshold study (separate).
+``score_identity`` scores the product's names, clicks and tracks on recorded video; ``gaze_eval`` its looking-at-wearer.
 """

@@ -11,25 +11,31 @@ cluster unless ``address`` names one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from peoplelens.core.extras import available, require
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
 from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.output_dir import begin_batch, finish_batch
 from peoplelens.sim_harness.records import ReplayResult
-from peoplelens.sim_harness.replay import ReplayOptions, replay_video
+from peoplelens.sim_harness.replay import ReplayOptions, replay_video, resolve_report
 from peoplelens.sim_harness.truth import find_truth
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class BatchSettings:
     """What every worker needs to build its processor and replay videos."""
 
-    processor: str = "peoplelens.lens.pipeline:build_pipeline"
+    processor: str = DEFAULT_FACTORY
     config: dict[str, Any] = field(default_factory=dict)
-    people: str | None = None  # an existing store
+    people: str | None = None  # a people store (None: the default store `peoplelens enroll` writes)
     enroll_dir: str | None = None  # or photos to enrol into a temporary store (once per worker)
     options: ReplayOptions = field(default_factory=ReplayOptions)
     auto_truth: bool = True  # look for a truth file next to each video (see peoplelens.sim_harness.truth.find_truth)
@@ -43,10 +49,8 @@ class ReplayWorker:
         from peoplelens.sim_harness.processors import build_replay_processor
 
         self.settings = settings
-        self.people = (open_people(settings.people) if settings.people
-                       else enroll_folder(settings.enroll_dir) if settings.enroll_dir else None)
-        self._build = lambda: build_replay_processor(settings.processor, settings.config,
-                                                     self.people.store if self.people else None)
+        self.people = enroll_folder(settings.enroll_dir) if settings.enroll_dir else open_people(settings.people)
+        self._build = lambda: build_replay_processor(settings.processor, settings.config, self.people.store)
         self.processor = self._build()
         self.used = False
 
@@ -63,11 +67,11 @@ class ReplayWorker:
     def replay(self, video: str, out_dir: str | None) -> ReplayResult:
         """Replay one video with fresh per-video state."""
         options = self.settings.options
-        if self.settings.auto_truth and not options.truth:
+        if self.settings.auto_truth and not options.truth and available("motmetrics"):  # else: no metrics
             truth = find_truth(video)
             options = replace(options, truth=str(truth) if truth else None)
         return replay_video(video, self._fresh(), out_dir, replace(options, progress=False),
-                            self.people.enrolled if self.people else [])
+                            self.people.enrolled)
 
 
 def _out_for(video: Path, out: Path | None) -> str | None:
@@ -110,6 +114,11 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
     if not videos:
         raise ReplayError("no videos to replay")
     out_path = Path(out) if out is not None else None
+    if use_ray:
+        require("ray", extra="ray", feature="replaying on Ray (--ray)")  # before any work
+    if out_path is not None:  # an empty OUT marked as being written (see peoplelens.sim_harness.output_dir)
+        for notice in begin_batch(out_path, settings.options.overwrite):
+            log.warning("replay: %s", notice)
     if use_ray or jobs > 1:
         settings = serial_stages(settings)
     if use_ray:
@@ -132,13 +141,14 @@ def run_batch(videos: list[Path], out: str | Path | None, settings: BatchSetting
         results = [by_video[str(v)] for v in videos]
     if out_path is not None:
         write_batch_outputs(out_path, results, settings.options.report)
+        finish_batch(out_path)
     return results
 
 
 def _run_ray(videos: list[Path], out: Path | None, settings: BatchSettings, jobs: int, address: str | None,
              cpus_per_actor: float, progress: bool) -> list[ReplayResult]:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
+    ray = require("ray", extra="ray", feature="replaying on Ray (--ray)")
 
     started = False
     if not ray.is_initialized():
@@ -164,12 +174,12 @@ def _run_ray(videos: list[Path], out: Path | None, settings: BatchSettings, jobs
             ray.shutdown()
 
 
-def write_batch_outputs(out: Path, results: list[ReplayResult], report: bool = True) -> None:
+def write_batch_outputs(out: Path, results: list[ReplayResult], report: bool | None = None) -> None:
     """``summary.json`` (one entry per video) and, when ``report``, the combined ``report.html``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps({"videos": [r.summary() for r in results]}, indent=2,
                                                  allow_nan=False))
-    if report:
+    if report is not False and resolve_report(report)[0]:
         from peoplelens.sim_harness.report import write_batch_report
 
         write_batch_report(out / "report.html", results)

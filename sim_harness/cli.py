@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from peoplelens.core.config import load_config
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
+from peoplelens.core.extras import available, install_hint
 from peoplelens.sim_harness.errors import ReplayError
+
+# numpy, OpenCV and the pipeline are imported inside the command, so --help is instant.
 
 
 def _window(value: str) -> tuple[int, int]:
@@ -26,7 +28,8 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--imu", type=click.Path(exists=True, dir_okay=False), help="IMU sidecar (CSV/JSONL) of the video.")
 @click.option("--truth", default=None, help="Ground truth file (MOT boxes, start_s,end_s,name,facing CSV or a "
               "shots CSV), or 'auto' to look next to the video. Folders use 'auto' unless 'none'.")
-@click.option("--people", "people_store", type=click.Path(), help="Enrolled people store (peoplelens enroll).")
+@click.option("--people", "people_store", type=click.Path(), help="People store to name against (default: the one "
+              "`peoplelens enroll` writes, $PEOPLELENS_STORE or the per-user data dir).")
 @click.option("--enroll-dir", type=click.Path(exists=True, file_okay=False),
               help="Enrol DIR/<person>/*.jpg into a temporary store for this run.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
@@ -42,7 +45,7 @@ def _window(value: str) -> tuple[int, int]:
               help="Horizontal field of view assumed for the wide video in --virtual-pan.")
 @click.option("--write-imu", type=click.Path(dir_okay=False), help="Where to write the pan's IMU sidecar "
               "(default OUT/imu.csv).")
-@click.option("--processor", default=DEFAULT_FACTORY, show_default=True, help="Processor factory module:attr.")
+@click.option("--processor", default=None, help="Processor factory module:attr (default: the pipeline).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Folder: videos replayed in parallel (processes, or Ray actors with --ray).")
 @click.option("--ray", "use_ray", is_flag=True, help="Folder: run on Ray (local cluster unless --ray-address).")
@@ -50,32 +53,42 @@ def _window(value: str) -> tuple[int, int]:
 @click.option("--cpus-per-actor", type=float, default=1.0, show_default=True, help="Ray num_cpus per actor.")
 @click.option("--no-overlay", is_flag=True, help="Skip overlay.mp4.")
 @click.option("--no-audio", is_flag=True, help="Skip audio.wav.")
-@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("--report/--no-report", "report", default=None,
+              help="Write report.html (needs the 'report' extra). Default: when that extra is installed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True, help="Replace the outputs of a previous replay in a non-empty --out.")
 def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime, max_frames, config_file,
            debug_frames, virtual_pan, window, wide_hfov, write_imu, processor, jobs, use_ray, ray_address,
-           cpus_per_actor, no_overlay, no_audio, no_report, quiet) -> None:
+           cpus_per_actor, no_overlay, no_audio, report, quiet, overwrite) -> None:
     """Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, report."""
+    from peoplelens.config_cli import check_file
+    from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
     from peoplelens.sim_harness.replay import ReplayOptions
 
+    processor = processor or DEFAULT_FACTORY
     if people_store and enroll_dir:
         raise ReplayError("use --people or --enroll-dir, not both")
-    config = load_config(config_file)
+    config = check_file(config_file) if config_file else load_config()  # every section checked before any work
     options = ReplayOptions(imu=imu, truth=None, realtime=realtime, max_frames=max_frames, virtual_pan=virtual_pan,
                             window=_window(window), wide_hfov_deg=wide_hfov, write_imu=write_imu,
-                            overlay=not no_overlay, audio=not no_audio, report=not no_report,
-                            debug_frames=debug_frames, progress=not quiet)
+                            overlay=not no_overlay, audio=not no_audio, report=report,
+                            debug_frames=debug_frames, progress=not quiet, overwrite=overwrite)
+    from peoplelens.sim_harness.output_dir import prepare_output
+
+    out = out_dir or (Path("replay-out") if video.is_dir() else Path("replay-out") / video.stem)
+    for notice in prepare_output(out, overwrite):  # before any model loads: refuse a non-empty --out at once
+        click.echo(f"note: {notice}", err=True)
     if video.is_dir():
-        _replay_folder(video, out_dir or Path("replay-out"), options, config, processor, people_store, enroll_dir,
-                       truth, jobs, use_ray, ray_address, cpus_per_actor, quiet)
+        _replay_folder(video, out, options, config, processor, people_store, enroll_dir, truth, jobs, use_ray,
+                       ray_address, cpus_per_actor, quiet)
         return
     if jobs > 1 or use_ray:
         raise ReplayError("--jobs/--ray apply to a folder of videos")
-    _replay_one(video, out_dir or Path("replay-out") / video.stem, options, config, processor, people_store,
-                enroll_dir, truth)
+    _replay_one(video, out, options, config, processor, people_store, enroll_dir, truth)
 
 
 def _replay_one(video: Path, out: Path, options, config, processor, people_store, enroll_dir, truth) -> None:
+    from peoplelens.lens.runtime.protocol import close_processor
     from peoplelens.sim_harness.enrollment import enroll_folder, open_people
     from peoplelens.sim_harness.processors import build_replay_processor
     from peoplelens.sim_harness.replay import replay_video
@@ -84,21 +97,26 @@ def _replay_one(video: Path, out: Path, options, config, processor, people_store
     if truth == "auto":
         found = find_truth(video)
         truth = str(found) if found else None
-        click.echo(f"truth: {truth or 'none found'}", err=True)
+        if truth and not available("motmetrics"):
+            click.echo(f"truth: {truth} found, metrics skipped: they need the 'report' extra "
+                       f"({install_hint('report')})", err=True)
+            truth = None
+        else:
+            click.echo(f"truth: {truth or 'none found'}", err=True)
     options.truth = None if truth in (None, "none") else truth
     from peoplelens.sim_harness.replay import make_source
 
     make_source(video, options)  # fail fast (bad video, impossible pan) before loading models
-    people = open_people(people_store) if people_store else enroll_folder(enroll_dir) if enroll_dir else None
+    people = enroll_folder(enroll_dir) if enroll_dir else open_people(people_store)
     try:
-        if people is not None:
-            click.echo(f"people: {len(people.enrolled)} enrolled" + (f", skipped {people.skipped}"
-                                                                      if people.skipped else ""), err=True)
-        proc = build_replay_processor(processor, config, people.store if people else None)
-        result = replay_video(video, proc, out, options, people.enrolled if people else [])
+        click.echo(people.description, err=True)
+        proc = build_replay_processor(processor, config, people.store)
+        try:
+            result = replay_video(video, proc, out, options, people.enrolled)
+        finally:
+            close_processor(proc)
     finally:
-        if people is not None:
-            people.close()
+        people.close()
     _print_summary(result.summary())
     click.echo(f"outputs in {out}")
 
@@ -110,6 +128,10 @@ def _replay_folder(folder: Path, out: Path, options, config, processor, people_s
 
     if truth not in (None, "auto", "none"):
         raise ReplayError("for a folder, --truth is 'auto' (files next to each video) or 'none'")
+    if not enroll_dir:
+        from peoplelens.registration_app.people import open_run_people
+
+        click.echo(open_run_people(people_store).describe(), err=True)
     settings = BatchSettings(processor=processor, config=config, people=people_store, enroll_dir=enroll_dir,
                              options=options, auto_truth=truth != "none")
     results = run_batch(list_videos(folder), out, settings, jobs=jobs, use_ray=use_ray, ray_address=ray_address,

@@ -21,11 +21,12 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 class EnrolledPeople:
     """A store plus what enrolling it said (names enrolled, names skipped with why)."""
 
-    store: PeopleStore
+    store: PeopleStore | None
     enrolled: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     name_map: dict[str, str] = field(default_factory=dict)  # stored (normalised) name -> folder name
     seconds: float = 0.0  # how long enrolling took
+    description: str = ""  # one line for the start of a run (how many, where)
     _tmp: tempfile.TemporaryDirectory | None = None
 
     def close(self) -> None:
@@ -41,10 +42,16 @@ class EnrolledPeople:
         self.close()
 
 
-def open_people(path: str | Path) -> EnrolledPeople:
-    """An existing people store (``peoplelens enroll`` made it)."""
-    store = PeopleStore.open(path)
-    return EnrolledPeople(store, [p.name for p in store.people()])
+def open_people(path: str | Path | None = None) -> EnrolledPeople:
+    """The people store ``peoplelens enroll`` writes (``path``, else ``$PEOPLELENS_STORE``, else the per-user data
+    dir); an empty result (``store`` None) when nobody has been enrolled there yet. A tampered store raises."""
+    from peoplelens.registration_app.people import open_run_people
+
+    run_people = open_run_people(path)
+    store = run_people.store
+    people = EnrolledPeople(store, [p.name for p in store.people()] if store is not None else [])
+    people.description = run_people.describe()
+    return people
 
 
 def enroll_folder(folder: str | Path) -> EnrolledPeople:
@@ -77,6 +84,8 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
         result.close()
         raise
     result.seconds = time.perf_counter() - t0
+    result.description = (f"people: {len(result.enrolled)} enrolled from {folder} into a temporary store"
+                          + (f" (skipped: {', '.join(result.skipped)})" if result.skipped else ""))
     if not result.enrolled:
         result.close()
         raise ReplayError(f"nobody could be enrolled from {folder}: {result.skipped}")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from peoplelens.core.extras import require
 from peoplelens.sim_harness.records import ReplayResult
 from peoplelens.sim_harness.truth import Truth
 
@@ -56,7 +57,7 @@ def mot_metrics(truth: FrameBoxes, hyp: FrameBoxes, iou_threshold: float = 0.3,
 
     Both map a frame index to ``[(id, (x1, y1, x2, y2)), ...]``.
     """
-    import motmetrics as mm
+    mm = require("motmetrics", extra="report", feature="ground-truth tracking metrics (--truth)")
 
     acc = mm.MOTAccumulator(auto_id=False)
     for f in frames if frames is not None else sorted(truth):

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from peoplelens.core.sounds import colour_bgr
 from peoplelens.core.state import AudioEvent, IdentityState, PersonState, ProcessResult
 from peoplelens.sim_harness.errors import ReplayError
 
@@ -28,8 +29,6 @@ STATE_COLOURS = {  # BGR
     IdentityState.KNOWN: (60, 220, 60),
     IdentityState.NOT_ENROLLED: (60, 60, 230),
 }
-SOUND_COLOURS = {"bump": (255, 200, 0), "name": (60, 220, 60), "woodblock": (0, 200, 255), "click": (60, 60, 230),
-                 "gaze": (255, 0, 255), "follow": (255, 255, 0), "orientation": (200, 200, 200)}
 PANEL_RANGE_M = 10.0
 TICKER_S = 3.0
 
@@ -59,7 +58,7 @@ class OverlayRenderer:
     def draw(self, image: np.ndarray, result: ProcessResult) -> np.ndarray:
         """The composite BGR image (frame with annotations | People Map panel)."""
         for ev in result.events:
-            self.ticker.append((ev.t, _event_text(ev), SOUND_COLOURS.get(str(ev.sound), (255, 255, 255))))
+            self.ticker.append((ev.t, _event_text(ev), colour_bgr(str(ev.sound))))
         canvas = np.zeros((self.h, self.size[0], 3), np.uint8)
         frame = cv2.resize(image, (self.frame_w, self.h), interpolation=cv2.INTER_AREA)
         self._draw_tracks(frame, result)

@@ -6,8 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from peoplelens.core.state import AudioEvent, ProcessResult, TrackView
-from peoplelens.lens.event_log import event_record
+from peoplelens.core.state import ProcessResult, TrackView
 
 
 def _f(x: float | None, digits: int = 4) -> float | None:
@@ -60,14 +59,6 @@ class FrameRecord:
         return asdict(self)
 
 
-def event_line(event: AudioEvent, t0: float, latency_s: float, frame_index: int) -> dict[str, Any]:
-    """The ``events.jsonl`` record: :func:`peoplelens.lens.event_log.event_record` plus latency and frame index."""
-    rec = event_record(event, t0)
-    rec["frame_index"] = frame_index
-    rec["latency_s"] = round(latency_s, 6)
-    return rec
-
-
 @dataclass
 class ReplayResult:
     """Everything a replay measured (the outputs are written from this)."""
@@ -81,10 +72,12 @@ class ReplayResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
     dropped_frames: int = 0
+    frames_undecodable: int = 0  # skipped: the video's data for them is damaged
     realtime: bool = False
     people_enrolled: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    skipped_outputs: dict[str, str] = field(default_factory=dict)  # output -> why it was not written
     audio: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,12 +107,14 @@ class ReplayResult:
             "frames": len(self.frames), "duration_s": self.frames[-1].t if self.frames else 0.0,
             "wall_s": round(self.wall_s, 3), "fps_achieved": round(self.fps_achieved, 2),
             "realtime": self.realtime, "dropped_frames": self.dropped_frames,
+            "frames_undecodable": self.frames_undecodable,
             "events": len(self.events), "events_by_sound": self.events_by_sound(),
             "people_enrolled": self.people_enrolled,
             "frame_latency_ms": _percentiles(lat * 1000),
             "event_latency_ms": _percentiles(ev_lat * 1000),
             "stage_ms_mean": {k: round(1000 * float(np.mean(v)), 2) for k, v in sorted(stages.items())},
-            "metrics": self.metrics, "outputs": self.outputs, "audio": self.audio,
+            "metrics": self.metrics, "outputs": self.outputs, "skipped_outputs": self.skipped_outputs,
+            "audio": self.audio,
         }
 
 

@@ -4,8 +4,14 @@ Frames are read in order with the video's own timestamps and processed one by on
 default, or paced to real time (``realtime``: frames whose time has passed while the processor was busy are
 dropped, as the live runtime's latest-frame slot does). Outputs (``out_dir``): ``events.jsonl``,
 ``frames.jsonl`` (tracks/head/timings per frame), ``audio.wav``, ``overlay.mp4``, ``report.html`` and
-``summary.json``. They are written into a hidden temporary folder inside ``out_dir`` and moved into place
-only when the replay succeeded, so a failure never leaves half-written outputs (it says so and cleans up).
+``summary.json``. Everything but ``report.html`` (matplotlib) and the ground-truth metrics (motmetrics) comes
+with the base install; without the ``report`` extra the report is skipped with one line saying so, unless it
+was asked for explicitly (``report=True``), which is then an error before any frame is processed. The outputs
+are written into a hidden staging folder beside ``out_dir`` and moved into place only when the replay
+succeeded, so a failure never leaves half-written outputs and two runs never mix; a non-empty ``out_dir`` is
+refused unless ``overwrite``, and what a killed run left is cleaned up or flagged by the next (see
+:mod:`peoplelens.sim_harness.output_dir`). Undecodable frames are skipped and counted (``frames_undecodable``
+in the summary); too many fail the replay.
 
 Latency: the wall time from the moment a frame is available to the harness (decoded; in real-time mode its
 scheduled capture time) to the moment the processor returned its events.
@@ -14,8 +20,7 @@ scheduled capture time) to the moment the processor returned its events.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +30,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from peoplelens.core.event_log import event_line
+from peoplelens.core.extras import available, install_hint, require
 from peoplelens.core.state import AudioEvent
 from peoplelens.lens.runtime.protocol import Processor
 from peoplelens.sim_harness.errors import ReplayError
-from peoplelens.sim_harness.records import FrameRecord, ReplayResult, event_line
+from peoplelens.sim_harness.output_dir import prepare_output, staged_output
+from peoplelens.sim_harness.records import FrameRecord, ReplayResult
 from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
+
+log = logging.getLogger(__name__)
+REPORT_FEATURE = "the replay report (report.html)"
+TRUTH_FEATURE = "ground-truth metrics (--truth)"
 
 OUTPUT_FILES = ("events.jsonl", "frames.jsonl", "audio.wav", "overlay.mp4", "report.html", "summary.json")
 
@@ -48,9 +60,10 @@ class ReplayOptions:
     write_imu: str | None = None  # where to write the virtual pan's IMU sidecar (default out/imu.csv)
     overlay: bool = True
     audio: bool = True
-    report: bool = True
+    report: bool | None = None  # None: written when the 'report' extra is installed (else skipped, said once)
     debug_frames: bool = False
     progress: bool = True
+    overwrite: bool = False  # replace a non-empty output folder that holds a previous replay's outputs
     overlay_max_width: int = 960
 
 
@@ -107,6 +120,10 @@ def run_frames(source: FrameSource, processor: Processor, options: ReplayOptions
                 on_frame(frame.image, out)
             bar.update(1)
     result.wall_s = time.perf_counter() - start_wall
+    result.frames_undecodable = getattr(getattr(source, "frames", None), "frames_undecodable", 0)
+    if result.frames_undecodable:
+        log.warning("replay: %s: %d frame(s) could not be decoded and were skipped (%d processed)",
+                    info.path, result.frames_undecodable, len(result.frames))
     if not result.frames:
         raise ReplayError(f"no frame of {info.path} could be processed")
     return result, events
@@ -123,48 +140,53 @@ def replay_video(video: str | Path, processor: Processor, out_dir: str | Path | 
     """Replay ``video`` through ``processor`` and write the outputs into ``out_dir`` (None = measure only)."""
     options = options or ReplayOptions()
     source = make_source(video, options)
+    write_report, skipped = resolve_report(options.report)
     truth = None
     if options.truth:
         from peoplelens.sim_harness.truth import load_truth
 
+        require("motmetrics", extra="report", feature=TRUTH_FEATURE)  # before any work, as a bad truth file
         truth = load_truth(options.truth)  # a bad truth file fails before any work
-    staging: Path | None = None
-    out: Path | None = None
-    if out_dir is not None:
-        out = Path(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".replay-partial-", dir=out))
-        except OSError as exc:
-            raise ReplayError(f"cannot write to the output folder {out}: {exc}") from exc
-    try:
-        result = _replay_into(source, processor, options, staging, truth)
+    if out_dir is None:
+        result = _replay_into(source, processor, options, None, truth)
         result.people_enrolled = list(people_enrolled or [])
-        if staging is not None and out is not None:
+        result.skipped_outputs = dict(skipped)
+        return result
+    out = Path(out_dir)
+    for notice in prepare_output(out, options.overwrite):  # fail fast, and say what a crashed run left
+        log.warning("replay: %s", notice)
+    try:
+        with staged_output(out, options.overwrite) as staging:
+            result = _replay_into(source, processor, options, staging, truth)
+            result.people_enrolled = list(people_enrolled or [])
+            result.skipped_outputs = dict(skipped)
             result.outputs = {name: str(out / name) for name in sorted(p.name for p in staging.iterdir())
                               if name not in ("summary.json", "report.html")}
             result.outputs.update({"summary.json": str(out / "summary.json")})
-            if options.report:
-                from peoplelens.sim_harness.report import write_report
+            if write_report:
+                from peoplelens.sim_harness.report import write_report as write_html
 
                 result.outputs["report.html"] = str(out / "report.html")
-                write_report(staging / "report.html", result)
+                write_html(staging / "report.html", result)
             (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2, allow_nan=False))
-            for item in staging.iterdir():
-                target = out / item.name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                item.replace(target)
-    except BaseException as exc:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, Exception) and not isinstance(exc, KeyboardInterrupt):
-                raise ReplayError(f"replay of {video} failed, nothing was written to {out}: {exc}") from exc
-        raise
-    finally:
-        if staging is not None and staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    except Exception as exc:
+        raise ReplayError(f"replay of {video} failed, nothing was written to {out}: {exc}") from exc
     return result
+
+
+def resolve_report(wanted: bool | None) -> tuple[bool, dict[str, str]]:
+    """Whether to write report.html: ``True`` needs the 'report' extra (error now if missing), ``None`` writes it
+    when the extra is installed and otherwise says once that it is skipped. Also the skipped outputs."""
+    if wanted is False:
+        return False, {}
+    if wanted:
+        require("matplotlib", extra="report", feature=REPORT_FEATURE)
+        return True, {}
+    if available("matplotlib"):
+        return True, {}
+    reason = f"needs the 'report' extra: {install_hint('report')}"
+    log.warning("report.html skipped: %s", reason)
+    return False, {"report.html": reason}
 
 
 def _replay_into(source: FrameSource, processor: Processor, options: ReplayOptions, staging: Path | None,

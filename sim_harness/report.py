@@ -19,10 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from peoplelens.core.sounds import SOUNDS  # noqa: E402
 from peoplelens.sim_harness.records import ReplayResult  # noqa: E402
 
-SOUND_COLOURS = {"bump": "#1f77b4", "name": "#2ca02c", "woodblock": "#ff7f0e", "click": "#d62728",
-                 "gaze": "#e377c2", "follow": "#17becf", "orientation": "#7f7f7f"}
+SOUND_COLOURS = {str(sound): spec.colour for sound, spec in SOUNDS.items()}
 STATE_COLOURS = {"unseen_face": "#bbbbbb", "identifying": "#ffae42", "known": "#2ca02c", "not_enrolled": "#d62728"}
 
 

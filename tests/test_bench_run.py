@@ -16,8 +16,8 @@ from peoplelens.bench.cli import bench
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
-STAGES = ("decode", "world", "detect_faces", "detect_people", "detect", "track", "embed", "identity", "pose_gaze",
-          "people_map", "experiences", "audio_render")
+STAGES = ("decode", "schedule", "detect_faces", "detect_people", "motion", "detect", "world", "face_quality", "track",
+          "embed", "identify", "identity", "face_attributes", "place", "people_map", "experiences", "audio_render")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     ours = report["ours"]
     for stage in STAGES:
         _summary_ok(ours["stages"][stage], allow_empty=stage == "audio_render")
-    for stage in ("decode", "detect_faces", "embed", "pose_gaze"):
+    for stage in ("decode", "detect_faces", "embed", "face_attributes"):
         assert ours["stages"][stage]["median_ms"] > 0
     _summary_ok(ours["process"])
     assert ours["frames"] == 24 and ours["time_per_frame_ms"] > 0
@@ -83,7 +83,7 @@ def test_ratio_comes_from_the_two_measured_times(report: dict) -> None:
     _summary_ok(base["process"])
     assert cmp["time_ratio_ours_over_baseline"] == pytest.approx(ours["time_per_frame_ms"] / base["time_per_frame_ms"])
     assert cmp["speedup"] == pytest.approx(1 / cmp["time_ratio_ours_over_baseline"])
-    assert base["detector"] == report["settings"]["pipeline"]["face_model"]
+    assert base["detector"] == report["settings"]["face_detector"] == "det_500m"
 
 
 def test_identity_is_scored_for_both_systems(report: dict) -> None:

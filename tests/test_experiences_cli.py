@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from peoplelens.cli import cli
-from peoplelens.lens.event_log import read_event_log
+from peoplelens.core.event_log import read_event_log
 
 
 def test_simulate_writes_events_and_reports_timing(tmp_path):

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from peoplelens.core.event_log import REQUIRED_KEYS, EventLog, EventLogError, event_record, read_event_log
 from peoplelens.core.state import AudioEvent, IdentityState, Sound
-from peoplelens.lens.event_log import REQUIRED_KEYS, EventLog, EventLogError, event_record, read_event_log
 from peoplelens.lens.experiences import ExperienceEngine
 from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene, events_of
 

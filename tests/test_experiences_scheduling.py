@@ -165,5 +165,7 @@ def test_config_overrides_from_toml_and_rejects_unknown_or_invalid(tmp_path):
     assert ExperienceEngine.from_config(load_config(path)).config == cfg
     with pytest.raises(ConfigError, match="unknown setting"):
         experience_config({"experiences": {"bump_distance": 3}})
-    with pytest.raises(ConfigError, match="non-negative"):
+    with pytest.raises(ConfigError, match=r"name_max_distance_m = -1: expected float, value >= 0.0 and <= 100.0"):
         experience_config({"experiences": {"name_max_distance_m": -1}})
+    with pytest.raises(ConfigError, match="bump_min_cone_deg must not exceed bump_max_cone_deg"):
+        experience_config({"experiences": {"bump_min_cone_deg": 20.0}})

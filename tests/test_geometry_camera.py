@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from peoplelens.core.config import ConfigError, section
-from peoplelens.lens.geometry import (
+from peoplelens.lens.perception.geometry import (
     CameraConfig,
     CameraIntrinsics,
     GeometryError,

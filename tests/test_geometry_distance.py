@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from peoplelens.lens.geometry import (
+from peoplelens.lens.perception.geometry import (
     CameraIntrinsics,
     DistancePriors,
     distance_from_body_box,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from peoplelens.core.state import IdentityState
-from peoplelens.lens.face_quality import face_quality, laplacian_variance, nose_offset
-from peoplelens.lens.identity import IdentityConfig, IdentityError, IdentityGallery, IdentityTracker
+from peoplelens.lens.perception.face_quality import face_quality, laplacian_variance, nose_offset
+from peoplelens.lens.perception.identity import IdentityConfig, IdentityError, IdentityGallery, IdentityTracker
 
 NAMES = ["ann", "bob", "cat"]
 RNG = np.random.default_rng(7)
@@ -166,7 +166,7 @@ def test_face_quality_factors(data_dir) -> None:
     blurred = cv2.GaussianBlur(crop, (0, 0), 3)
     assert laplacian_variance(blurred) < laplacian_variance(crop) / 4
     assert face_quality(kps, score, blurred).quality < 0.5 * sharp.quality
-    from peoplelens.lens.face_quality import inter_ocular_px
+    from peoplelens.lens.perception.face_quality import inter_ocular_px
 
     small = face_quality(kps * (5.0 / inter_ocular_px(kps)), score, crop)  # the same face with eyes 5 px apart
     assert small.size == 0.0 and small.quality == 0.0

@@ -10,7 +10,7 @@ import pytest
 
 from peoplelens.core.config import ConfigError
 from peoplelens.core.state import HeadOrientation, IdentityState
-from peoplelens.lens.people_map import PeopleMap, PeopleMapConfig, PeopleMapError, PersonObservation
+from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig, PeopleMapError, PersonObservation
 
 
 def head(yaw: float, t: float = 0.0) -> HeadOrientation:

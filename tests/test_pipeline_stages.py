@@ -1,5 +1,6 @@
-"""The pipeline's overlapped stages: the stage thread changes timing, never results; errors on it surface in the
-caller; every model session (head pose included) gets the pipeline's thread settings."""
+"""The staged pipeline: the stages fit together (checked when built), a frame passes each once in order, the stage
+thread changes timing, never results; errors on it surface in the caller; every model session gets the pipeline's
+thread settings."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import pytest
 from peoplelens.bench.videos import decode_frames, probe
 from peoplelens.core.state import IdentityState
 from peoplelens.core.types import Frame
-from peoplelens.lens.pipeline import build_pipeline
+from peoplelens.lens.pipeline import build_system
+from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stage import Parallel, PipelineBuildError, StageRunner, Workers
 from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
+STAGES = ["schedule", "detect_faces", "detect_people", "motion", "world", "face_quality", "track", "embed", "identify",
+          "face_attributes", "place", "people_map", "experiences"]
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +36,66 @@ def hamilton(data_dir: Path) -> list[Frame]:
     return [Frame(image, index / info.fps, index) for index, image, _ in decode_frames(info, FRAMES)]
 
 
-def _replay(pipeline, frames: list[Frame]) -> list[dict]:
+def _replay(system, frames: list[Frame]) -> list[dict]:
     out = []
     for frame in frames:
-        result = pipeline.process(frame)
+        result = system.process(frame)
         out.append({
             "head": (result.head.yaw_deg, result.head.pitch_deg, result.head.roll_deg),
             "tracks": [(tv.track_id, tv.identity, tv.name, tv.box, tv.face_box, tv.head_yaw_deg,
                         tv.looking_at_wearer, tv.both_ears_visible) for tv in result.tracks],
             "events": [(str(e.sound), e.track_id, e.name, round(e.azimuth_deg, 6)) for e in result.events],
-            "stages": set(result.timings),
+            "stages": list(result.timings),
         })
     return out
 
 
+class _Stage:
+    def __init__(self, name: str, reads: set[str], writes: set[str], log: list[str] | None = None) -> None:
+        self.name, self.reads, self.writes, self.log = name, frozenset(reads), frozenset(writes), log
+
+    def run(self, state: FrameState) -> None:
+        if self.log is not None:
+            self.log.append(self.name)
+
+    def reset(self) -> None:
+        pass
+
+
+def test_the_runner_refuses_stages_that_do_not_fit() -> None:
+    with pytest.raises(PipelineBuildError, match="'track' reads \\['faces'\\]"):
+        StageRunner([_Stage("track", {"faces"}, {"tracks"}), _Stage("detect", {"frame"}, {"faces"})])
+    with pytest.raises(PipelineBuildError, match="both write 'faces'"):
+        StageRunner([_Stage("a", {"frame"}, {"faces"}), _Stage("b", {"frame"}, {"faces"})])
+    with pytest.raises(PipelineBuildError, match="reads \\['faces'\\]"):  # parallel members are independent
+        StageRunner([Parallel(_Stage("a", {"frame"}, {"faces"}), _Stage("b", {"faces"}, {"tracks"}))])
+
+
+def test_a_parallel_step_runs_every_member_once_and_times_each() -> None:
+    log: list[str] = []
+    runner = StageRunner([_Stage("first", {"frame"}, {"intrinsics"}, log),
+                          Parallel(*(_Stage(n, {"intrinsics"}, {w}, log) for n, w in
+                                     (("a", "faces"), ("b", "bodies"), ("c", "corners")))),
+                          _Stage("last", {"faces", "bodies", "corners"}, {"events"}, log)], Workers(1))
+    state = runner.run(FrameState(frame=Frame(np.zeros((8, 8, 3), np.uint8), 0.0)))
+    runner.close()
+    assert log[0] == "first" and sorted(log[1:4]) == ["a", "b", "c"] and log[4] == "last"
+    assert set(state.timings) == {"first", "a", "b", "c", "last"} and all(v >= 0 for v in state.timings.values())
+
+
+def test_the_product_runs_its_stages_in_frame_order(people, hamilton) -> None:
+    system = build_system({}, people=people.store)
+    try:
+        assert [s.name for s in system.stages] == STAGES
+        result = system.process(hamilton[0])
+    finally:
+        system.close()
+    assert set(result.timings) == set(STAGES)  # every stage ran (and was timed by the runner) once
+
+
 def test_stage_thread_gives_the_same_results_as_one_thread(people, hamilton) -> None:
-    overlapped = build_pipeline({"pipeline": {"stage_threads": 1}}, store=people.store)
-    serial = build_pipeline({"pipeline": {"stage_threads": 0}}, store=people.store)
+    overlapped = build_system({"pipeline": {"stage_threads": 1}}, people=people.store)
+    serial = build_system({"pipeline": {"stage_threads": 0}}, people=people.store)
     try:
         a, b = _replay(overlapped, hamilton), _replay(serial, hamilton)
     finally:
@@ -68,12 +116,12 @@ def test_stage_thread_gives_the_same_results_as_one_thread(people, hamilton) -> 
                 assert tx[5] == pytest.approx(ty[5], abs=1e-3)
             assert tx[6:] == ty[6:]
         assert x["events"] == y["events"], f"frame {i}"
-        assert x["stages"] == y["stages"] >= {"detect_faces", "detect_people", "world", "track", "embed",
-                                              "identity", "pose_gaze", "people_map", "experiences"}
+        assert set(x["stages"]) == set(y["stages"]) == set(STAGES)
 
 
 def test_error_on_the_stage_thread_reaches_the_caller(people, hamilton) -> None:
-    pipeline = build_pipeline({"pipeline": {"stage_threads": 1}}, store=people.store)
+    system = build_system({"pipeline": {"stage_threads": 1}}, people=people.store)
+    bodies = system.stage("detect_people")
 
     class BrokenDetectorError(RuntimeError):
         pass
@@ -81,41 +129,46 @@ def test_error_on_the_stage_thread_reaches_the_caller(people, hamilton) -> None:
     def broken(_image):
         raise BrokenDetectorError("body detector failed")
 
+    detector = bodies.detector
     try:
-        pipeline.person_detector.detect = broken  # the body detector runs on the stage thread (frame 0)
+        detector.detect = broken  # the body detector runs on the stage thread (frame 0)
         with pytest.raises(BrokenDetectorError, match="body detector failed"):
-            pipeline.process(hamilton[0])
-        pipeline.person_detector = None  # the pipeline keeps working once the cause is gone
-        result = pipeline.process(hamilton[1])
+            system.process(hamilton[0])
+        bodies.detector = None  # the system keeps working once the cause is gone
+        result = system.process(hamilton[1])
         assert result.frame_index == 1
     finally:
-        pipeline.close()
-    assert pipeline.process(hamilton[2]).frame_index == 2  # after close(): everything in the caller's thread
+        system.close()
+    assert system.process(hamilton[2]).frame_index == 2  # after close(): everything in the caller's thread
 
 
 def test_every_session_gets_the_pipelines_thread_settings(people) -> None:
-    pipeline = build_pipeline({}, store=people.store)
+    system = build_system({}, people=people.store)
     try:
-        one_thread = [pipeline.embedder.session, pipeline.person_detector.session,
-                      *pipeline.attributes.head_pose.sessions, pipeline._face_detector_beside_bodies.session]
-        face = pipeline.face_detector.session
+        sessions = system.sessions()
+        assert set(sessions) == {"face_detector", "face_detector_beside_bodies", "person_detector", "embedder",
+                                 "head_pose"}
+        face = sessions["face_detector"]
         assert face.get_session_options().intra_op_num_threads == min(2, os.cpu_count() or 1)
-        for session in [face, *one_thread]:
+        for role, session in sessions.items():
             opts = session.get_session_options()
-            if session is not face:
-                assert opts.intra_op_num_threads == 1, session._model_path
+            if role != "face_detector":
+                assert opts.intra_op_num_threads == 1, role
             assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        for session in system.models["head_pose"].sessions:
+            assert session.get_session_options().intra_op_num_threads == 1
     finally:
-        pipeline.close()
+        system.close()
 
 
 def test_faces_too_poor_to_count_are_not_embedded(people, data_dir: Path) -> None:
-    """Royal opera: a crowd of small faces. Every embedding the pipeline computes is of a face that identity or
+    """Royal opera: a crowd of small faces. Every embedding the system computes is of a face that identity or
     re-identification can use; the others are still counted as seen faces."""
     info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
-    pipeline = build_pipeline({}, store=people.store)
+    system = build_system({}, people=people.store)
+    evidence = system.policy.evidence
     observed, seen_only = [], []
-    observe, saw_face = pipeline.identity.observe, pipeline.identity.saw_face
+    observe, saw_face = evidence.observe, evidence.saw_face
 
     def record_observe(track_id, t, embedding, quality):
         observed.append(quality)
@@ -125,12 +178,11 @@ def test_faces_too_poor_to_count_are_not_embedded(people, data_dir: Path) -> Non
         seen_only.append(track_id)
         return saw_face(track_id, t)
 
-    pipeline.identity.observe, pipeline.identity.saw_face = record_observe, record_saw_face
+    evidence.observe, evidence.saw_face = record_observe, record_saw_face
     try:
         for index, image, _ in decode_frames(info, 60):
-            pipeline.process(Frame(image, index / info.fps, index))
+            system.process(Frame(image, index / info.fps, index))
     finally:
-        pipeline.close()
-    floor = min(pipeline.identity.config.min_quality, pipeline.tracker.config.gallery_min_quality)
-    assert observed and min(observed) >= floor
+        system.close()
+    assert observed and min(observed) >= system.policy.min_embed_quality
     assert len(seen_only) > len(observed)  # most of this crowd is too small or turned away to identify

@@ -66,7 +66,7 @@ def served_store(tmp_path):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield store, f"http://127.0.0.1:{port}/"
+    yield store, f"http://127.0.0.1:{port}/?token={app.state.token}"
     server.should_exit = True
     thread.join(timeout=5)
 

@@ -51,6 +51,13 @@ class record_writes:  # noqa: N801 - used as a context manager
         _recorder["on"] = False
 
 
+def _not_store_sidecars(writes: list[str], store_path: Path) -> list[str]:
+    """The writes that are not the store's own lock, generation record or key (each written via a temp file)."""
+    names = {store_path.name + suffix for suffix in (".lock", ".generation", ".key")}
+    return [w for w in writes if Path(w).parent != store_path.parent
+            or not (Path(w).name in names or any(Path(w).name.startswith(f".{n}.tmp-") for n in names))]
+
+
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"JFIF", b"Exif")
 
 
@@ -80,7 +87,9 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
 
 
 def _client(store: PeopleStore, analyzer, **kw) -> TestClient:
-    return TestClient(create_app(store, analyzer=analyzer, **kw))
+    """A client of the app that carries its launch token, as the page opened from register-app's address does."""
+    app = create_app(store, analyzer=analyzer, **kw)
+    return TestClient(app, base_url="http://localhost", headers={TOKEN_HEADER: app.state.token})
 
 
 def test_enrolment_through_the_app_writes_no_image_bytes(tmp_path, private_tmp, data_dir, analyzer):
@@ -100,7 +109,8 @@ def test_enrolment_through_the_app_writes_no_image_bytes(tmp_path, private_tmp, 
         report = client.post(f"/api/sessions/{sid}/enroll", json={"name": "John Simm"}).json()
     assert report["enrolled"] and report["n_used"] == 5 and report["name_audio"] == "espeak-ng"
     assert report["pose_bins_done"] == ["frontal", "up"]  # obama fr_03 is taken from below (pitch 0.35)
-    assert writes == [], f"files opened for writing during enrolment: {writes}"
+    assert _not_store_sidecars(writes, store.path) == [], f"files opened for writing during enrolment: {writes}"
+    assert not any(Path(w).name.startswith("people.db.key") for w in writes)  # the key already existed
     assert _files_with_image_bytes(tmp_path) == []
     assert client.post(f"/api/sessions/{sid}/photos", content=big,
                        headers={"Content-Type": "image/jpeg"}).status_code == 404  # session discarded
@@ -118,7 +128,8 @@ def test_cli_enrolment_writes_no_image_bytes(tmp_path, private_tmp, data_dir, an
         result = CliRunner().invoke(cli, ["enroll", "Raj", *photos, "--store", str(store_path)])
     assert result.exit_code == 0, result.output
     assert "enrolled Raj from 4 photo(s)" in result.output
-    assert writes == [str(store_path) + ".key"]  # only the new installation secret
+    assert _not_store_sidecars(writes, store_path) == []  # only the new secret, the lock and the generation record
+    assert any(Path(w).name.startswith(".people.db.key.tmp-") for w in writes)
     assert _files_with_image_bytes(tmp_path) == []
     listed = CliRunner().invoke(cli, ["people", "list", "--store", str(store_path)])
     assert "Raj\t4 vector(s)" in listed.output
@@ -158,20 +169,23 @@ def _grey_jpeg() -> bytes:
     return buf.tobytes()
 
 
-def test_non_localhost_needs_a_pairing_token(tmp_path, analyzer):
+def test_every_bind_needs_the_pairing_token(tmp_path, analyzer):
     store = PeopleStore.open(tmp_path / "people.db")
-    with pytest.raises(InsecureBindError, match="pairing token"):
-        create_app(store, host="0.0.0.0", analyzer=analyzer)
-    with pytest.raises(InsecureBindError):
-        create_app(store, host="192.168.1.20", analyzer=analyzer)
-    create_app(store, host="::1", analyzer=analyzer)  # loopback is fine without
-    client = _client(store, analyzer, host="0.0.0.0", token="s3cret-token")
-    assert client.get("/").status_code == 200 and "getUserMedia" in client.get("/").text
-    r = client.get("/api/people")
-    assert r.status_code == 401 and "pairing token" in r.json()["error"]
-    assert client.post("/api/sessions", headers={TOKEN_HEADER: "wrong"}).status_code == 401
-    assert client.get("/api/people", headers={TOKEN_HEADER: "s3cret-token"}).status_code == 200
-    assert client.post("/api/sessions?token=s3cret-token").status_code == 200
+    with pytest.raises(InsecureBindError, match="at least"):
+        create_app(store, host="0.0.0.0", token="short", analyzer=analyzer)
+    for host in ("127.0.0.1", "::1", "0.0.0.0", "192.168.1.20"):
+        app = create_app(store, host=host, analyzer=analyzer)  # a fresh random token when none is given
+        assert len(app.state.token) >= 16
+        client = TestClient(app, base_url="http://localhost")
+        assert client.get("/").status_code == 200 and "getUserMedia" in client.get("/").text
+        r = client.get("/api/people")
+        assert r.status_code == 401 and "pairing token" in r.json()["error"]
+        assert client.post("/api/sessions", headers={TOKEN_HEADER: "wrong"}).status_code == 401
+        assert client.post(f"/api/sessions?token={app.state.token}").status_code == 401  # the header only
+        assert client.get("/api/people", headers={TOKEN_HEADER: app.state.token}).status_code == 200
+    token = "s3cret-token-of-22chars"
+    client = TestClient(create_app(store, host="0.0.0.0", token=token, analyzer=analyzer), base_url="http://localhost")
+    assert client.post("/api/sessions", headers={TOKEN_HEADER: token}).status_code == 200
 
 
 def test_write_recorder_sees_python_writes(tmp_path):

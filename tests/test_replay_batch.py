@@ -18,7 +18,7 @@ CLIPS = ("liveportrait_d0.mp4", "liveportrait_s18.mp4")
 
 def _comparable(result) -> dict:
     """Events, tracks and metrics without timings; track ids renumbered by first appearance, because
-    ``peoplelens.lens.tracking`` numbers tracks from a process-wide counter
+    ``peoplelens.lens.perception.tracking`` numbers tracks from a process-wide counter
     (the second video of a worker starts higher)."""
     order: dict[int, int] = {}
     for f in result.frames:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from peoplelens.audio.wavio import read_wav
-from peoplelens.lens.event_log import REQUIRED_KEYS, read_event_log
+from peoplelens.core.event_log import REQUIRED_KEYS, read_event_log
 from peoplelens.lens.world import load_imu_sidecar
 from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.overlay import overlay_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -19,7 +20,8 @@ import msgpack
 import pytest
 import zmq
 
-from peoplelens.core.state import AudioEvent, Sound
+from peoplelens.core.event_log import read_event_log
+from peoplelens.core.state import AudioEvent, SeenSignal, Sound
 from peoplelens.lens.runtime.messages import EventsPayload, decode, encode, encode_frame
 from peoplelens.lens.runtime.transport import SEEN_TOPIC, channel_endpoints
 from peoplelens.models.assets import asset_path
@@ -27,13 +29,14 @@ from peoplelens.models.assets import asset_path
 REPO = Path(__file__).resolve().parents[1]
 FACE_PROCESSOR = "peoplelens.lens.runtime.face_processor:build_face_processor"
 D0 = "data/videos/talking_heads/liveportrait_d0.mp4"  # frontal centred face, 25 fps
+EVENT_LINE = re.compile(r"^\s*-?\d+\.\d\d s  (\w+)\s+([+-]\s*\d+)° (ahead|left|right)\s+(\d+\.\d) m  (.+)$")
 
 
 class Proc:
-    """``python -m peoplelens.lens.runtime ...`` with its output lines collected by reader threads."""
+    """``python -m peoplelens.cli ...`` (the ``peoplelens`` command), output lines collected by reader threads."""
 
     def __init__(self, *args: str) -> None:
-        self.p = subprocess.Popen([sys.executable, "-m", "peoplelens.lens.runtime", *args], cwd=REPO,
+        self.p = subprocess.Popen([sys.executable, "-m", "peoplelens.cli", *args], cwd=REPO,
                                   env=dict(os.environ),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out: list[str] = []
@@ -42,7 +45,8 @@ class Proc:
             threading.Thread(target=lambda s=stream, k=sink: [k.append(line) for line in s], daemon=True).start()
 
     def events(self) -> list[str]:
-        return [line for line in list(self.out) if " EVENT " in line]
+        """The console's event lines (``lens.runtime.sinks.event_console_line``)."""
+        return [line for line in list(self.out) if EVENT_LINE.match(line)]
 
     def wait_for(self, pred, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -186,7 +190,8 @@ def test_device_rejects_garbage_plays_events_and_publishes_seen(tmp_path):
     for s, ep in ((frames, "frames"), (control, "control"), (events, "events")):
         s.bind(eps[ep])  # the test plays the phone
     device = Proc("device", "--connect", base, "--video", str(asset_path(D0)), "--loop", "--seen-bind", seen_ep,
-                  "--report-every", "0", "--stats", str(tmp_path / "device.json"))
+                  "--report-every", "0", "--stats", str(tmp_path / "device.json"), "--events",
+                  str(tmp_path / "events.jsonl"))
     try:
         assert frames.poll(30000), "the device sent no frame"
         frame = decode(frames.recv())
@@ -202,13 +207,16 @@ def test_device_rejects_garbage_plays_events_and_publishes_seen(tmp_path):
             events.send(data)
         click = AudioEvent(t=1.0, sound=Sound.CLICK, track_id=7, azimuth_deg=-35.0, elevation_deg=0.0,
                            distance_m=2.0, reason="not enrolled")
-        events.send(encode("events", 1, time.time() - 0.05, "phone", EventsPayload([click]).to_bytes(), session="t"))
+        seen_signal = SeenSignal(t=1.0, track_id=7, name=None, reason="click played")
+        events.send(encode("events", 1, time.time() - 0.05, "phone", EventsPayload([click], [seen_signal]).to_bytes(),
+                           session="t", frame_seq=42))
         device.wait_for(lambda: len(device.events()) == 1, 10, "the click event line")
         assert seen.poll(5000), "no seen signal published"
         topic, data = seen.recv_multipart()
         msg = decode(data)
         assert topic == SEEN_TOPIC and msg.kind == "seen"
         assert msgpack.unpackb(msg.payload)["track_id"] == 7
+        assert not seen.poll(500), "one announcement, one seen message"
         assert device.stop() == 0
     finally:
         for s in (frames, control, events, seen):
@@ -216,8 +224,11 @@ def test_device_rejects_garbage_plays_events_and_publishes_seen(tmp_path):
         ctx.term()
         if device.p.poll() is None:
             device.p.kill()
-    line = device.events()[0]
-    assert "click" in line and "track=7" in line and "az=-35.0" in line and "reason=not enrolled" in line
+    sound, az, side, dist, who = EVENT_LINE.match(device.events()[0]).groups()
+    assert (sound, az.replace(" ", ""), side, dist, who.strip()) == ("click", "-35", "left", "2.0", "person 7")
+    (record,) = read_event_log(tmp_path / "events.jsonl")  # the same record replay writes
+    assert record["sound"] == "click" and record["track"] == 7 and record["azimuth_deg"] == -35.0
+    assert record["reason"] == "not enrolled" and record["frame_index"] == 42 and record["latency_s"] >= 0.05
     stats = _stats(tmp_path / "device.json")
     assert stats["counters"]["audio"]["rejected"] == len(garbage)
     assert stats["counters"]["audio"]["events"] == 1 and stats["counters"]["seen"]["published"] == 1
@@ -255,7 +266,8 @@ def test_run_in_process_slow_consumer_counts_drops(tmp_path):
     imu = tmp_path / "imu.csv"
     imu.write_text("t,yaw_deg,pitch_deg,roll_deg\n0,80,0,0\n4,100,0,0\n")  # head turning right 5 deg/s
     proc = Proc("run", "--video", str(asset_path(D0)), "--processor", FACE_PROCESSOR, "--slow-ms", "150",
-                "--imu", str(imu), "--report-every", "0", "--stats", str(tmp_path / "run.json"))
+                "--imu", str(imu), "--report-every", "0", "--stats", str(tmp_path / "run.json"),
+                "--events", str(tmp_path / "events.jsonl"))
     assert proc.p.wait(40) == 0
     stats = _stats(tmp_path / "run.json")
     c = stats["counters"]
@@ -264,7 +276,8 @@ def test_run_in_process_slow_consumer_counts_drops(tmp_path):
     assert c["perception"]["frames_processed"] + c["perception"]["frames_dropped"] == 78
     assert stats["latency_ms"]["frame_age_at_processing"]["max"] < 2 * 40 + 150 + 50
     assert c["audio"]["events"] >= 2 and len(proc.events()) == c["audio"]["events"]
-    azimuths = [float(line.split(" az=")[1].split()[0]) for line in proc.events()]
+    azimuths = [r["azimuth_deg"] for r in read_event_log(tmp_path / "events.jsonl")]
+    assert len(azimuths) == c["audio"]["events"]
     assert all(75.0 < az < 105.0 for az in azimuths), azimuths  # world azimuth = IMU yaw + camera azimuth
 
 

@@ -55,7 +55,8 @@ def test_frame_roundtrip_jpeg_and_raw(d0_frames):
     assert back.shape == img.shape
     assert np.abs(back.astype(int) - img.astype(int)).mean() < 4.0  # JPEG q90 stays close
     payload, fields = encode_frame(img, 0)
-    assert np.array_equal(decode_frame(decode(encode("frame", 8, 1.0, "capture", payload, **fields))), img)
+    raw_msg = decode(encode("frame", 8, 1.0, "capture", payload, index=8, t_frame=0.3, **fields))
+    assert np.array_equal(decode_frame(raw_msg), img)
 
 
 @pytest.mark.parametrize("data, why", [
@@ -83,14 +84,15 @@ def test_wrong_version_missing_fields_and_bad_types_are_rejected():
         decode(_raw({k: v for k, v in good.items() if k != "t_capture"}))
     with pytest.raises(MessageError, match="unknown kind"):
         decode(_raw({**good, "kind": "video"}))
-    with pytest.raises(MessageError, match="seq must be an integer"):
+    with pytest.raises(MessageError, match=r"Expected `int`, got `str` - at `\$.seq`"):
         decode(_raw({**good, "seq": "3"}))
     with pytest.raises(MessageError, match="not a map"):
         decode(b"PL\x00\x00\x00\x01\x05")
-    bad_jpeg = decode(encode("frame", 0, 0.0, "capture", b"not a jpeg", fmt="jpeg"))
+    bad_jpeg = decode(encode("frame", 0, 0.0, "capture", b"not a jpeg", fmt="jpeg", index=0, t_frame=0.0))
     with pytest.raises(MessageError, match="JPEG"):
         decode_frame(bad_jpeg)
-    bad_raw = decode(encode("frame", 0, 0.0, "capture", b"123", fmt="raw", shape=[2, 2, 3], dtype="uint8"))
+    bad_raw = decode(encode("frame", 0, 0.0, "capture", b"123", fmt="raw", shape=[2, 2, 3], dtype="uint8", index=0,
+                            t_frame=0.0))
     with pytest.raises(MessageError, match="shape"):
         decode_frame(bad_raw)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from peoplelens.core.types import Detections
-from peoplelens.lens.tracking import (
+from peoplelens.lens.perception.tracking import (
     FaceReidCost,
     PersonObservation,
     PersonTracker,

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-from peoplelens.lens.people_map import PeopleMap, PersonObservation
 from peoplelens.lens.world import (
     VirtualHeadTurn,
     VisualRotationEstimator,
@@ -16,6 +15,7 @@ from peoplelens.lens.world import (
     frame_times,
     load_imu_sidecar,
 )
+from peoplelens.lens.world.people_map import PeopleMap, PersonObservation
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 

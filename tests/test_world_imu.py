@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from peoplelens.core.state import HeadOrientation
-from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.lens.world import (
     ImuSidecarError,
     ImuTrack,

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.lens.world import VirtualHeadTurn, VisualRotationEstimator, image_shift
 from peoplelens.models.assets import asset_path
 

@@ -13,8 +13,8 @@ import time
 import click
 
 from peoplelens.core.config import load_config
+from peoplelens.core.event_log import EventLog
 from peoplelens.core.state import HeadOrientation, IdentityState
-from peoplelens.lens.event_log import EventLog
 from peoplelens.lens.experiences.config import experience_config
 from peoplelens.lens.experiences.engine import ExperienceEngine
 from peoplelens.lens.experiences.scripted import ScriptedPerson, ScriptedScene

@@ -48,7 +48,7 @@ class ExperienceEngine:
     Call :meth:`update` once per People Map update (e.g. every frame, ~30 Hz) with the capture time, the wearer's
     head orientation and every person in the map; play the returned events now; publish the returned seen
     signals. Every event carries a human-readable ``reason``; when an
-    :class:`peoplelens.lens.event_log.EventLog` is given, every emitted event is logged to it.
+    :class:`peoplelens.core.event_log.EventLog` is given, every emitted event is logged to it.
     """
 
     def __init__(self, config: ExperienceConfig | None = None, event_log: Any | None = None) -> None:

@@ -15,20 +15,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from peoplelens.core.state import AudioEvent, PersonState, Sound
+from peoplelens.core.sounds import SOUNDS, Sound
+from peoplelens.core.state import AudioEvent, PersonState
 
-# Higher wins when cues compete.
-PRIORITY: dict[Sound, int] = {
-    Sound.NAME: 60,
-    Sound.ORIENTATION: 55,  # the wearer asked for the sweep
-    Sound.GAZE: 50,
-    Sound.CLICK: 40,
-    Sound.BUMP: 30,
-    Sound.WOODBLOCK: 20,
-    Sound.FOLLOW: 10,
-}
-SPEECH_SOUNDS = frozenset({Sound.NAME})
-BACKGROUND_SOUNDS = frozenset({Sound.WOODBLOCK, Sound.FOLLOW})  # silenced while speech plays
+# Higher wins when cues compete (the table of every sound is peoplelens.core.sounds.SOUNDS).
+PRIORITY: dict[Sound, int] = {sound: spec.priority for sound, spec in SOUNDS.items()}
+SPEECH_SOUNDS = frozenset(sound for sound, spec in SOUNDS.items() if spec.speech)
+BACKGROUND_SOUNDS = frozenset(sound for sound, spec in SOUNDS.items() if spec.background)  # silenced while speech
 
 
 @dataclass

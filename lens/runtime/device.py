@@ -50,6 +50,7 @@ class DeviceOptions:
     drain_s: float = 1.0  # after the source ends, wait this long for the last events
     heartbeat_s: float = 1.0
     phone_timeout_s: float = 3.0  # no phone heartbeat for this long = phone lost
+    events_path: str | None = None  # write every event received as a JSON line (replay's events.jsonl schema)
 
 
 class DeviceStage:
@@ -63,7 +64,7 @@ class DeviceStage:
         self.ctx = zmq.Context()
         self.socks = device_sockets(self.ctx, opts.connect)
         self.seen_sock = seen_publisher(self.ctx, opts.seen_bind) if opts.seen_bind else None
-        self.output = OutputStage(sink, SeenPublisher(self.seen_sock, stats), stats)
+        self.output = OutputStage(sink, SeenPublisher(self.seen_sock, stats), stats, opts.events_path)
         self.events_seq = SeqTracker()
         self.phone_sessions: dict[str, int] = {}
         self.last_phone_beat: float | None = None
@@ -97,7 +98,8 @@ class DeviceStage:
         self.stats.count("audio", "events_lost", self.events_seq.gap(session, msg.seq))
         self.stats.observe_s("transport_events", time.time() - msg.header["t_sent"])
         self.phone_sessions[session] = self.phone_sessions.get(session, 0) + len(payload.events)
-        self.output.deliver(payload.events, payload.seen, float(msg.header["t_capture"]), head)
+        self.output.deliver(payload.events, payload.seen, float(msg.header["t_capture"]), head,
+                            frame_index=int(msg.header.get("frame_seq", -1)))
 
     def _phone_alive(self, session: str) -> None:
         self.last_phone_beat = time.monotonic()

@@ -6,7 +6,7 @@ camera direction with a pinhole model of the given horizontal field of view, and
 kept per *number of centred faces*: the same count re-fires only after ``cooldown_s``; a new count fires at
 once (unless it fired within ``cooldown_s``). When at least one face stays centred for ``seen_after_s``, a
 :class:`SeenSignal` is raised once for that episode. It is the runtime's test processor; the product
-processor is ``peoplelens.lens.pipeline:build_pipeline``.
+processor is ``peoplelens.lens.pipeline:build_system``.
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ class FaceBumpProcessor:
                              timings={"detect": t1 - t0, "experiences": t2 - t1})
 
 
-def build_face_processor(config: dict[str, Any]) -> FaceBumpProcessor:
+def build_face_processor(config: dict[str, Any], people: Any = None) -> FaceBumpProcessor:
     """Factory for the runtime (``--processor peoplelens.lens.runtime.face_processor:build_face_processor``).
 
-    Reads the ``[face_processor]`` section of ``config`` (see :class:`FaceProcessorConfig`).
+    Reads the ``[face_processor]`` section of ``config`` (see :class:`FaceProcessorConfig`); it names nobody, so
+    ``people`` is not used.
     """
     return FaceBumpProcessor(section(config, "face_processor", FaceProcessorConfig))

@@ -20,7 +20,7 @@ from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal
 from peoplelens.lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
 from peoplelens.lens.runtime.lifecycle import running
 from peoplelens.lens.runtime.perception import process_captured
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, build_processor
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, build_processor, close_processor
 from peoplelens.lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
 from peoplelens.lens.runtime.slots import BoundedQueue, LatestSlot
 from peoplelens.lens.runtime.stats import RuntimeStats
@@ -42,20 +42,22 @@ class LocalOptions:
     seen_bind: str | None = None
     stats_path: str | None = None
     report_every_s: float = 5.0
+    events_path: str | None = None  # write every event as a JSON line (replay's events.jsonl schema)
 
 
-_Batch = tuple[list[AudioEvent], list[SeenSignal], float, HeadOrientation | None]
+_Batch = tuple[list[AudioEvent], list[SeenSignal], float, HeadOrientation | None, int]
 
 
-def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> RuntimeStats:
-    """Run all stages until the source ends, ``duration_s`` passes or SIGINT/SIGTERM; returns the stats."""
+def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any], people: Any = None) -> RuntimeStats:
+    """Run all stages until the source ends, ``duration_s`` passes or SIGINT/SIGTERM; returns the stats.
+    ``people`` is the enrolled people store the processor names against (None: nobody enrolled)."""
     stats = RuntimeStats("run")
     source = FrameSource(opts.camera, opts.video, loop=opts.loop)
     imu = ImuTrack.load(opts.imu) if opts.imu else None
-    processor = build_processor(opts.processor, config, opts.slow_ms)
+    processor = build_processor(opts.processor, config, opts.slow_ms, people=people)
     ctx = zmq.Context.instance()
     seen_sock = seen_publisher(ctx, opts.seen_bind) if opts.seen_bind else None
-    output = OutputStage(sink, SeenPublisher(seen_sock, stats), stats)
+    output = OutputStage(sink, SeenPublisher(seen_sock, stats), stats, opts.events_path)
     stats.info.update(source=source.description, fps=source.fps, processor=opts.processor, realtime=opts.realtime,
                       seen_bind=opts.seen_bind, slow_ms=opts.slow_ms)
     slot: LatestSlot[CapturedFrame] = LatestSlot()
@@ -87,7 +89,8 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> Ru
                         item = replace(item, t_capture=time.time())
                     result = process_captured(processor, item, stats)
                     has_output = result is not None and (result.events or result.seen)
-                    if has_output and queue.put((result.events, result.seen, item.t_capture, result.head)):
+                    if has_output and queue.put((result.events, result.seen, item.t_capture, result.head,
+                                                 item.index)):
                         stats.count("audio", "batches_dropped")
             finally:
                 queue.close()
@@ -112,6 +115,7 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any]) -> Ru
         for t in threads:
             t.join(timeout=5.0)
         output.close()
+        close_processor(processor)
         if seen_sock is not None:
             seen_sock.close(0)
     return stats

@@ -17,8 +17,16 @@ Kinds and their extra fields:
 * ``heartbeat``: ``session``, ``counters`` (a small map); no payload.
 * ``seen``: payload = msgpack SeenSignal dict (published with the ZeroMQ topic ``b"seen"`` first).
 
-Anything else (garbage bytes, a non-map header, a missing field, another version) raises :class:`MessageError`;
-receivers log one line, count it per stage as ``rejected`` and carry on.
+Every header and payload field is checked against the typed schema in :mod:`peoplelens.lens.runtime.wire_schema`
+(msgspec: type, finiteness, range), and a frame's image header is checked for its size before any pixel is
+decoded (:data:`peoplelens.models.images.FRAME_LIMITS`). Anything else (garbage bytes, a non-map header, a missing
+or mistyped field, NaN, another version, an image bomb) raises :class:`MessageError`; receivers log one line, count
+it per stage as ``rejected`` and carry on.
+
+What a receiver calls: :func:`decode` (bytes -> :class:`Message`, whose ``typed`` is the validated header struct),
+then per kind :func:`decode_frame` (the BGR image) and ``msg.typed.head`` / :func:`head_from_wire` (the head),
+:meth:`EventsPayload.from_bytes` (validated :class:`AudioEvent` / :class:`SeenSignal` lists) or
+:func:`seen_from_bytes`. Each raises only :class:`MessageError`.
 """
 
 from __future__ import annotations
@@ -30,10 +38,22 @@ from typing import Any
 
 import cv2
 import msgpack
+import msgspec
 import numpy as np
 
-from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound, wrap_deg
 from peoplelens.lens.runtime.errors import MessageError
+from peoplelens.lens.runtime.wire_schema import (
+    MAX_PAYLOAD,
+    AnyHeader,
+    EventsWire,
+    EventWire,
+    FrameHeader,
+    HeadWire,
+    SeenWire,
+)
+from peoplelens.models.errors import ImageDecodeError
+from peoplelens.models.images import FRAME_LIMITS, ImageLimits, decode_image
 
 VERSION = 1
 MAGIC = b"PL"
@@ -41,14 +61,20 @@ KINDS = frozenset({"frame", "imu", "events", "heartbeat", "seen"})
 REQUIRED = ("v", "kind", "seq", "t_capture", "t_sent", "stage")
 _PREFIX = struct.Struct(">2sI")
 _MAX_HEADER = 64 * 1024
+#: Frames on the wire: JPEG only, bounded like any camera frame.
+WIRE_FRAME_LIMITS = ImageLimits(max_bytes=FRAME_LIMITS.max_bytes, max_side=FRAME_LIMITS.max_side,
+                                max_pixels=FRAME_LIMITS.max_pixels, formats=("jpeg",))
+_events_decoder = msgspec.msgpack.Decoder(EventsWire)
+_seen_decoder = msgspec.msgpack.Decoder(SeenWire)
 
 
 @dataclass
 class Message:
-    """A decoded message: the header map and the raw payload bytes."""
+    """A decoded, validated message: the header map, its typed form and the raw payload bytes."""
 
     header: dict[str, Any]
     payload: bytes = b""
+    typed: AnyHeader | None = None  # always set by decode(); the header's fields, typed and range-checked
 
     @property
     def kind(self) -> str:
@@ -84,8 +110,13 @@ def encode(kind: str, seq: int, t_capture: float, stage: str, payload: bytes = b
     return _PREFIX.pack(MAGIC, len(raw)) + raw + payload
 
 
+def _schema_error(what: str, exc: msgspec.MsgspecError) -> MessageError:
+    return MessageError(f"{what}: {exc}")
+
+
 def decode(data: bytes) -> Message:
-    """Parse and validate one wire message, raising :class:`MessageError` with the reason."""
+    """Parse and validate one wire message (every header field, the payload size), raising :class:`MessageError`
+    with the reason."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MessageError(f"message is {type(data).__name__}, not bytes")
     data = bytes(data)
@@ -97,25 +128,27 @@ def decode(data: bytes) -> Message:
     if n > _MAX_HEADER or _PREFIX.size + n > len(data):
         raise MessageError(f"header length {n} does not fit a {len(data)}-byte message")
     try:
-        header = msgpack.unpackb(data[_PREFIX.size : _PREFIX.size + n], raw=False, strict_map_key=False)
-    except Exception as exc:  # msgpack raises several unrelated types on garbage
-        raise MessageError(f"header is not msgpack: {exc}") from exc
+        header = msgspec.msgpack.decode(data[_PREFIX.size : _PREFIX.size + n])
+    except msgspec.MsgspecError as exc:
+        raise MessageError(f"header is not msgpack: {exc}") from None
     if not isinstance(header, dict):
         raise MessageError(f"header is a {type(header).__name__}, not a map")
     missing = [k for k in REQUIRED if k not in header]
     if missing:
         raise MessageError(f"header lacks {', '.join(missing)}")
-    if header["v"] != VERSION:
+    if header["v"] != VERSION or isinstance(header["v"], bool):
         raise MessageError(f"version {header['v']!r} (this build speaks {VERSION})")
-    if header["kind"] not in KINDS:
+    if not isinstance(header["kind"], str) or header["kind"] not in KINDS:
         raise MessageError(f"unknown kind {header['kind']!r}")
-    for key in ("seq",):
-        if not isinstance(header[key], int) or isinstance(header[key], bool):
-            raise MessageError(f"{key} must be an integer")
-    for key in ("t_capture", "t_sent"):
-        if not isinstance(header[key], int | float) or isinstance(header[key], bool):
-            raise MessageError(f"{key} must be a number")
-    return Message(header, data[_PREFIX.size + n :])
+    try:
+        typed = msgspec.convert(header, AnyHeader)
+    except msgspec.ValidationError as exc:
+        raise _schema_error(f"{header['kind']} header rejected", exc) from None
+    payload = data[_PREFIX.size + n :]
+    limit = MAX_PAYLOAD[header["kind"]]
+    if len(payload) > limit:
+        raise MessageError(f"{header['kind']} payload of {len(payload)} bytes is over the limit of {limit}")
+    return Message(header, payload, typed)
 
 
 # --- frames -----------------------------------------------------------------------------------------------
@@ -128,15 +161,21 @@ def head_to_list(head: HeadOrientation | None) -> list[Any] | None:
     return [head.yaw_deg, head.pitch_deg, head.roll_deg, head.timestamp, head.source]
 
 
-def head_from_list(value: Any) -> HeadOrientation | None:
-    """The inverse of :func:`head_to_list`; raises :class:`MessageError` on a malformed value."""
-    if value is None:
+def head_from_wire(head: HeadWire | None) -> HeadOrientation | None:
+    """A validated wire head as a :class:`HeadOrientation` (yaw and roll wrapped to (-180, 180])."""
+    if head is None:
         return None
+    return HeadOrientation(wrap_deg(head.yaw), head.pitch, wrap_deg(head.roll), head.t, head.source)
+
+
+def head_from_list(value: Any) -> HeadOrientation | None:
+    """The inverse of :func:`head_to_list`, validated (finite, in range); raises :class:`MessageError`."""
+    if value is None or isinstance(value, HeadWire):
+        return head_from_wire(value)
     try:
-        yaw, pitch, roll, t, source = value
-        return HeadOrientation(float(yaw), float(pitch), float(roll), float(t), str(source))
-    except (TypeError, ValueError) as exc:
-        raise MessageError(f"malformed head {value!r}") from exc
+        return head_from_wire(msgspec.convert(value, HeadWire))
+    except msgspec.ValidationError as exc:
+        raise MessageError(f"malformed head {value!r:.200}: {exc}") from None
 
 
 def encode_frame(image: np.ndarray, jpeg_quality: int = 85) -> tuple[bytes, dict[str, Any]]:
@@ -151,44 +190,66 @@ def encode_frame(image: np.ndarray, jpeg_quality: int = 85) -> tuple[bytes, dict
 
 
 def decode_frame(msg: Message) -> np.ndarray:
-    """The BGR image of a ``frame`` message; raises :class:`MessageError` when it cannot be decoded."""
-    fmt = msg.header.get("fmt")
-    if fmt == "jpeg":
-        img = cv2.imdecode(np.frombuffer(msg.payload, np.uint8), cv2.IMREAD_COLOR)
-        if img is None:
-            raise MessageError("frame payload is not a decodable JPEG")
-        return img
-    if fmt == "raw":
+    """The BGR image of a ``frame`` message, its size checked before decoding; raises :class:`MessageError`."""
+    typed = msg.typed if msg.typed is not None else decode(_reencode(msg)).typed
+    if not isinstance(typed, FrameHeader):
+        raise MessageError(f"a {msg.kind} message has no frame")
+    if typed.fmt == "jpeg":
         try:
-            shape = tuple(int(s) for s in msg.header["shape"])
-            arr = np.frombuffer(msg.payload, dtype=np.dtype(msg.header["dtype"])).reshape(shape)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MessageError(f"raw frame does not match its shape/dtype: {exc}") from exc
-        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-            raise MessageError(f"raw frame must be (H, W, 3) uint8, got {arr.shape} {arr.dtype}")
-        return arr
-    raise MessageError(f"unknown frame format {fmt!r}")
+            return decode_image(msg.payload, what="frame payload", limits=WIRE_FRAME_LIMITS)
+        except ImageDecodeError as exc:
+            raise MessageError(str(exc)) from None
+    if typed.shape is None or typed.dtype != "uint8":
+        raise MessageError("a raw frame needs shape [H, W, 3] and dtype uint8")
+    h, w, c = typed.shape
+    if max(h, w) > FRAME_LIMITS.max_side or h * w > FRAME_LIMITS.max_pixels:
+        raise MessageError(f"raw frame of {w} x {h} pixels is over the limit of {FRAME_LIMITS.max_side} a side")
+    if len(msg.payload) != h * w * c:
+        raise MessageError(f"raw frame does not match its shape {list(typed.shape)}: {len(msg.payload)} bytes")
+    return np.frombuffer(msg.payload, dtype=np.uint8).reshape(h, w, c)
+
+
+def _reencode(msg: Message) -> bytes:
+    raw = packb(msg.header)
+    return _PREFIX.pack(MAGIC, len(raw)) + raw + msg.payload
 
 
 # --- events ------------------------------------------------------------------------------------------------
 
 
+def _event(wire: EventWire) -> AudioEvent:
+    return AudioEvent(t=wire.t, sound=Sound(wire.sound), track_id=wire.track_id, azimuth_deg=wrap_deg(wire.azimuth_deg),
+                      elevation_deg=wire.elevation_deg, distance_m=wire.distance_m, reason=wire.reason,
+                      name=wire.name, pitch_semitones=wire.pitch_semitones, priority=wire.priority,
+                      frame_t=wire.frame_t, extra=dict(wire.extra))
+
+
+def _seen(wire: SeenWire) -> SeenSignal:
+    return SeenSignal(t=wire.t, track_id=wire.track_id, name=wire.name, reason=wire.reason)
+
+
 def event_from_dict(d: dict[str, Any]) -> AudioEvent:
-    """An :class:`AudioEvent` from its JSON dict; raises :class:`MessageError` on a bad one."""
+    """An :class:`AudioEvent` from its JSON dict, validated; raises :class:`MessageError` on a bad one."""
     try:
-        d = dict(d)
-        d["sound"] = Sound(d["sound"])
-        return AudioEvent(**d)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MessageError(f"malformed audio event: {exc}") from exc
+        return _event(msgspec.convert(d, EventWire))
+    except msgspec.ValidationError as exc:
+        raise MessageError(f"malformed audio event: {exc}") from None
 
 
 def seen_from_dict(d: dict[str, Any]) -> SeenSignal:
-    """A :class:`SeenSignal` from its dict; raises :class:`MessageError` on a bad one."""
+    """A :class:`SeenSignal` from its dict, validated; raises :class:`MessageError` on a bad one."""
     try:
-        return SeenSignal(**d)
-    except TypeError as exc:
-        raise MessageError(f"malformed seen signal: {exc}") from exc
+        return _seen(msgspec.convert(d, SeenWire))
+    except msgspec.ValidationError as exc:
+        raise MessageError(f"malformed seen signal: {exc}") from None
+
+
+def seen_from_bytes(data: bytes) -> SeenSignal:
+    """The :class:`SeenSignal` payload of a ``seen`` message; raises :class:`MessageError`."""
+    try:
+        return _seen(_seen_decoder.decode(data))
+    except msgspec.MsgspecError as exc:
+        raise MessageError(f"seen payload rejected: {exc}") from None
 
 
 @dataclass
@@ -206,17 +267,12 @@ class EventsPayload:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EventsPayload:
-        """Parse the payload of an ``events`` message; raises :class:`MessageError`."""
+        """Parse and validate the payload of an ``events`` message (every field of every event: type, finite,
+        range); raises :class:`MessageError`, so one bad event drops the whole message."""
         try:
-            d = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as exc:
-            raise MessageError(f"events payload is not msgpack: {exc}") from exc
-        if not isinstance(d, dict):
-            raise MessageError("events payload is not a map")
-        try:
-            events = [event_from_dict(e) for e in d.get("events", [])]
-            seen = [seen_from_dict(s) for s in d.get("seen", [])]
-            timings = {str(k): float(v) for k, v in dict(d.get("timings", {})).items()}
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise MessageError(f"events payload malformed: {exc}") from exc
-        return cls(events, seen, timings)
+            wire = _events_decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            if isinstance(exc, msgspec.ValidationError):
+                raise MessageError(f"events payload malformed: {exc}") from None
+            raise MessageError(f"events payload is not msgpack: {exc}") from None
+        return cls([_event(e) for e in wire.events], [_seen(s) for s in wire.seen], dict(wire.timings))

@@ -23,7 +23,7 @@ from peoplelens.lens.runtime.errors import MessageError
 from peoplelens.lens.runtime.lifecycle import emit_report, running
 from peoplelens.lens.runtime.messages import EventsPayload, Message, decode_frame, encode, head_from_list
 from peoplelens.lens.runtime.perception import process_captured
-from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, Processor, build_processor
+from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, Processor, build_processor, close_processor
 from peoplelens.lens.runtime.stats import RuntimeStats
 from peoplelens.lens.runtime.transport import (
     SeqTracker,
@@ -144,11 +144,12 @@ class PhoneStage:
         self.ctx.term()
 
 
-def run_phone(opts: PhoneOptions, config: dict[str, Any]) -> RuntimeStats:
-    """Build the processor, bind the channels and serve until SIGINT/SIGTERM; returns the stats."""
+def run_phone(opts: PhoneOptions, config: dict[str, Any], people: Any = None) -> RuntimeStats:
+    """Build the processor (naming against ``people``, the enrolled people store or None), bind the channels and
+    serve until SIGINT/SIGTERM; returns the stats."""
     stats = RuntimeStats("phone")
     endpoints = channel_endpoints(opts.bind)  # a bad endpoint fails before the (slow) processor is built
-    processor = build_processor(opts.processor, config, opts.slow_ms)
+    processor = build_processor(opts.processor, config, opts.slow_ms, people=people)
     stage = PhoneStage(opts, processor, stats)
     stats.info.update(endpoints=endpoints, processor=opts.processor, session=stage.session,
                       slow_ms=opts.slow_ms)
@@ -158,4 +159,5 @@ def run_phone(opts: PhoneOptions, config: dict[str, Any]) -> RuntimeStats:
             stage.run(stop)
     finally:
         stage.close()
+        close_processor(processor)
     return stats

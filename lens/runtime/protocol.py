@@ -7,7 +7,9 @@ A processor does perception + world + experiences for one frame::
 
 :class:`ProcessResult` is the project-wide one in :mod:`peoplelens.core.state` (``frame_index``, ``t``, ``head``,
 ``events``, ``seen``, ``people``, ``tracks``, ``timings`` in seconds per sub-stage). A factory is a callable
-``factory(config: dict) -> Processor`` named ``"package.module:attribute"``; each process builds its own.
+``factory(config: dict, people=None) -> Processor`` named ``"package.module:attribute"`` (``people``: the enrolled
+people store, or None); each process builds its own. The product's factory is the composition root,
+:func:`peoplelens.lens.pipeline.build_system`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from peoplelens.core.state import HeadOrientation, ProcessResult
 from peoplelens.core.types import Frame
 from peoplelens.lens.runtime.errors import ProcessorLoadError
 
-__all__ = ["DEFAULT_FACTORY", "ProcessResult", "Processor", "SlowProcessor", "build_processor", "load_factory"]
+__all__ = [
+    "DEFAULT_FACTORY", "ProcessResult", "Processor", "SlowProcessor", "build_processor", "close_processor",
+    "load_factory",
+]
 
-DEFAULT_FACTORY = "peoplelens.lens.pipeline:build_pipeline"
+DEFAULT_FACTORY = "peoplelens.lens.pipeline:build_system"
 
 
 @runtime_checkable
@@ -55,12 +60,21 @@ def load_factory(dotted: str) -> Callable[[dict[str, Any]], Processor]:
     return factory
 
 
-def build_processor(dotted: str, config: dict[str, Any] | None = None, slow_ms: float = 0.0) -> Processor:
-    """Build the processor named by ``dotted`` with ``config``; ``slow_ms`` > 0 adds a delay per frame."""
-    processor = load_factory(dotted)(dict(config or {}))
+def build_processor(dotted: str, config: dict[str, Any] | None = None, slow_ms: float = 0.0,
+                    people: Any = None) -> Processor:
+    """Build the processor named by ``dotted`` with ``config`` and the enrolled ``people`` (a people store or None);
+    ``slow_ms`` > 0 adds a delay per frame."""
+    processor = load_factory(dotted)(dict(config or {}), people=people)
     if not hasattr(processor, "process"):
         raise ProcessorLoadError(f"{dotted!r} returned {type(processor).__name__}, which has no process()")
     return SlowProcessor(processor, slow_ms) if slow_ms > 0 else processor
+
+
+def close_processor(processor: Processor) -> None:
+    """Release what the processor holds (the product's stage thread) when it has a ``close()``."""
+    close = getattr(getattr(processor, "inner", processor), "close", None)
+    if callable(close):
+        close()
 
 
 class SlowProcessor:

@@ -1,24 +1,24 @@
-"""Where audio events end up: a log line per event (default) or the real-time spatial audio player, plus the
-``seen`` publisher for peers' LED drivers. :class:`OutputStage` is the audio-output stage both run modes use:
-it hands events to the sink, measures end-to-end latency (now - frame capture time) and raises seen signals.
+"""Where audio events end up: a console line per event (default) or the real-time spatial audio player, an
+optional ``events.jsonl`` file (``--events``, the same records replay writes), and the ``seen`` publisher for
+peers' LED drivers. :class:`OutputStage` is the audio-output stage both run modes use: it hands events to the sink,
+writes them, measures end-to-end latency (now - frame capture time) and publishes the processor's seen signals
+(one per announcement: the experiences raise them, nothing here adds more).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
-from typing import Any, Protocol, TextIO
+from pathlib import Path
+from typing import Protocol, TextIO
 
 import zmq
 
-from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
+from peoplelens.core.event_log import EventLog
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal
 from peoplelens.lens.runtime.messages import encode, packb
 from peoplelens.lens.runtime.stats import RuntimeStats
 from peoplelens.lens.runtime.transport import SEEN_TOPIC, send_nowait
-
-#: Events whose sound means "the wearer has now seen this person" (peers' LED lights up).
-SEEN_SOUNDS = frozenset({Sound.NAME, Sound.CLICK})
 
 
 class EventSink(Protocol):
@@ -37,20 +37,27 @@ class EventSink(Protocol):
         ...
 
 
+def _direction(azimuth_deg: float) -> str:
+    side = "ahead" if abs(azimuth_deg) < 5 else ("right" if azimuth_deg > 0 else "left")
+    return f"{azimuth_deg:+4.0f}° {side:<5s}"
+
+
+def event_console_line(event: AudioEvent, t0: float = 0.0) -> str:
+    """One short line per event: time, sound, direction, distance, who (the reason goes to the events file)."""
+    who = event.name or ("-" if event.track_id is None else f"person {event.track_id}")
+    return (f"{event.t - t0:8.2f} s  {str(event.sound):<11s} {_direction(event.azimuth_deg)} "
+            f"{event.distance_m:5.1f} m  {who}")
+
+
 class LogSink:
-    """One line per event: wall time, sound, track, azimuth, distance, reason, frame age."""
+    """The console: one line per event (:func:`event_console_line`)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
     def handle(self, event: AudioEvent, frame_age_s: float) -> None:
         """Write the event's line (flushed, so a pipe sees it at once)."""
-        now = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        track = "-" if event.track_id is None else str(event.track_id)
-        name = f" name={event.name}" if event.name else ""
-        self.stream.write(f"{now} EVENT {event.sound} track={track} az={event.azimuth_deg:+.1f} "
-                          f"el={event.elevation_deg:+.1f} dist={event.distance_m:.2f}m{name} "
-                          f"age={frame_age_s * 1000:.1f}ms reason={event.reason}\n")
+        self.stream.write(event_console_line(event) + "\n")
         self.stream.flush()
 
     def set_head(self, head: HeadOrientation) -> None:
@@ -103,27 +110,30 @@ class SeenPublisher:
 
 
 class OutputStage:
-    """The audio-output stage: events -> sink, latency bookkeeping, seen signals."""
+    """The audio-output stage: events -> sink (and the events file), latency bookkeeping, seen signals."""
 
-    def __init__(self, sink: EventSink, seen: SeenPublisher, stats: RuntimeStats) -> None:
+    def __init__(self, sink: EventSink, seen: SeenPublisher, stats: RuntimeStats,
+                 events_path: str | Path | None = None) -> None:
         self.sink, self.seen, self.stats = sink, seen, stats
+        self.events_log = EventLog(events_path) if events_path else None
 
     def deliver(self, events: list[AudioEvent], seen: list[SeenSignal], t_capture: float,
-                head: HeadOrientation | None = None, extra: dict[str, Any] | None = None) -> None:
-        """Play ``events`` of a frame captured at ``t_capture`` (wall clock) and raise its seen signals."""
+                head: HeadOrientation | None = None, frame_index: int = -1) -> None:
+        """Play ``events`` of frame ``frame_index`` captured at ``t_capture`` (wall clock); publish its seen signals."""
         if head is not None:
             self.sink.set_head(head)
         for event in events:
             age = time.time() - t_capture
             self.sink.handle(event, age)
+            if self.events_log is not None:
+                self.events_log.log(event, frame_index=frame_index, latency_s=age)
             self.stats.count("audio", "events")
             self.stats.observe_s("end_to_end", age)
-            if event.sound in SEEN_SOUNDS:
-                self.seen.publish(SeenSignal(t=event.t, track_id=event.track_id if event.track_id is not None else -1,
-                                             name=event.name, reason=f"{event.sound} event"), t_capture)
         for signal in seen:
             self.seen.publish(signal, t_capture)
 
     def close(self) -> None:
-        """Close the sink."""
+        """Close the sink and the events file."""
         self.sink.close()
+        if self.events_log is not None:
+            self.events_log.close()

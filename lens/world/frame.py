@@ -8,7 +8,13 @@ import math
 import numpy as np
 
 from peoplelens.core.state import HeadOrientation
-from peoplelens.lens.geometry import CameraIntrinsics, angles_to_ray, head_rotation, ray_to_angles, rotation_homography
+from peoplelens.lens.perception.geometry import (
+    CameraIntrinsics,
+    angles_to_ray,
+    head_rotation,
+    ray_to_angles,
+    rotation_homography,
+)
 from peoplelens.lens.world.imu import ImuTrack
 from peoplelens.lens.world.visual import TrackedCorners, VisualRotationConfig, VisualRotationEstimator
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation
-from peoplelens.lens.geometry import CameraIntrinsics, head_rotation, ray_to_angles
+from peoplelens.lens.perception.geometry import CameraIntrinsics, head_rotation, ray_to_angles
 from peoplelens.lens.world.imu import write_imu_sidecar
 
 

@@ -14,30 +14,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import cv2
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.state import HeadOrientation
-from peoplelens.lens.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
+from peoplelens.lens.perception.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
 
 
 @dataclass(frozen=True)
 class VisualRotationConfig:
     """``[visual_rotation]`` config section."""
 
-    work_width: int = 320  # grey frames are downscaled to this width for tracking
-    max_corners: int = 200
-    corner_quality: float = 0.01
-    min_corner_distance_px: float = 7.0
-    person_margin: float = 0.15  # people boxes grown by this fraction before masking
-    min_points: int = 12  # fewer tracked corners -> no estimate
-    min_inlier_ratio: float = 0.4
-    inlier_threshold_deg: float = 0.35  # ray-angle residual of a RANSAC inlier (~2 px at 320 px, 70 deg)
-    ransac_iterations: int = 64
-    max_step_deg: float = 20.0  # a larger rotation between two frames is taken as a shot cut
-    fb_threshold_px: float = 1.0  # forward-backward LK error allowed
-    seed: int = 0
+    work_width: Annotated[int, Meta(ge=64, le=1920)] = 320  # grey frames are downscaled to this width for tracking
+    max_corners: Annotated[int, Meta(ge=8, le=5000)] = 200
+    corner_quality: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.01
+    min_corner_distance_px: Annotated[float, Meta(ge=1.0, le=100.0)] = 7.0
+    person_margin: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.15  # people boxes grown by this fraction before masking
+    min_points: Annotated[int, Meta(ge=3, le=1000)] = 12  # fewer tracked corners -> no estimate
+    min_inlier_ratio: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.4
+    # ray-angle residual of a RANSAC inlier (~2 px at 320 px, 70 deg)
+    inlier_threshold_deg: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.35
+    ransac_iterations: Annotated[int, Meta(ge=1, le=10_000)] = 64
+    # a larger rotation between two frames is taken as a shot cut
+    max_step_deg: Annotated[float, Meta(gt=0.0, le=180.0)] = 20.0
+    fb_threshold_px: Annotated[float, Meta(gt=0.0, le=50.0)] = 1.0  # forward-backward LK error allowed
+    seed: Annotated[int, Meta(ge=0)] = 0
 
 
 @dataclass

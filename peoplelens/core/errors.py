@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class PeopleLensError(Exception):
     """Base class of every error the project raises on purpose (the CLI prints these without a traceback)."""
+
+
+class FrameError(PeopleLensError, ValueError):
+    """A camera frame is not what every stage expects (an HxWx3 uint8 BGR image with a finite timestamp)."""

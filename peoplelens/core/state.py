@@ -15,6 +15,13 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from peoplelens.core.sounds import Sound
+
+__all__ = [
+    "AudioEvent", "HeadOrientation", "IdentityState", "PersonState", "ProcessResult", "SeenSignal", "Sound",
+    "TrackView", "wrap_deg",
+]
+
 
 def wrap_deg(angle: float) -> float:
     """Wrap an angle in degrees to (-180, 180]."""
@@ -84,18 +91,6 @@ class PersonState:
         d = asdict(self)
         d["identity"] = str(self.identity)
         return d
-
-
-class Sound(StrEnum):
-    """Every cue the experiences can ask the audio renderer to play."""
-
-    BUMP = "bump"
-    NAME = "name"
-    WOODBLOCK = "woodblock"
-    CLICK = "click"
-    GAZE = "gaze"
-    FOLLOW = "follow"
-    ORIENTATION = "orientation"
 
 
 @dataclass

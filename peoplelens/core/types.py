@@ -6,9 +6,12 @@ All coordinates are in the pixel frame of the image they were detected in: boxes
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from peoplelens.core.errors import FrameError
 
 
 def _as_boxes(boxes: np.ndarray | list) -> np.ndarray:
@@ -125,13 +128,44 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 @dataclass(frozen=True)
 class Frame:
-    """One camera frame: BGR uint8 pixels, capture time (seconds, monotonic or video time) and index."""
+    """One camera frame: BGR uint8 pixels (H, W, 3), capture time (seconds, monotonic or video time) and index.
+
+    Checked when made, so a wrong frame fails here with :class:`FrameError` saying how to fix it, not deep inside
+    OpenCV or a model."""
 
     image: np.ndarray
     timestamp: float
     index: int = 0
 
+    def __post_init__(self) -> None:
+        check_frame_image(self.image)
+        if isinstance(self.timestamp, bool) or not isinstance(self.timestamp, int | float | np.integer | np.floating) \
+                or not math.isfinite(float(self.timestamp)):
+            raise FrameError(f"a frame's timestamp must be a finite number of seconds, got {self.timestamp!r}")
+        if isinstance(self.index, bool) or not isinstance(self.index, int | np.integer) or self.index < 0:
+            raise FrameError(f"a frame's index must be an integer >= 0, got {self.index!r}")
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+def check_frame_image(image: object) -> np.ndarray:
+    """``image`` if it is a non-empty (H, W, 3) uint8 array, else :class:`FrameError` with the fix."""
+    if not isinstance(image, np.ndarray):
+        raise FrameError(f"a frame's image must be a numpy array (H, W, 3) uint8, got {type(image).__name__}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        raise FrameError(f"a frame must be a colour BGR image (H, W, 3), got a grey image of shape {image.shape}; "
+                         "convert it with cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)")
+    if image.ndim == 3 and image.shape[2] == 4:
+        raise FrameError(f"a frame must be a BGR image (H, W, 3), got 4 channels {image.shape}; "
+                         "drop alpha with cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise FrameError(f"a frame must be a BGR image of shape (H, W, 3), got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise FrameError(f"a frame must have at least one pixel, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise FrameError(f"a frame's pixels must be uint8 (0-255), got {image.dtype}; convert with "
+                         "np.clip(image, 0, 255).astype(np.uint8) (scale 0-1 floats by 255 first)")
+    return image

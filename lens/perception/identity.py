@@ -1,7 +1,7 @@
 """Open-set face recognition per *track*, not per frame.
 
 Each track accumulates evidence over frames: for every enrolled name, the best cosine of the frame's face
-embedding against that name's gallery vectors, weighted by the face quality (``peoplelens.lens.face_quality``). States
+embedding against that name's gallery vectors, weighted by the face quality (``face_quality``). States
 (``peoplelens.core.state.IdentityState``):
 
 * ``UNSEEN_FACE`` until a face of the track is seen;
@@ -203,7 +203,7 @@ class IdentityTracker:
         return ident
 
     def update(self, t: float, tracks: Sequence[Any]) -> dict[int, TrackIdentity]:
-        """Feed this frame's tracks (``peoplelens.lens.tracking.Track``: ``track_id`` and ``observation`` with
+        """Feed this frame's tracks (``tracking.Track``: ``track_id`` and ``observation`` with
         ``embedding`` and ``face_quality``); returns the identities of those tracks."""
         out = {}
         for tr in tracks:

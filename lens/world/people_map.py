@@ -26,12 +26,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from peoplelens.core.config import section
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation, IdentityState, PersonState, wrap_deg
-from peoplelens.lens.geometry import angle_diff_deg
+from peoplelens.lens.perception.geometry import angle_diff_deg
 from peoplelens.lens.world.frame import camera_to_world, world_to_camera
 
 
@@ -43,14 +45,14 @@ class PeopleMapError(PeopleLensError):
 class PeopleMapConfig:
     """``[people_map]`` config section."""
 
-    direction_tau_s: float = 0.15  # time constant of the world-direction smoothing (0 = no smoothing)
-    distance_process_m2_per_s: float = 0.5  # how fast a person's distance may drift (variance growth)
-    default_distance_sigma_m: float = 2.0  # used when an observation brings no sigma
-    fade_half_life_s: float = 10.0  # out-of-view confidence halves this often
-    min_confidence: float = 0.1  # removed below this (half-life 10 s -> ~33 s unseen)
-    max_age_s: float = 60.0  # removed after this long unseen, whatever the confidence
-    in_view_grace_s: float = 0.3  # a gap this short (missed detections) does not reset seen_duration_s
-    in_front_max_offset_deg: float = 15.0  # default tolerance of in_front()
+    direction_tau_s: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.15  # world-direction smoothing (0 = none)
+    distance_process_m2_per_s: Annotated[float, Meta(ge=0.0, le=100.0)] = 0.5  # how fast a distance may drift
+    default_distance_sigma_m: Annotated[float, Meta(gt=0.0, le=100.0)] = 2.0  # when an observation brings none
+    fade_half_life_s: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0  # out-of-view confidence halves this often
+    min_confidence: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.1  # removed below this (~33 s unseen)
+    max_age_s: Annotated[float, Meta(gt=0.0, le=3600.0)] = 60.0  # removed after this long unseen, whatever else
+    in_view_grace_s: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.3  # a gap this short keeps seen_duration_s
+    in_front_max_offset_deg: Annotated[float, Meta(ge=0.0, le=180.0)] = 15.0  # default tolerance of in_front()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PeopleMapConfig:
@@ -104,6 +106,13 @@ class PeopleMap:
         self.t: float = 0.0
         self.head = HeadOrientation(0.0, 0.0, 0.0, 0.0, "none")
         self.removed: list[int] = []  # track ids dropped by the last update
+
+    def reset(self) -> None:
+        """Forget everyone (a new recording)."""
+        self._tracks.clear()
+        self.t = 0.0
+        self.head = HeadOrientation(0.0, 0.0, 0.0, 0.0, "none")
+        self.removed = []
 
     # ----------------------------------------------------------------------------------------- updating
 

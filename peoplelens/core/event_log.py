@@ -70,6 +70,16 @@ def event_record(event: AudioEvent, t0: float = 0.0) -> dict[str, Any]:
     }
 
 
+def event_line(event: AudioEvent, t0: float, latency_s: float, frame_index: int) -> dict[str, Any]:
+    """The ``events.jsonl`` record that replay and the live runtime (``--events``) write: :func:`event_record` plus
+    the frame's index and the latency from frame capture to the event (replay: to the processor's result; live: to
+    the audio sink)."""
+    rec = event_record(event, t0)
+    rec["frame_index"] = frame_index
+    rec["latency_s"] = round(latency_s, 6)
+    return rec
+
+
 class EventLog:
     """Writes every event as one JSON line to a file and/or a Python logger (``logging.INFO``)."""
 
@@ -87,9 +97,12 @@ class EventLog:
             except OSError as exc:
                 raise EventLogError(f"cannot write the event log {self.path}: {exc}") from exc
 
-    def log(self, event: AudioEvent) -> dict[str, Any]:
-        """Log one event; returns its record."""
-        record = event_record(event, self.t0)
+    def log(self, event: AudioEvent, frame_index: int | None = None, latency_s: float | None = None) -> dict[str, Any]:
+        """Log one event; returns its record (:func:`event_line`'s when the frame index and latency are given)."""
+        if frame_index is not None and latency_s is not None:
+            record = event_line(event, self.t0, latency_s, frame_index)
+        else:
+            record = event_record(event, self.t0)
         line = json.dumps(record, ensure_ascii=False, allow_nan=False)
         if self._fh is not None:
             self._fh.write(line + "\n")

@@ -1,0 +1,177 @@
+"""Eye gaze from the iris model, and the "looking at the wearer" decision that combines it with head pose.
+
+Eye reading. MediaPipe's iris model gives, per eye, the iris centre and a 16-point eye contour (two corners and
+both lids). Per eye, with the corner-to-corner line as the axis (its length is the eye width ``w``):
+
+* ``horizontal``: the iris centre's offset from the corners' midpoint along the axis, / ``w``, + = image-right;
+* ``vertical``: its offset across the axis, / ``w``, + = up in the image (the face's up when it is rolled);
+* ``aperture``: the mean distance between the middle five upper-lid and lower-lid points, / ``w``.
+
+Both eyes are averaged, each weighted by its width (the far eye of a turned head is foreshortened and read
+less well). Averaging also cancels the iris' nasal offset of a converging gaze (each iris sits ~5 % toward the
+nose when a face looks at a near camera).
+
+Eye-in-head angles. An eyeball model: the eye opening is ~30 mm wide and the eyeball radius ~12 mm, so the iris
+moves ``12 sin(angle)`` mm, i.e. ``sin(angle) = gain * shift`` with ``gain = 30 / 12 = 2.5``. Vertically the
+shift is measured from ``eye_neutral_vertical`` (the iris centre sits slightly above the corner line when the eye
+looks straight ahead). Eye yaw + = toward image-right (the project's head-yaw convention), eye pitch + = up.
+
+Decision. The gaze is the head direction relative to the line of sight (``FaceAttributes.yaw/pitch``) plus the
+eye-in-head rotation. ``gaze_offset = hypot(yaw + eye_yaw, pitch + eye_pitch)``. A face looks at the wearer when
+the offset is <= ``gaze_enter_deg`` and its eyes are open (``aperture >= eyes_open_min_aperture``: closed eyes,
+and lids lowered far in a downward glance, are "not looking"); on a track this must hold for
+``gaze_enter_frames`` observations in a row, and it stops after ``gaze_exit_frames`` observations beyond
+``gaze_exit_deg`` or with the eyes shut. Faces whose inter-ocular distance is below ``eye_min_interocular_px``
+are decided from head pose alone (``FaceAttributes.gaze_source == "head"``): there the iris is a few pixels
+wide and its reading is noise (``python -m peoplelens.sim_harness.gaze_eval --sizes`` measures where).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from peoplelens.core.errors import PeopleLensError
+
+#: iris-model eye contour indices (see ``FaceMeshResult.eye_contours``): corners, middle upper / lower lid points
+OUTER, INNER = 0, 8
+UPPER_LID, LOWER_LID = slice(10, 15), slice(2, 7)
+
+
+class GazeConfigError(PeopleLensError, ValueError):
+    """A ``[face_attributes]`` gaze setting that cannot work (the message says which and what is allowed)."""
+
+
+@dataclass(frozen=True)
+class EyeReading:
+    """Both eyes of one face, from the iris model (fractions of the eye width; see the module doc)."""
+
+    horizontal: float  # + = iris toward image-right
+    vertical: float  # + = iris up
+    aperture: float  # lid opening / eye width (open ~0.3, closed < 0.1)
+    eye_width_px: float  # mean corner-to-corner distance of the two eyes
+
+
+@dataclass(frozen=True)
+class GazeOptions:
+    """The eye-model and decision constants (fields of ``FaceAttributeOptions`` carry the configured values)."""
+
+    gaze_enter_deg: float = 17.5
+    gaze_exit_deg: float = 25.0
+    eye_gain: float = 2.5
+    eye_max_deg: float = 40.0
+    eye_neutral_vertical: float = 0.05
+    eyes_open_min_aperture: float = 0.16
+
+
+def read_eyes(iris_centers: np.ndarray, eye_contours: np.ndarray) -> EyeReading:
+    """The :class:`EyeReading` of one face from its iris centres (2, 2) and eye contours (2, 16, 2), image-left
+    eye first (the layout of :class:`peoplelens.models.face_mesh.EyeLandmarks`)."""
+    horizontal, vertical, aperture, widths = [], [], [], []
+    for k in range(2):
+        c = np.asarray(eye_contours[k], np.float64)
+        # the image-left eye has its outer corner on the image's left; the image-right eye its inner corner
+        left, right = (c[OUTER], c[INNER]) if k == 0 else (c[INNER], c[OUTER])
+        axis = right - left
+        width = max(float(np.linalg.norm(axis)), 1e-6)
+        u = axis / width
+        n_up = np.array([u[1], -u[0]])  # the axis turned 90 deg toward the top of the image
+        rel = np.asarray(iris_centers[k], np.float64) - (left + right) / 2
+        horizontal.append(float(rel @ u) / width)
+        vertical.append(float(rel @ n_up) / width)
+        aperture.append(float((c[UPPER_LID].mean(0) - c[LOWER_LID].mean(0)) @ n_up) / width)
+        widths.append(width)
+    w = np.asarray(widths)
+    return EyeReading(horizontal=float(np.dot(horizontal, w) / w.sum()), vertical=float(np.dot(vertical, w) / w.sum()),
+                      aperture=float(np.mean(aperture)), eye_width_px=float(w.mean()))
+
+
+def eye_rotation_deg(shift: float, gain: float, max_deg: float) -> float:
+    """Eye-in-head rotation for an iris shift (fraction of the eye-corner distance from the neutral position)."""
+    return float(np.clip(math.degrees(math.asin(float(np.clip(gain * shift, -1.0, 1.0)))), -max_deg, max_deg))
+
+
+def eye_angles(eye: EyeReading, options: GazeOptions) -> tuple[float, float]:
+    """Eye-in-head (yaw, pitch) in degrees: yaw + = toward image-right, pitch + = up."""
+    return (eye_rotation_deg(eye.horizontal, options.eye_gain, options.eye_max_deg),
+            eye_rotation_deg(eye.vertical - options.eye_neutral_vertical, options.eye_gain, options.eye_max_deg))
+
+
+@dataclass(frozen=True)
+class GazeEstimate:
+    """The gaze of one face relative to the line of sight to the camera, and the per-frame decision inputs."""
+
+    yaw: float  # head + eye yaw, degrees, 0 = toward the camera
+    pitch: float
+    offset_deg: float  # hypot(yaw, pitch)
+    eyes_closed: bool  # aperture below the open-eye minimum (shut, or lids lowered in a downward glance)
+    source: str  # "eyes+head" or "head"
+
+    def want_on(self, options: GazeOptions) -> bool:
+        """This observation says "looking at the wearer"."""
+        return self.offset_deg <= options.gaze_enter_deg and not self.eyes_closed
+
+    def want_off(self, options: GazeOptions) -> bool:
+        """This observation says "not looking" (beyond the exit threshold, or eyes shut)."""
+        return self.offset_deg > options.gaze_exit_deg or self.eyes_closed
+
+
+def estimate_gaze(head_yaw: float, head_pitch: float, eye: EyeReading | None, options: GazeOptions) -> GazeEstimate:
+    """Combine a line-of-sight-relative head pose with the eye reading (None: head pose alone)."""
+    if eye is None:
+        return GazeEstimate(head_yaw, head_pitch, math.hypot(head_yaw, head_pitch), False, "head")
+    eye_yaw, eye_pitch = eye_angles(eye, options)
+    yaw, pitch = head_yaw + eye_yaw, head_pitch + eye_pitch
+    return GazeEstimate(yaw, pitch, math.hypot(yaw, pitch), eye.aperture < options.eyes_open_min_aperture,
+                        "eyes+head")
+
+
+class Hysteresis:
+    """A boolean per key that turns on after ``enter_frames`` consecutive "on" observations and off after
+    ``exit_frames`` consecutive "off" observations; observations in the dead band keep the state."""
+
+    def __init__(self, enter_frames: int, exit_frames: int) -> None:
+        self.enter_frames, self.exit_frames = max(1, enter_frames), max(1, exit_frames)
+        self._state: dict[int, tuple[bool, int]] = {}
+
+    def update(self, key: int, want_on: bool, want_off: bool) -> bool:
+        """Feed one observation (``want_on``: inside the enter threshold; ``want_off``: beyond the exit one)."""
+        on, count = self._state.get(key, (False, 0))
+        if not on:
+            count = count + 1 if want_on else 0
+            if count >= self.enter_frames:
+                on, count = True, 0
+        else:
+            count = count + 1 if want_off else 0
+            if count >= self.exit_frames:
+                on, count = False, 0
+        self._state[key] = (on, count)
+        return on
+
+    def state(self, key: int) -> bool:
+        """The current state of a key (False when never seen)."""
+        return self._state.get(key, (False, 0))[0]
+
+    def forget(self, keys: list[int] | None = None) -> None:
+        """Drop the state of ended tracks (all when ``keys`` is None)."""
+        if keys is None:
+            self._state.clear()
+        for k in keys or ():
+            self._state.pop(k, None)
+
+
+class GazeHysteresis(Hysteresis):
+    """``looking_at_wearer`` per track id: enter after k frames with offset <= enter, exit after m frames > exit."""
+
+    def __init__(self, enter_deg: float = 17.5, exit_deg: float = 25.0, enter_frames: int = 2,
+                 exit_frames: int = 3) -> None:
+        super().__init__(enter_frames, exit_frames)
+        self.enter_deg, self.exit_deg = enter_deg, exit_deg
+
+    def observe(self, track_id: int, offset_deg: float, eyes_closed: bool = False) -> bool:
+        """Feed one gaze offset (degrees) for a track, and whether its eyes are shut; returns whether it is
+        looking at the wearer now."""
+        return self.update(track_id, offset_deg <= self.enter_deg and not eyes_closed,
+                           offset_deg > self.exit_deg or eyes_closed)

@@ -1,0 +1,42 @@
+"""The interface the pipeline's track stage speaks, so another tracker (a plain ByteTrack, one with more
+appearance re-identification) plugs in without touching the stages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from peoplelens.lens.perception.tracking.observations import PersonObservation
+from peoplelens.lens.perception.tracking.track import Track
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """People in, tracks out, once per detection frame."""
+
+    merges: list[tuple[int, int]]  # (fresh id, restored id) pairs handed back by re-identification in the last update
+    removed_ids: list[int]  # ids that ended (lost for good, merged or retired) in the last update
+
+    @property
+    def tracks(self) -> list[Track]:
+        """The active tracks (matched recently; confirmed or tentative)."""
+        ...
+
+    def update(self, t: float, observations: Sequence[PersonObservation],
+               camera_motion: np.ndarray | Sequence[float] | None = None) -> list[Track]:
+        """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now."""
+        ...
+
+    def break_continuity(self, t: float) -> None:
+        """The view jumped (a cut, a head turn too fast to follow): no track may continue by overlap."""
+        ...
+
+    def remember_face(self, track: Track, embedding: np.ndarray, quality: float) -> None:
+        """Keep a face embedding of the track for re-identification (the tracker decides what is good enough)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every track (a new recording)."""
+        ...

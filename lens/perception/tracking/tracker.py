@@ -1,0 +1,185 @@
+"""The multi-person tracker: ByteTrack-style two-stage assignment over Kalman-predicted boxes, camera-motion
+compensation, and re-identification of lost tracks by their face gallery (see the package docstring)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
+from peoplelens.lens.perception.tracking.costs import CostFunction, iou_cost
+from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
+from peoplelens.lens.perception.tracking.observations import PersonObservation
+from peoplelens.lens.perception.tracking.track import Track
+
+
+def _assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    if cost.size == 0:
+        return [], list(range(cost.shape[0])), list(range(cost.shape[1]))
+    c = np.where(cost <= max_cost, cost, 1e6)  # also replaces inf (vetoed pairs)
+    rows, cols = linear_sum_assignment(c)
+    matches = [(int(r), int(k)) for r, k in zip(rows, cols, strict=True) if cost[r, k] <= max_cost]
+    mr, mc = {r for r, _ in matches}, {k for _, k in matches}
+    return matches, [r for r in range(cost.shape[0]) if r not in mr], [k for k in range(cost.shape[1]) if k not in mc]
+
+
+class PersonTracker:
+    """Tracks people across frames; call :meth:`update` once per frame with that frame's observations."""
+
+    def __init__(self, config: TrackerConfig | None = None, cost: CostFunction | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.cost: CostFunction = cost or iou_cost
+        self.tracks: list[Track] = []  # active: matched recently (confirmed or tentative)
+        self.lost: list[Track] = []  # aged out, kept for re-identification
+        self.merges: list[tuple[int, int]] = []  # (fresh id, restored id) pairs from the last update
+        self.removed_ids: list[int] = []  # ids that ended (lost for good or merged) in the last update
+        self.t: float | None = None
+        self._ids = itertools.count(1)  # per tracker: two pipelines (or two videos) number tracks alike
+
+    def reset(self) -> None:
+        """Forget every track, lost ones included, and number new tracks from 1 again."""
+        self.tracks, self.lost, self.merges, self.removed_ids = [], [], [], []
+        self.t = None
+        self._ids = itertools.count(1)
+
+    def remember_face(self, track: Track, embedding: np.ndarray, quality: float) -> None:
+        """Add a face embedding to the track's re-identification gallery when its quality is good enough."""
+        if quality >= self.config.gallery_min_quality:
+            track.add_embedding(embedding, quality, self.config.gallery_size)
+
+    def update(
+        self,
+        t: float,
+        observations: Sequence[PersonObservation],
+        camera_motion: np.ndarray | Sequence[float] | None = None,
+    ) -> list[Track]:
+        """Advance to time ``t`` (seconds), apply the camera motion since the previous frame, associate the
+        observations and return the confirmed tracks matched in this frame."""
+        if self.t is not None and t < self.t:
+            raise TrackingError(f"time went backwards: {t} after {self.t}")
+        cfg = self.config
+        homography = camera_motion_matrix(camera_motion)
+        self.merges, self.removed_ids = [], []
+        for tr in self.tracks:
+            tr.observation = None
+            for part in (tr.body, tr.face):
+                if part is not None:
+                    part.predict(t)
+                    if homography is not None:
+                        part.warp(homography)
+        obs = [o for o in observations if o.score >= cfg.low_score]
+        high = [o for o in obs if o.score >= cfg.high_score]
+        low = [o for o in obs if o.score < cfg.high_score]
+
+        matches, un_tracks, un_high = _assign(self.cost(self.tracks, high), 1.0 - cfg.match_iou)
+        for ti, oi in matches:
+            self._apply(self.tracks[ti], high[oi], t)
+        rest = [self.tracks[i] for i in un_tracks]
+        matches2, _, _ = _assign(self.cost(rest, low), 1.0 - cfg.low_match_iou)
+        for ti, oi in matches2:
+            self._apply(rest[ti], low[oi], t)
+
+        for oi in un_high:
+            if high[oi].score >= cfg.new_track_score:
+                tr = Track(track_id=next(self._ids), first_seen=t, last_seen=t)
+                self._apply(tr, high[oi], t)
+                self.tracks.append(tr)
+
+        self._retire(t)
+        self._reidentify(t)
+        self.t = t
+        return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
+
+    def _apply(self, tr: Track, ob: PersonObservation, t: float) -> None:
+        cfg = self.config
+        for name, box in (("body", ob.body_box), ("face", ob.face_box)):
+            if box is None:
+                continue
+            part = getattr(tr, name)
+            if part is None:
+                setattr(tr, name, BoxKalman(box, t))
+            else:
+                part.predict(t)
+                part.update(box)
+        tr.observation = ob
+        tr.last_seen = t
+        tr.hits += 1
+        tr.confirmed = tr.confirmed or tr.hits >= cfg.min_hits
+        if ob.face_keypoints is not None:
+            tr.face_keypoints = ob.face_keypoints
+        if ob.embedding is not None and ob.face_quality >= cfg.gallery_min_quality:
+            tr.add_embedding(ob.embedding, ob.face_quality, cfg.gallery_size)
+
+    def break_continuity(self, t: float) -> None:
+        """The view jumped (a shot cut, or a head turn too fast to follow): no prediction can be trusted, so
+        every active track is retired now. Tracks with a face gallery stay re-identifiable: when the same
+        face comes back a new track gets their id (and identity) again; nobody inherits a track by overlap."""
+        self.merges, self.removed_ids = [], []
+        for tr in self.tracks:
+            if tr.confirmed and tr.gallery:
+                tr.reid_open = False
+                self.lost.append(tr)
+            self.removed_ids.append(tr.track_id)
+        self.tracks = []
+
+    def _retire(self, t: float) -> None:
+        cfg = self.config
+        keep = []
+        for tr in self.tracks:
+            if tr.observation is None and not tr.confirmed:
+                self.removed_ids.append(tr.track_id)  # a tentative track that missed a frame: noise
+                continue
+            if tr.time_since_update(t) > cfg.max_age_s:
+                if tr.gallery:
+                    self.lost.append(tr)
+                self.removed_ids.append(tr.track_id)
+                continue
+            if tr.body is not None and tr.face is not None:  # drop a part not seen for a while, keep the other
+                if t - tr.body.t_update > cfg.part_max_age_s:
+                    tr.body = None
+                elif t - tr.face.t_update > cfg.part_max_age_s:
+                    tr.face = None
+            keep.append(tr)
+        self.tracks = keep
+        self.lost = [tr for tr in self.lost if t - tr.last_seen <= cfg.reid_memory_s]
+
+    def _reidentify(self, t: float) -> None:
+        """Give a new track the id of the lost (or coasting) track its face matches."""
+        cfg = self.config
+        for tr in list(self.tracks):
+            if not tr.reid_open:
+                continue
+            if t - tr.first_seen > cfg.reid_window_s:
+                tr.reid_open = False
+                continue
+            g = tr.gallery_embedding()
+            if g is None:
+                continue
+            coasting = [c for c in self.tracks
+                        if c is not tr and c.observation is None and c.first_seen < tr.first_seen]
+            candidates = [c for c in self.lost + coasting if c.gallery]
+            if not candidates:
+                continue
+            sims = np.array([float(g @ c.gallery_embedding()) for c in candidates])
+            order = np.argsort(-sims)
+            best = float(sims[order[0]])
+            second = float(sims[order[1]]) if len(order) > 1 else -1.0
+            if best < cfg.reid_threshold or best - second < cfg.reid_margin:
+                continue
+            old = candidates[int(order[0])]
+            self.merges.append((tr.track_id, old.track_id))
+            self.removed_ids.append(tr.track_id)
+            tr.reidentified_from = tr.track_id
+            tr.track_id = old.track_id
+            tr.first_seen = old.first_seen
+            tr.confirmed = tr.confirmed or old.confirmed
+            tr.reid_open = False
+            for q, e in old.gallery:
+                tr.add_embedding(e, q, cfg.gallery_size)
+            if old in self.lost:
+                self.lost.remove(old)
+            else:
+                self.tracks.remove(old)

@@ -1,0 +1,48 @@
+"""People, not boxes: this frame's faces paired with bodies, associated with the tracks (motion compensated by
+the head rotation), and the tracks coasting between detection frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from peoplelens.lens.perception.tracking import Tracker, build_observations
+from peoplelens.lens.pipeline.frame_state import FrameState
+
+
+class TrackStage:
+    """Feeds the tracker on detection frames; between them tracks coast on their motion model.
+
+    Image motion of frames without detections is accumulated and applied at the next update. On a view jump every
+    track is retired (nobody inherits a track, or a name, by overlap); re-identification can join them again."""
+
+    name = "track"
+    reads = frozenset({"faces", "face_quality", "bodies", "image_motion", "view_jumped", "run_faces"})
+    writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
+
+    def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0) -> None:
+        self.tracker, self.coast_s, self.face_top_fraction = tracker, coast_s, face_top_fraction
+        self._pending_motion = np.eye(3)
+
+    def run(self, state: FrameState) -> None:
+        """Associate (on detection frames) and list the matched and the coasting tracks."""
+        t = state.t
+        retired: list[int] = []
+        if state.view_jumped:
+            self.tracker.break_continuity(t)
+            retired = list(self.tracker.removed_ids)
+        self._pending_motion = state.image_motion @ self._pending_motion
+        state.sightings = build_observations(state.bodies, state.faces, state.face_quality, self.face_top_fraction)
+        if state.run_faces:
+            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self._pending_motion)
+            self._pending_motion = np.eye(3)
+            state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
+        else:
+            state.tracks, state.merges, state.removed = [], [], retired
+        matched = {tr.track_id for tr in state.tracks}
+        state.coasting = [tr for tr in self.tracker.tracks if tr.confirmed and tr.track_id not in matched
+                          and t - tr.last_seen <= self.coast_s]
+
+    def reset(self) -> None:
+        """Forget every track."""
+        self.tracker.reset()
+        self._pending_motion = np.eye(3)

@@ -1,0 +1,209 @@
+"""The composition root: one function builds the whole per-frame system, and every entry point uses it.
+
+``peoplelens run``, ``phone``, ``replay``, ``bench``, ``demo``, the identity scorer and the tests all call
+:func:`build_system` with (configuration, enrolled people, camera, IMU source) and get a :class:`LensSystem`:
+``process(frame, head) -> ProcessResult`` once per frame, ``reset()`` between recordings, ``reload_people()``
+after an enrolment, ``close()`` at the end. A frame's path through it::
+
+    schedule -> detect_faces | detect_people | motion -> world -> face_quality -> track -> embed -> identify
+             -> face_attributes -> place -> people_map -> experiences
+
+Every stage is timed by the runner (``ProcessResult.timings``, seconds per stage; stages in one parallel step
+overlap, so their times can add up to more than the frame's wall time).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from peoplelens.core.config import load_config, section
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.state import HeadOrientation, ProcessResult
+from peoplelens.core.types import Frame
+from peoplelens.lens.experiences import ExperienceEngine, experience_config
+from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
+from peoplelens.lens.perception.face_quality import FaceQualityConfig
+from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
+from peoplelens.lens.perception.identity import IdentityConfig
+from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
+from peoplelens.lens.perception.tracking import PersonTracker, TrackerConfig
+from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_options
+from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
+from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
+from peoplelens.lens.pipeline.stages.detect import (
+    DetectFacesStage,
+    DetectionSchedule,
+    DetectPeopleStage,
+    FaceQualityStage,
+    ScheduleStage,
+)
+from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
+from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
+from peoplelens.lens.pipeline.stages.place import PlaceStage
+from peoplelens.lens.pipeline.stages.track import TrackStage
+from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
+from peoplelens.lens.world import ImuTrack, VisualRotationConfig
+from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
+from peoplelens.models.face_detector import create_face_detector
+from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
+from peoplelens.models.model_sets import configured_model_set
+from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
+from peoplelens.models.sessions import SessionConfig
+
+T = TypeVar("T")
+
+
+class LensSystem:
+    """Frames in, People Map + audio events out (build with :func:`build_system`)."""
+
+    def __init__(self, runner: StageRunner, policy: IdentityPolicy, people_map: PeopleMap,
+                 experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any]) -> None:
+        self.runner, self.policy, self.people_map, self.experiences = runner, policy, people_map, experiences
+        self.config = config
+        self.models = models  # the loaded model wrappers by role (for reports: sessions, providers, threads)
+
+    def sessions(self) -> dict[str, Any]:
+        """The ONNX Runtime session of each model, by role."""
+        out = {}
+        for role, model in self.models.items():
+            session = getattr(model, "session", None)
+            if session is None and getattr(model, "sessions", None):
+                session = model.sessions[0]
+            if session is not None:
+                out[role] = session
+        return out
+
+    @property
+    def stages(self) -> list[Stage]:
+        """The stages in frame order."""
+        return self.runner.stages
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name`` (KeyError naming the stages when there is none)."""
+        for stage in self.runner.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage {name!r}; stages: {', '.join(s.name for s in self.runner.stages)}")
+
+    @property
+    def enrolled(self) -> list[str]:
+        """The enrolled names the system can announce."""
+        return self.policy.enrolled
+
+    def process(self, frame: Frame, head: HeadOrientation | None = None) -> ProcessResult:
+        """Run every stage on one frame; ``head`` is the live IMU orientation when the runtime has one."""
+        return self.runner.run(FrameState(frame=frame, head_sample=head)).result()
+
+    def reset(self) -> None:
+        """Forget everything seen (tracks, identities, People Map, experiences) but keep the models loaded: call
+        between two recordings so a worker can replay many videos with warm sessions."""
+        self.runner.reset()
+
+    def reload_people(self) -> None:
+        """Re-read the enrolled people (after an enrolment or a ``forget``)."""
+        self.policy.reload_people()
+
+    def close(self) -> None:
+        """Stop the stage thread (frames can still be processed afterwards, in the caller's thread)."""
+        self.runner.close()
+
+
+def _with_defaults(settings: T, configured: dict[str, Any], **defaults: Any) -> T:
+    """``settings`` with ``defaults`` for the fields the config file did not set."""
+    return replace(settings, **{k: v for k, v in defaults.items() if k not in configured})  # type: ignore[type-var]
+
+
+class ModelSetMismatchError(PeopleLensError):
+    """The enrolled people's vectors come from another embedder than the configured model set's."""
+
+
+def _check_people_embedder(people: PeopleGallery | None, embedder: str, set_name: str) -> None:
+    """Refuse to name against vectors of another embedder (their similarities mean nothing to this one)."""
+    enrolled_with = getattr(people, "embedder", None)
+    name = enrolled_with() if callable(enrolled_with) else None
+    if name is not None and name != embedder:
+        raise ModelSetMismatchError(
+            f"the enrolled people were enrolled with the {name} embedder, but the [models] set {set_name!r} uses "
+            f"{embedder}: set [models] set to the one they were enrolled with, or enrol them again with this set")
+
+
+def default_session_config() -> SessionConfig:
+    """One ONNX Runtime thread per session (the stage thread overlaps stages instead), unless
+    ``$PEOPLELENS_THREADS`` says otherwise."""
+    config = SessionConfig.from_env()
+    return config if os.environ.get("PEOPLELENS_THREADS") else replace(config, intra_op_threads=1)
+
+
+def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | None = None,
+                 camera: CameraIntrinsics | None = None, imu: ImuTrack | None = None,
+                 session_config: SessionConfig | None = None) -> LensSystem:
+    """The whole per-frame system with its models loaded.
+
+    ``config``: a parsed TOML dict (default: ``$PEOPLELENS_CONFIG``); ``people``: the enrolled people (the people
+    store; None = nobody enrolled, everyone gets a click); ``camera``: the camera's intrinsics (default: from the
+    ``[camera]`` section and each frame's size); ``imu``: a recorded IMU track covering the video (live IMU samples
+    come with each frame instead); ``session_config``: ONNX Runtime settings (default: one thread per session)."""
+    config = load_config() if config is None else config
+    sessions = session_config or default_session_config()
+    pc = section(config, "pipeline", PipelineConfig)
+    models = configured_model_set(config)
+    _check_people_embedder(people, models.embedder, models.name)
+    workers = Workers(pc.stage_threads)
+
+    face_options = face_detector_options(config, models)
+    face_threads = max(1, min(pc.face_detector_threads, os.cpu_count() or 1))
+    face_detector = create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=face_threads))
+    # beside the body detector both cores are taken: there a one-thread session of the same model is faster
+    beside_bodies = (create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=1))
+                     if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
+    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
+                                                    session_config=sessions) if pc.people_detector else None)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
+
+    # cosine thresholds belong to the embedder: the model set's, unless the config sets them
+    tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
+                                    reid_threshold=models.thresholds.reid)
+    tracker = PersonTracker(tracker_config)
+    identity_config = _with_defaults(section(config, "identity", IdentityConfig), config.get("identity", {}),
+                                     accept_threshold=models.thresholds.accept,
+                                     reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)
+    policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
+                            min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))
+    world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig))
+    people_map = PeopleMap(PeopleMapConfig.from_config(config))
+    experiences = ExperienceEngine(experience_config(config))
+
+    steps: list[Stage | Parallel] = [
+        ScheduleStage(DetectionSchedule(pc.faces_every, pc.people_every),
+                      camera if camera is not None else section(config, "camera", CameraConfig),
+                      person_detector is not None),
+        # listed in the order the two threads take them: faces here, bodies (when they run) and corners beside
+        Parallel(DetectFacesStage(face_detector, beside_bodies), DetectPeopleStage(person_detector),
+                 MotionStage(world)),
+        WorldStage(world),
+        FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
+        TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction),
+        EmbedStage(policy, embedder, workers),
+        IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
+    ]
+    estimator = None
+    if pc.pose_gaze:
+        # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
+        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
+        if models.head_pose == "facemesh":  # the permissive set: FaceMesh + PnP (FSA-Net's weights are research-only)
+            attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
+                                               use_mesh=True, pose_source="facemesh")
+        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
+    steps += [FaceAttributesStage(estimator, workers), PlaceStage(), PeopleMapStage(people_map),
+              ExperiencesStage(experiences)]
+    models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
+    if beside_bodies is not None:
+        models["face_detector_beside_bodies"] = beside_bodies
+    if person_detector is not None:
+        models["person_detector"] = person_detector
+    if estimator is not None and estimator.head_pose is not None:
+        models["head_pose"] = estimator.head_pose
+    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)

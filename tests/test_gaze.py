@@ -1,0 +1,160 @@
+"""Eye gaze on real faces: the eyes turn while the head stays frontal, eyes shut, a head turned one way with the
+eyes turned back at the camera, small faces fall back to head pose, and "looking at the wearer" against the
+hand annotations through the product's estimator (``peoplelens.sim_harness.gaze_eval``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
+from peoplelens.lens.perception.gaze import INNER, OUTER, GazeConfigError, GazeOptions, estimate_gaze, read_eyes
+from peoplelens.lens.pipeline.config import face_detector_options
+from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.images import load_image
+from peoplelens.sim_harness import gaze_eval
+
+D14 = "videos/talking_heads/liveportrait_d14.mp4"  # eyes move sideways and shut while the head stays frontal
+S18 = "videos/talking_heads/liveportrait_s18.mp4"  # head turned ~12 deg to image-right, eyes on the camera
+
+
+def frames(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = {}
+    for i in indices:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, frame = cap.read()
+        assert ok, f"cannot read frame {i} of {path}"
+        out[i] = frame
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_face_detector(face_detector_options({}))  # the product's video face detector
+
+
+@pytest.fixture(scope="module")
+def estimator() -> FaceAttributeEstimator:
+    return FaceAttributeEstimator.from_registry()
+
+
+@pytest.fixture(scope="module")
+def head_only(estimator) -> FaceAttributeEstimator:
+    # head pose alone, with the threshold it had before the eyes were read
+    return FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh,
+                                  FaceAttributeOptions(use_eyes=False, gaze_enter_deg=15.0))
+
+
+def largest(faces):
+    return faces[[int(np.argmax(faces.areas))]]
+
+
+def test_eyes_turn_while_the_head_stays_frontal(detector, estimator, head_only, data_dir: Path) -> None:
+    # d14 frame 45: looking at the camera; 90: eyes to image-right; 105: eyes to image-left (hand-checked)
+    shots = frames(data_dir / D14, [45, 90, 105])
+    got = {}
+    for i, image in shots.items():
+        faces = largest(detector.detect(image))
+        got[i] = estimator.estimate(image, faces)[0]
+        head = head_only.estimate(image, faces)[0]
+        assert abs(head.yaw) < 10 and head.looking_at_wearer  # head pose alone: "looking" all three times
+        assert got[i].gaze_source == "eyes+head" and got[i].iris_used
+    assert got[45].looking_at_wearer and abs(got[45].eye_yaw_deg) < 8
+    # sign convention: eyes toward image-right = + yaw (the project's head-yaw convention), left = -
+    assert got[90].eye_yaw_deg > 20 and not got[90].looking_at_wearer
+    assert got[105].eye_yaw_deg < -20 and not got[105].looking_at_wearer
+
+
+def test_eyes_shut_is_not_looking(detector, estimator, data_dir: Path) -> None:
+    shots = frames(data_dir / D14, [45, 150, 165, 180])  # 150-180: eyes closed, head frontal
+    open_ap = None
+    for i, image in shots.items():
+        a = estimator.estimate(image, largest(detector.detect(image)))[0]
+        if i == 45:
+            open_ap = a.eye.aperture
+            assert not a.eyes_closed and open_ap > 0.25
+        else:
+            assert a.eyes_closed and not a.looking_at_wearer
+            assert a.eye.aperture < 0.3 * open_ap
+
+
+def test_head_turned_eyes_back_on_the_camera(detector, estimator, data_dir: Path) -> None:
+    # s18: the head is turned toward image-right but she looks into the camera: the eyes turn back (to image-left)
+    for i, image in frames(data_dir / S18, [0, 90, 180, 270]).items():
+        a = estimator.estimate(image, largest(detector.detect(image)))[0]
+        assert a.yaw > 5 and a.eye_yaw_deg < -1.5, (i, a.yaw, a.eye_yaw_deg)
+        assert abs(a.yaw + a.eye_yaw_deg) < abs(a.yaw) - 1.5
+        assert a.looking_at_wearer, (i, a.gaze_offset_deg)
+
+
+def test_vertical_sign_and_eye_contour_order(detector, estimator, data_dir: Path) -> None:
+    # d3 frame 345: eyes rolled up, head near frontal (hand-checked): eye pitch + = up
+    image = frames(data_dir / "videos/talking_heads/liveportrait_d3.mp4", [345])[345]
+    a = estimator.estimate(image, largest(detector.detect(image)))[0]
+    assert a.eye_pitch_deg > 5 and not a.looking_at_wearer
+    # the iris model's contour: outer corner (temple side) and inner corner (nose side) of each eye
+    photo = load_image(data_dir / "faces/enroll/barack_obama/fr_01.jpg")
+    kps = create_face_detector(FaceDetectorOptions(pad_retry=True)).detect(photo).keypoints[0]
+    eyes = estimator.face_mesh.eyes_from_keypoints(photo, kps[:2])
+    assert eyes.contours[0, OUTER, 0] < eyes.contours[0, INNER, 0]  # image-left eye: temple on the image's left
+    assert eyes.contours[1, OUTER, 0] > eyes.contours[1, INNER, 0]
+    io = np.linalg.norm(kps[1, :2] - kps[0, :2])
+    assert np.linalg.norm(eyes.iris_centers - kps[:2], axis=1).max() < 0.1 * io
+    reading = read_eyes(eyes.iris_centers, eyes.contours)
+    # a smiling frontal portrait looking at the camera: centred irises, narrow but open eyes (aperture ~0.17)
+    assert abs(reading.horizontal) < 0.08 and reading.aperture > estimator.options.eyes_open_min_aperture
+    a = estimator.estimate(photo, create_face_detector(FaceDetectorOptions(pad_retry=True)).detect(photo)[[0]])[0]
+    assert a.looking_at_wearer and not a.eyes_closed
+
+
+def test_small_faces_fall_back_to_head_pose(detector, estimator, data_dir: Path) -> None:
+    image = frames(data_dir / D14, [90])[90]
+    faces = largest(detector.detect(image))
+    io = float(np.linalg.norm(faces.keypoints[0, 1] - faces.keypoints[0, 0]))
+    scale = 0.8 * estimator.options.eye_min_interocular_px / io
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 114, np.uint8)
+    canvas[: small.shape[0], : small.shape[1]] = small
+    found = detector.detect(canvas)
+    assert len(found) == 1
+    a = estimator.estimate(canvas, found)[0]
+    assert a.gaze_source == "head" and not a.iris_used and a.eye is None
+
+
+def test_tracked_gaze_turns_off_when_the_eyes_turn(detector, estimator, data_dir: Path) -> None:
+    est = FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh, estimator.options)
+    states = {}
+    for i, image in frames(data_dir / D14, list(range(40, 50)) + list(range(84, 96))).items():
+        states[i] = est.estimate(image, largest(detector.detect(image)), track_ids=[3])[0].looking_at_wearer
+    assert states[49]  # looking after the enter frames
+    assert not states[95]  # the eyes went to image-right: off within the exit frames
+    flips = [i for i in range(85, 96) if states[i - 1] and not states[i]]
+    assert len(flips) == 1
+
+
+def test_eye_model_signs_and_bad_config(estimator) -> None:
+    o = GazeOptions()
+    frontal = estimate_gaze(0.0, 0.0, None, o)
+    assert frontal.source == "head" and frontal.want_on(o)
+    with pytest.raises(GazeConfigError, match="eye_roi"):
+        FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh, FaceAttributeOptions(eye_roi="pupils"))
+
+
+def test_looking_at_wearer_against_annotations(detector, estimator, head_only, data_dir: Path) -> None:
+    """The product's per-frame decisions on every decided annotation (shared clips + our talking-head CSV)."""
+    samples = gaze_eval.load_samples(data_dir / "videos", gaze_eval.OUR_ANNOTATION)
+    assert len(samples) >= 150 and 60 <= sum(s.looking for s in samples) <= 100
+    attrs, _ = gaze_eval.run_per_frame(samples, detector, {"eyes": estimator, "head": head_only},
+                                       gaze_eval.Frames())
+    counts = {name: gaze_eval.score(samples, [a.looking_at_wearer if a else None for a in v])["all"]
+              for name, v in attrs.items()}
+    eyes, head = counts["eyes"], counts["head"]
+    print(f"\neyes+head {eyes.line()}\nhead only {head.line()}")
+    precision, recall = eyes.tp / (eyes.tp + eyes.fp), eyes.tp / (eyes.tp + eyes.fn)
+    assert precision >= 0.8 and recall >= 0.85
+    assert eyes.fp < head.fp / 2 and (eyes.tp + eyes.tn) > (head.tp + head.tn) + 20
