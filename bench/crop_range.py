@@ -5,7 +5,7 @@ face is ``w`` pixels wide and pasted into a real 1920x1080 frame (the pedestrian
 people-free sign area). Then, for each face width:
 
 * **wide 640**: the face detector on the whole frame shrunk to 640 px (today's pipeline);
-* **window S**: the product's foveation code (:func:`peoplelens.lens.foveation.crop_window` / ``cut`` /
+* **window S**: the product's foveation code (:func:`peoplelens.lens.perception.foveation.crop_window` / ``cut`` /
   ``Crop.to_frame``) cuts a window around a *predicted* face box -- centre off by up to half a face width,
   width wrong by -20..+25 % (seeded) -- ``context`` times the predicted width, resizes it to ``S`` px (at most
   2x enlarged) and runs the same detector on it;
@@ -32,8 +32,8 @@ import numpy as np
 
 from peoplelens.bench.detector_range import face_boxes
 from peoplelens.core.types import box_iou
-from peoplelens.lens.foveation import Crop, FoveationConfig, HeadTarget, crop_window, cut
-from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.perception.foveation import Crop, FoveationConfig, HeadTarget, crop_window, cut
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.sessions import SessionConfig
 

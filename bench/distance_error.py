@@ -3,11 +3,11 @@
 Monte Carlo over people drawn from the anthropometric spread (not the priors' means): adults (eye spacing
 63 +- 3.8 mm, height 1.69 +- 0.09 m) and children aged 5, 8 and 11 (eye spacing 51 / 54 / 57 +- 3 mm, height
 1.10 / 1.28 / 1.44 +- 0.06 m); face-box width = eye spacing x N(2.22, 0.12) (the detector's box/eye ratio and
-its spread, see :mod:`peoplelens.lens.distance`). Each person stands at a distance from 1 to 10 m in front of a
-1920x1080, 70 deg camera held 1.2 m high (a child wearer), facing it (head yaw known to +-10 deg); the detector's
-noise is added where it measures (landmarks 1.5 px, box edges 3 px at the detector's resolution: the full frame,
-or 640 px for today's wide pass). The body box is used when the feet are in view. Then
-:func:`peoplelens.lens.distance.estimate_distance` (the product's function) gives the estimate.
+its spread, see :mod:`peoplelens.lens.perception.distance`). Each person stands at a distance from 1 to 10 m in
+front of a 1920x1080, 70 deg camera held 1.2 m high (a child wearer), facing it (head yaw known to +-10 deg); the
+detector's noise is added where it measures (landmarks 1.5 px, box edges 3 px at the detector's resolution: the full
+frame, or 640 px for today's wide pass). The body box is used when the feet are in view. Then
+:func:`peoplelens.lens.perception.distance.estimate_distance` (the product's function) gives the estimate.
 
 Printed per group and distance band: the median and 90th percentile relative error of ``distance_m`` (the People
 Map's value), its median signed bias, and how often the 4 m name gate lets the person through -- with
@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from peoplelens.lens.distance import estimate_distance
-from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.perception.distance import estimate_distance
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 
 #: (eye spacing mm, sd), (height m, sd) per group: Dodgson 2004 / paediatric PD norms; CDC 2000 medians
 GROUPS = {

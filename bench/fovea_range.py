@@ -5,10 +5,10 @@ On frames of the range scenes (:mod:`peoplelens.bench.range_scenes`), the wide p
 (face detector at 640 px, body detector at 416 px, one ONNX Runtime thread each), the body detector also with
 ``tiles="auto"`` (the whole frame + 3 square tiles, each at 416 px) and with one extra tile only, a 720-px square
 around the gaze (a bump needs the person within a few degrees of the gaze), and then
-:class:`peoplelens.lens.foveation.Foveator` with its defaults on the same frame: windows for the wide pass's small
-faces and for the (tiled) bodies without a face (no tracks: a first sighting). Per distance and scale: the pasted
-body found (IoU >= 0.4) by the whole-frame / tiled body detector, the pasted face found (IoU >= 0.3) by the wide
-pass / with the windows, the eye keypoints' error over the eye spacing (what alignment gets), windows per frame
+:class:`peoplelens.lens.perception.foveation.Foveator` with its defaults on the same frame: windows for the
+wide pass's small faces and for the (tiled) bodies without a face (no tracks: a first sighting). Per distance and scale:
+the pasted body found (IoU >= 0.4) by the whole-frame / tiled body detector, the pasted face found (IoU >= 0.3) by the
+wide pass / with the windows, the eye keypoints' error over the eye spacing (what alignment gets), windows per frame
 and their time against the wide pass's (face + whole-frame body detector) in the same frame (CPU time of this
 thread: the work, which a busy machine does not inflate). Nothing is written but ``--json``.
 """
@@ -26,7 +26,7 @@ import numpy as np
 from peoplelens.bench.range import build_specs
 from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, load_faces
 from peoplelens.core.types import Detections, box_iou, nms
-from peoplelens.lens.foveation import FoveationConfig, Foveator
+from peoplelens.lens.perception.foveation import FoveationConfig, Foveator
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
 from peoplelens.models.sessions import SessionConfig

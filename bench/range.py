@@ -3,9 +3,9 @@ distance error at 1 to 10 m, adult and child scale; and the 1080p pedestrian cli
 ("arm") in the same run.
 
 Scenes come from :mod:`peoplelens.bench.range_scenes` (real probe faces on a real dancer's body in real 1080p
-frames, in memory). Every arm is the PRODUCT pipeline (``peoplelens.lens.pipeline.build_pipeline``) with a
-temporary store enrolled from ``faces/enroll`` (``enroll_folder``); each scene is a short sequence fed frame by
-frame (``pipeline.reset()`` between scenes). Per scene, from what the pipeline returned:
+frames, in memory). Every arm is the PRODUCT pipeline (``peoplelens.lens.pipeline.build_system``, the
+composition root) with a temporary store enrolled from ``faces/enroll`` (``enroll_folder``); each scene is a short
+sequence fed frame by frame (``pipeline.reset()`` between scenes). Per scene, from what the pipeline returned:
 
 * **tracked**: a track's box overlaps the pasted body (IoU >= 0.4) or its face box the pasted face (IoU >= 0.3)
   in at least half of the frames after the first 0.4 s; **bump**: a BUMP event for such a track;
@@ -242,7 +242,7 @@ def main(camera: str, distances: str, scales: str, per_cell: int, frames: int, a
          seed: int, json_path: Path | None) -> None:
     """Run the range scenes (and the pedestrian clip) through each arm of the product pipeline."""
     from peoplelens.core.config import load_config
-    from peoplelens.lens.pipeline import build_pipeline
+    from peoplelens.lens.pipeline import build_system
     from peoplelens.sim_harness.enrollment import enroll_folder
 
     root = Path(os.environ.get("PEOPLELENS_ASSETS", "../shared")) / "data"
@@ -263,7 +263,7 @@ def main(camera: str, distances: str, scales: str, per_cell: int, frames: int, a
         for name in arms:
             arm = ARMS[name]
             config = {**load_config(), **arm.config}
-            pipeline = build_pipeline(config, store=people.store)
+            pipeline = build_system(config, people=people.store)
             try:
                 rows = run_scenes(pipeline, arm, scenes, specs, say)
                 summaries[name] = summarise(rows)

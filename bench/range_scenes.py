@@ -13,8 +13,9 @@ shared data:
   whole person is moved down (the wearer tilts the head up to look at a near adult);
 * **face**: a held-out probe photo of an enrolled person (``faces/probe``, never used for enrolment), its face
   (an ellipse around the detector box, feathered) scaled so its *eye spacing* is ``f * IPD / d`` pixels (adult 63
-  mm, child 54 mm: the anthropometric means of :mod:`peoplelens.lens.distance`) and pasted over the dancer's face,
-  following her head from frame to frame. The detector box then comes out ~2.2x the eye spacing (13.6 / 11.7 cm).
+  mm, child 54 mm: the anthropometric means of :mod:`peoplelens.lens.perception.distance`) and pasted over the
+  dancer's face, following her head from frame to frame. The detector box then comes out ~2.2x the eye spacing
+  (13.6 / 11.7 cm).
 
 Scales: adult 1.70 m / 63 mm, child 1.25 m / 54 mm (about an 8-year-old; a child's body is the dancer's scaled
 down, so its proportions are an adult's). The person stands straight ahead (within +-2 deg: inside the 3 deg bump
@@ -38,7 +39,7 @@ import cv2
 import numpy as np
 
 from peoplelens.core.errors import PeopleLensError
-from peoplelens.lens.geometry import CameraIntrinsics
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 from peoplelens.models.sessions import SessionConfig

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from peoplelens.core.types import Detections, box_iou
-from peoplelens.lens.foveation import (
+from peoplelens.lens.perception.foveation import (
     Crop,
     FoveationConfig,
     FoveationError,

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from peoplelens.lens.perception.geometry import (
-    CameraIntrinsics,
+from peoplelens.lens.perception.distance import (
     DistancePriors,
     distance_from_body_box,
     distance_from_eyes,
@@ -18,6 +17,7 @@ from peoplelens.lens.perception.geometry import (
     estimate_distance,
     fuse_estimates,
 )
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 
@@ -218,7 +218,7 @@ def test_adult_near_bound_costs_at_most_thirty_percent() -> None:
 
 
 def test_priors_reject_nonsense() -> None:
-    from peoplelens.lens.geometry import GeometryError
+    from peoplelens.lens.perception.geometry import GeometryError
 
     with pytest.raises(GeometryError, match="child_prior"):
         DistancePriors(child_prior=1.5)

@@ -86,14 +86,14 @@ def test_a_scene_through_the_product_pipeline_is_scored_from_its_results(scenes,
     import shutil
 
     from peoplelens.bench.range import ARMS, run_scenes
-    from peoplelens.lens.pipeline import build_pipeline
+    from peoplelens.lens.pipeline import build_system
     from peoplelens.sim_harness.enrollment import enroll_folder
 
     for person in ("rose_leslie", "kit_harington", "bbt_howard"):  # a small gallery keeps the test fast
         shutil.copytree(data_dir / "faces" / "enroll" / person, tmp_path / person)
     rose = load_faces(data_dir / "faces" / "probe" / "rose_leslie")[0]
     with enroll_folder(tmp_path) as people:
-        pipeline = build_pipeline({}, store=people.store)
+        pipeline = build_system({}, people=people.store)
         try:
             rows = run_scenes(pipeline, ARMS["today"], scenes, [SceneSpec(2.0, "adult", rose, seed=1, frames=30)],
                               say=lambda s: None)

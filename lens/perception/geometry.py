@@ -3,8 +3,7 @@
 Conventions follow :mod:`peoplelens.core.state`: azimuth positive = right, elevation positive = up, degrees.
 Camera axes (OpenCV): x right, y **down**, z forward (the optical axis = the wearer's gaze).
 
-Distance estimates (adult and child priors) live in :mod:`peoplelens.lens.distance`; their names are still
-importable from here.
+Distance estimates (adult and child priors) live in :mod:`peoplelens.lens.perception.distance`.
 """
 
 from __future__ import annotations
@@ -220,19 +219,3 @@ def person_hit_half_width_deg(distance_m: float, half_width_m: float = 0.25, min
     """Angular tolerance for "the gaze points at this person": the person's half-width clamped to
     ``[min_deg, max_deg]`` so far people stay hittable and near people do not fill the whole view."""
     return float(np.clip(angular_half_width_deg(distance_m, half_width_m), min_deg, max_deg))
-
-
-# ------------------------------------------------------------------------------------------- distance names
-#: the distance estimates moved to :mod:`peoplelens.lens.distance`; these names still import from here (lazily:
-#: that module imports this one)
-_DISTANCE_NAMES = frozenset({"DistanceEstimate", "DistancePriors", "PersonDistance", "distance_from_eyes",
-                             "distance_from_face_box", "distance_from_body_box", "fuse_estimates",
-                             "estimate_distance"})
-
-
-def __getattr__(name: str):
-    if name in _DISTANCE_NAMES:
-        from peoplelens.lens import distance
-
-        return getattr(distance, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,7 +72,7 @@ class PersonObservation:
     identity_confidence: float = 0.0
     distance_m: float | None = None  # None: no estimate this frame (keep the filtered value)
     distance_sigma_m: float | None = None
-    #: the smallest plausible distance (``peoplelens.lens.distance.PersonDistance.near_m``); None = distance_m
+    #: the smallest plausible distance (``perception.distance.PersonDistance.near_m``); None = distance_m
     distance_near_m: float | None = None
     face_visible: bool = False
     face_camera_azimuth_deg: float | None = None

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from peoplelens.core.state import IdentityState, TrackView
-from peoplelens.lens.perception.geometry import estimate_distance
+from peoplelens.lens.perception.distance import estimate_distance
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.world.people_map import PersonObservation

@@ -58,7 +58,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from peoplelens.lens.geometry import CameraIntrinsics, GeometryError
+from peoplelens.lens.perception.geometry import CameraIntrinsics, GeometryError
 
 
 class DistanceEstimate(NamedTuple):
