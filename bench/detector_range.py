@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from peoplelens.core.types import box_iou
-from peoplelens.lens.perception.geometry import CameraIntrinsics, estimate_distance
+from peoplelens.lens.perception.distance import estimate_distance
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 from peoplelens.models.sessions import SessionConfig

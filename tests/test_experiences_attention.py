@@ -168,3 +168,16 @@ def test_name_cooldown_survives_a_track_id_change():
     scene.people.append(ScriptedPerson(7, 0, 2.0, identity=KNOWN, name="ana"))
     events = events_of(scene.run(engine, 2.0, lambda t: 0.0, start_s=2.0))
     assert [(e.sound, e.track_id) for e in events] == [(Sound.BUMP, 7)]
+
+
+def test_a_child_whose_adult_size_reads_beyond_4m_is_named_from_the_near_bound():
+    """A child's smaller face reads ~20 % farther under an adult prior: the name gate reads the nearest plausible
+    distance (perception's child hypothesis), so a child at 3.6 m read as 4.5 m is still named, an adult at 4.5 m
+    (near bound 4.3 m) is not."""
+    child = ScriptedPerson(1, 10, 4.5, identity=KNOWN, name="mia", distance_near_m=3.6)
+    frames = ScriptedScene([child]).run(ExperienceEngine(), 2.0, sweep)
+    names = [e for e in events_of(frames) if e.sound == Sound.NAME]
+    assert len(names) == 1 and "4.5 m (a child's size: 3.6 m) <= 4 m" in names[0].reason
+    adult = ScriptedPerson(1, 10, 4.5, identity=KNOWN, name="ana", distance_near_m=4.3)
+    frames = ScriptedScene([adult]).run(ExperienceEngine(), 2.0, sweep)
+    assert [e.sound for e in events_of(frames)] == [Sound.BUMP]

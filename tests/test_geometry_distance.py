@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from peoplelens.lens.perception.geometry import (
-    CameraIntrinsics,
+from peoplelens.lens.perception.distance import (
     DistancePriors,
     distance_from_body_box,
     distance_from_eyes,
@@ -18,6 +17,7 @@ from peoplelens.lens.perception.geometry import (
     estimate_distance,
     fuse_estimates,
 )
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 
@@ -72,11 +72,12 @@ def test_adult_spread_is_covered_by_sigma() -> None:
 
 
 def test_face_box_width() -> None:
+    priors = DistancePriors()
     for d in (1.0, 3.0, 6.0):
-        half = INTR.fx * 0.075 / d
+        half = INTR.fx * priors.face_width_m / 2 / d
         est = distance_from_face_box(INTR, (640 - half, 360 - 1.2 * half, 640 + half, 360 + 1.2 * half))
         assert abs(est.distance_m - d) < 0.2 * est.sigma_m
-        assert 0.025 / 0.15 <= est.sigma_m / d < 0.3  # the 15 +- 2.5 cm prior plus edge noise
+        assert priors.face_width_sigma_m / priors.face_width_m <= est.sigma_m / d < 0.3  # size prior + edge noise
     assert distance_from_face_box(INTR, (10, 10, 11, 20)) is None
 
 
@@ -122,13 +123,15 @@ def test_fusion_is_inverse_variance() -> None:
 def test_estimate_distance_combines_cues() -> None:
     eyes = _eyes(3.0, 0.0)
     kps = np.vstack([eyes, [[640, 380], [620, 400], [660, 400]]])
-    half = INTR.fx * 0.075 / 3.0
+    half = INTR.fx * DistancePriors().face_width_m / 2 / 3.0
     face = (640 - half, 330, 640 + half, 330 + 2.4 * half)
     body = _body_box(3.0)
-    alone = estimate_distance(INTR, face_keypoints=kps, head_yaw_deg=0.0)
-    all_cues = estimate_distance(INTR, face_keypoints=kps, face_box=face, body_box=body, head_yaw_deg=0.0)
+    alone = estimate_distance(INTR, face_keypoints=kps, head_yaw_deg=0.0, maybe_child=False)
+    all_cues = estimate_distance(INTR, face_keypoints=kps, face_box=face, body_box=body, head_yaw_deg=0.0,
+                                 maybe_child=False)
     assert all_cues.distance_m == pytest.approx(3.0, rel=0.03)
     assert all_cues.sigma_m < alone.sigma_m
+    assert all_cues.p_child == 0.0 and all_cues.child is None
     assert estimate_distance(INTR) is None
 
 
@@ -150,3 +153,89 @@ def test_eye_and_box_cues_agree_on_real_faces() -> None:
         agree.append(abs(eyes.distance_m - face.distance_m) < 2 * math.hypot(eyes.sigma_m, face.sigma_m))
         assert face.distance_m > 1.0 and face.distance_m < 15.0  # people on a walkway a few metres away
     assert np.mean(agree) >= 0.75, agree
+
+
+# ------------------------------------------------------------------------ children and adults (two hypotheses)
+
+CHILD = {"iod": 0.054, "face": 0.12, "height": 1.27}
+ADULT = {"iod": 0.063, "face": 0.14, "height": 1.70}
+
+
+def _person(distance: float, sizes: dict, camera_height: float = 1.2, body: bool = True):
+    """Eyes (5 keypoints), face box and (when the feet are in view) body box of a frontal standing person."""
+    cam = CameraIntrinsics.from_fov(1920, 1080, 70.0)
+    f = cam.fx
+    eye_y = cam.cy - f * (sizes["height"] - 0.12 - camera_height) / distance  # eyes ~12 cm below the crown
+    half_iod = f * sizes["iod"] / 2 / distance
+    kps = np.array([[960 - half_iod, eye_y], [960 + half_iod, eye_y], [960, eye_y + half_iod],
+                    [960 - 0.8 * half_iod, eye_y + 2 * half_iod], [960 + 0.8 * half_iod, eye_y + 2 * half_iod]])
+    half_face = f * sizes["face"] / 2 / distance
+    face = (960 - half_face, eye_y - half_face, 960 + half_face, eye_y + 1.4 * half_face)
+    top, feet = cam.cy - f * (sizes["height"] - camera_height) / distance, cam.cy + f * camera_height / distance
+    box = (960 - f * 0.2 / distance, top, 960 + f * 0.2 / distance, feet) if body and feet < cam.height - 3 else None
+    return cam, kps, face, box
+
+
+@pytest.mark.parametrize("distance", [2.0, 3.0, 3.9])
+def test_child_face_is_within_the_name_gate(distance) -> None:
+    """A child's face at <= 4 m: the adult prior alone puts it beyond 4 m at 3.9 m (the bug), the near bound
+    never does, and the mixture lies between the two hypotheses."""
+    cam, kps, face, _ = _person(distance, CHILD)
+    est = estimate_distance(cam, face_keypoints=kps, face_box=face, head_yaw_deg=0.0)
+    adult_only = estimate_distance(cam, face_keypoints=kps, face_box=face, head_yaw_deg=0.0, maybe_child=False)
+    assert adult_only.distance_m == pytest.approx(distance * 0.063 / 0.054, rel=0.03)  # ~17 % too far
+    assert est.child.distance_m == pytest.approx(distance, rel=0.03)
+    assert est.near_m <= distance
+    assert est.child.distance_m < est.distance_m < est.adult.distance_m
+    assert est.p_child == pytest.approx(0.5, abs=0.05)  # a face alone cannot tell a child from an adult
+
+
+def test_face_and_body_together_tell_children_from_adults() -> None:
+    """With the feet in view, face and height agree under the right hypothesis only: the posterior leans to it,
+    and the mixture is closer to the truth than the other hypothesis."""
+    for sizes, distance in ((CHILD, 6.0), (ADULT, 6.0), (CHILD, 9.0), (ADULT, 9.0)):
+        cam, kps, face, body = _person(distance, sizes)
+        assert body is not None
+        est = estimate_distance(cam, face_keypoints=kps, face_box=face, body_box=body, head_yaw_deg=0.0)
+        wrong = est.adult if sizes is CHILD else est.child
+        margin = 0.05 if distance < 8 else 0.0  # the hint fades as the face's pixels get few
+        if sizes is CHILD:  # the face is 86 % of an adult's, the height 75 %: a weak but real hint
+            assert est.p_child > 0.5 + margin, est
+        else:
+            assert est.p_child < 0.5 - margin, est
+        assert abs(est.distance_m - distance) < abs(wrong.distance_m - distance)
+        assert est.near_m <= distance * 1.01 <= est.far_m * 1.02
+
+
+def test_adult_near_bound_costs_at_most_thirty_percent() -> None:
+    """The price of not dropping children: an adult's near bound reads closer (a small child's face of the same
+    pixel size), by no more than ~30 %; the adult hypothesis itself stays right."""
+    for distance in (2.0, 4.0, 5.0):
+        cam, kps, face, _ = _person(distance, ADULT)
+        est = estimate_distance(cam, face_keypoints=kps, face_box=face, head_yaw_deg=0.0)
+        assert 0.68 * distance <= est.near_m < distance
+        assert est.adult.distance_m == pytest.approx(distance, rel=0.03)
+
+
+def test_priors_reject_nonsense() -> None:
+    from peoplelens.lens.perception.geometry import GeometryError
+
+    with pytest.raises(GeometryError, match="child_prior"):
+        DistancePriors(child_prior=1.5)
+    with pytest.raises(GeometryError, match="positive"):
+        DistancePriors(child_face_width_m=0.0)
+
+
+def test_children_of_every_age_pass_the_name_gate_where_the_adult_prior_drops_them() -> None:
+    """Monte Carlo over people drawn from the anthropometric spread (bench/distance_error.py): children aged 5, 8
+    and 11 at 3-4 m pass the 4 m gate with the near bound and mostly fail it with the adult-only estimate; at 9-10 m
+    everyone passes the 10 m bump gate; adults beyond 7 m are not named."""
+    from peoplelens.bench.distance_error import simulate, summarise
+
+    rows = {(r["group"], r["band_m"][0]): r for r in summarise(simulate(n_per_cell=60, seed=1))}
+    for group, old_at_most in (("child 5", 0.3), ("child 8", 0.4), ("child 11", 0.65)):  # older: less biased
+        assert rows[(group, 3.0)]["gate_pass_near"] >= 0.9
+        assert rows[(group, 3.0)]["gate_pass_adult_only"] <= old_at_most
+        assert rows[(group, 9.0)]["bump_pass_near"] >= 0.9
+    assert rows[("adult", 3.0)]["gate_pass_near"] >= 0.95
+    assert rows[("adult", 7.0)]["gate_pass_near"] <= 0.1

@@ -64,6 +64,21 @@ def test_distance_filter_weights_by_sigma() -> None:
     assert math.isinf(pm.get(2).distance_m) and pm.nearest().track_id == 1  # unknown: inf, as the experiences read it
 
 
+def test_near_bound_is_filtered_beside_the_distance() -> None:
+    """The near bound (child hypothesis) goes through the same filter as the distance; without one the gate
+    distance is the distance itself."""
+    pm = PeopleMap()
+    near = [3.4, 3.8, 3.5, 3.7]
+    for i, n in enumerate(near):
+        pm.update(0.1 * i, head(0.0), [PersonObservation(1, 0.0, distance_m=4.4 + 0.1 * (i % 2), distance_sigma_m=0.4,
+                                                         distance_near_m=n),
+                                       PersonObservation(2, 10.0, distance_m=4.4, distance_sigma_m=0.4)])
+    p, q = pm.get(1), pm.get(2)
+    assert min(near) < p.distance_near_m < max(near) and p.gate_distance_m == p.distance_near_m
+    assert p.distance_m > 4.3  # the People Map keeps the fused estimate
+    assert q.distance_near_m == pytest.approx(q.distance_m) and q.gate_distance_m == pytest.approx(4.4)
+
+
 def test_out_of_view_person_persists_fades_and_is_removed() -> None:
     cfg = PeopleMapConfig(fade_half_life_s=10.0, min_confidence=0.1, max_age_s=60.0)
     pm = PeopleMap(cfg)

@@ -78,7 +78,7 @@ class AttentionExperience:
                  and abs(az) <= cfg.bump_sweep_max_deg and ((st.prev_az < 0 <= az) or (st.prev_az > 0 >= az)))
         st.prev_az = az
         armed = st.left and ctx.t - st.last_bump_t >= cfg.bump_rearm_min_s
-        if (in_cone or swept) and armed and p.distance_m <= cfg.bump_max_distance_m:
+        if (in_cone or swept) and armed and p.gate_distance_m <= cfg.bump_max_distance_m:
             how = "entered the gaze cone" if in_cone else "gaze swept across"
             reason = (f"gaze crossed {who(p)} at {p.distance_m:.1f} m ({how}: camera azimuth {az:+.1f}°, "
                       f"cone ±{cone:.1f}°, <= {cfg.bump_max_distance_m:g} m)")
@@ -98,12 +98,14 @@ class AttentionExperience:
             if ctx.t - last < cfg.name_cooldown_s:
                 st.announced = True  # named recently (under this or an earlier track id): this visit stays a bump
                 return
-            if p.distance_m > cfg.name_max_distance_m:
+            if p.gate_distance_m > cfg.name_max_distance_m:
                 return
             if cfg.name_requires_both_ears and not p.both_ears_visible:
                 return
             ears = ", both ears visible" if p.both_ears_visible else ""
-            reason = f"known ({p.name}), {p.distance_m:.1f} m <= {cfg.name_max_distance_m:g} m{ears}"
+            near = (f" (a child's size: {p.gate_distance_m:.1f} m)"
+                    if abs(p.gate_distance_m - p.distance_m) >= 0.05 else "")
+            reason = f"known ({p.name}), {p.distance_m:.1f} m{near} <= {cfg.name_max_distance_m:g} m{ears}"
             event = make_event(ctx, Sound.NAME, p, reason, name=p.name)
         elif p.identity == IdentityState.NOT_ENROLLED:
             if ctx.t - st.last_click_t < cfg.click_cooldown_s:

@@ -33,6 +33,7 @@ class ScriptedPerson:
     face_offset_deg: tuple[float, float] = (0.0, 0.0)  # face centre relative to the body centre (az, el)
     occluded: bool = False  # True: not in view even inside the field of view (the map remembers them)
     present: bool = True  # False: removed from the People Map
+    distance_near_m: float | None = None  # the nearest plausible distance (e.g. a child's size); None = distance_m
 
 
 @dataclass
@@ -80,7 +81,7 @@ class ScriptedScene:
                 track_id=sp.track_id, identity=sp.identity,
                 name=sp.name if sp.identity == IdentityState.KNOWN else None,
                 azimuth_deg=sp.azimuth_deg, elevation_deg=sp.elevation_deg, distance_m=sp.distance_m,
-                distance_sigma_m=0.1 * sp.distance_m, in_view=in_view,
+                distance_sigma_m=0.1 * sp.distance_m, distance_near_m=sp.distance_near_m, in_view=in_view,
                 first_seen=self._first_seen.get(sp.track_id, t), last_seen=self._last_seen.get(sp.track_id, t),
                 seen_duration_s=t - self._in_view_since[sp.track_id] if in_view else 0.0,
                 camera_azimuth_deg=cam_az if in_view else None, camera_elevation_deg=cam_el if in_view else None,

@@ -3,26 +3,14 @@
 Conventions follow :mod:`peoplelens.core.state`: azimuth positive = right, elevation positive = up, degrees.
 Camera axes (OpenCV): x right, y **down**, z forward (the optical axis = the wearer's gaze).
 
-Distance priors (all adjustable through :class:`DistancePriors` / the ``[distance]`` config section):
-
-* **inter-ocular distance** (centre of one eye to the other) 63 mm +- 4 mm for adults (the adult
-  inter-pupillary distance is ~61-64 mm, sd ~3.5 mm). The projected separation shrinks with the person's
-  head yaw as ``cos(yaw)``; when the yaw is known it is divided out (up to 60 deg, beyond that the face is a
-  profile and the estimate is down-weighted), when it is unknown a 15 % relative sigma is added.
-* **face box width** 15 cm +- 2.5 cm (detector boxes span roughly cheek to cheek; a head is about as
-  wide seen from the side as from the front, so no yaw correction, but the sigma is wider than the eyes').
-* **body box height** 1.70 m +- 0.10 m for a standing adult; ``maybe_child`` widens the sigma to 0.35 m.
-  A body box touching the top or bottom image border is cut, its height says nothing reliable: no estimate.
-
-Estimates are fused by inverse variance (:func:`fuse_estimates`).
+Distance estimates (adult and child priors) live in :mod:`peoplelens.lens.perception.distance`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -231,136 +219,3 @@ def person_hit_half_width_deg(distance_m: float, half_width_m: float = 0.25, min
     """Angular tolerance for "the gaze points at this person": the person's half-width clamped to
     ``[min_deg, max_deg]`` so far people stay hittable and near people do not fill the whole view."""
     return float(np.clip(angular_half_width_deg(distance_m, half_width_m), min_deg, max_deg))
-
-
-# -------------------------------------------------------------------------------------------------- distance
-
-
-class DistanceEstimate(NamedTuple):
-    """A distance (metres, along the ray) and its 1-sigma uncertainty; unpacks as ``(distance_m, sigma_m)``."""
-
-    distance_m: float
-    sigma_m: float
-
-
-@dataclass(frozen=True)
-class DistancePriors:
-    """``[distance]`` config section: real-world sizes behind the distance estimates (module docstring)."""
-
-    interocular_m: float = 0.063
-    interocular_sigma_m: float = 0.004
-    face_width_m: float = 0.15
-    face_width_sigma_m: float = 0.025
-    body_height_m: float = 1.70
-    body_height_sigma_m: float = 0.10
-    child_body_height_sigma_m: float = 0.35
-    keypoint_sigma_px: float = 1.5  # localisation noise of one landmark
-    box_sigma_px: float = 3.0  # noise of a box edge
-    unknown_yaw_rel_sigma: float = 0.15  # added relative sigma for eyes when the head yaw is unknown
-    yaw_sigma_deg: float = 10.0  # uncertainty of a known head yaw
-    max_yaw_deg: float = 60.0  # beyond this the eyes are a profile: correction capped, sigma widened
-    border_margin_px: float = 2.0  # a body box this close to the top/bottom border is cut
-
-
-def _ray_angle(intr: CameraIntrinsics, p1: tuple[float, float], p2: tuple[float, float]) -> float:
-    """Angle (radians) between the rays through two pixels."""
-    r = intr.pixel_to_ray(np.array([p1[0], p2[0]]), np.array([p1[1], p2[1]]))
-    return math.acos(float(np.clip(np.dot(r[0], r[1]), -1.0, 1.0)))
-
-
-def _size_distance(size_m: float, angle_rad: float) -> float:
-    """Distance at which an object of ``size_m`` (perpendicular to the ray) subtends ``angle_rad``."""
-    return size_m / (2.0 * math.tan(angle_rad / 2.0))
-
-
-def distance_from_eyes(intrinsics: CameraIntrinsics, right_eye: tuple[float, float], left_eye: tuple[float, float],
-                       head_yaw_deg: float | None = None, priors: DistancePriors = DistancePriors()
-                       ) -> DistanceEstimate | None:
-    """Distance from the two eye centres (pixels), correcting the ``cos(yaw)`` foreshortening when known."""
-    angle = _ray_angle(intrinsics, right_eye, left_eye)
-    sep_px = math.hypot(right_eye[0] - left_eye[0], right_eye[1] - left_eye[1])
-    if angle <= 1e-6 or sep_px < 1.0:
-        return None
-    rel2 = (priors.interocular_sigma_m / priors.interocular_m) ** 2
-    rel2 += (math.sqrt(2.0) * priors.keypoint_sigma_px / sep_px) ** 2
-    size = priors.interocular_m
-    if head_yaw_deg is None:
-        rel2 += priors.unknown_yaw_rel_sigma ** 2
-    else:
-        yaw = min(abs(head_yaw_deg), priors.max_yaw_deg)
-        size *= math.cos(math.radians(yaw))
-        rel2 += (math.tan(math.radians(yaw)) * math.radians(priors.yaw_sigma_deg)) ** 2
-        if abs(head_yaw_deg) > priors.max_yaw_deg:
-            rel2 += 0.5 ** 2  # profile: the eye separation barely constrains distance
-    d = _size_distance(size, angle)
-    return DistanceEstimate(d, d * math.sqrt(rel2))
-
-
-def distance_from_face_box(intrinsics: CameraIntrinsics, box: Sequence[float],
-                           priors: DistancePriors = DistancePriors()) -> DistanceEstimate | None:
-    """Distance from a face box's width (xyxy pixels), measured across its vertical centre line."""
-    x1, y1, x2, y2 = (float(v) for v in box[:4])
-    width = x2 - x1
-    if width < 2.0:
-        return None
-    yc = (y1 + y2) / 2.0
-    d = _size_distance(priors.face_width_m, _ray_angle(intrinsics, (x1, yc), (x2, yc)))
-    rel = math.hypot(priors.face_width_sigma_m / priors.face_width_m, math.sqrt(2) * priors.box_sigma_px / width)
-    return DistanceEstimate(d, d * rel)
-
-
-def distance_from_body_box(intrinsics: CameraIntrinsics, box: Sequence[float], maybe_child: bool = False,
-                           camera_pitch_deg: float = 0.0, priors: DistancePriors = DistancePriors()
-                           ) -> DistanceEstimate | None:
-    """Distance from a standing person's box height (xyxy pixels); ``None`` when the box is cut by the top
-    or bottom border. Uses the head-top and foot elevations (corrected by the camera pitch):
-    ``horizontal distance = H / (tan(el_top) - tan(el_feet))``, then along the ray to the box centre."""
-    x1, y1, x2, y2 = (float(v) for v in box[:4])
-    m = priors.border_margin_px
-    if y1 <= m or y2 >= intrinsics.height - m or y2 - y1 < 4.0:
-        return None
-    xc = (x1 + x2) / 2.0
-    (_, el_top), (_, el_bot) = (intrinsics.pixel_to_angles(xc, y) for y in (y1, y2))
-    el_top, el_bot = float(el_top) + camera_pitch_deg, float(el_bot) + camera_pitch_deg
-    if el_top >= 89.0 or el_bot <= -89.0:
-        return None
-    span = math.tan(math.radians(el_top)) - math.tan(math.radians(el_bot))
-    if span <= 1e-6:
-        return None
-    height_sigma = priors.child_body_height_sigma_m if maybe_child else priors.body_height_sigma_m
-    horizontal = priors.body_height_m / span
-    _, el_c = intrinsics.pixel_to_angles(xc, (y1 + y2) / 2.0)  # elevation is measured from the horizontal range
-    d = horizontal / max(math.cos(math.radians(float(el_c) + camera_pitch_deg)), 1e-3)
-    rel = math.hypot(height_sigma / priors.body_height_m, math.sqrt(2) * priors.box_sigma_px / (y2 - y1))
-    if x1 <= m or x2 >= intrinsics.width - m:
-        rel = math.hypot(rel, 0.1)  # cut at the side: the box may be a little off-centre
-    return DistanceEstimate(d, d * rel)
-
-
-def fuse_estimates(estimates: Iterable[DistanceEstimate | tuple[float, float] | None]) -> DistanceEstimate | None:
-    """Inverse-variance weighted mean of the estimates that exist; ``None`` if there are none."""
-    valid = [(float(d), float(s)) for e in estimates if e is not None for d, s in [e]
-             if math.isfinite(d) and d > 0 and math.isfinite(s) and s > 0]
-    if not valid:
-        return None
-    w = np.array([1.0 / s**2 for _, s in valid])
-    d = float(np.dot(w, [v for v, _ in valid]) / w.sum())
-    return DistanceEstimate(d, float(1.0 / math.sqrt(w.sum())))
-
-
-def estimate_distance(intrinsics: CameraIntrinsics, face_keypoints: np.ndarray | None = None,
-                      face_box: Sequence[float] | None = None, body_box: Sequence[float] | None = None,
-                      head_yaw_deg: float | None = None, maybe_child: bool = False, camera_pitch_deg: float = 0.0,
-                      priors: DistancePriors = DistancePriors()) -> DistanceEstimate | None:
-    """Every available cue (eyes from 5-point ``face_keypoints``, face box width, body box height) fused by
-    inverse variance; returns ``(distance_m, sigma_m)`` or ``None`` when nothing usable was given."""
-    estimates: list[DistanceEstimate | None] = []
-    if face_keypoints is not None:
-        kps = np.asarray(face_keypoints, dtype=np.float64).reshape(-1, 2)
-        if len(kps) >= 2:
-            estimates.append(distance_from_eyes(intrinsics, tuple(kps[0]), tuple(kps[1]), head_yaw_deg, priors))
-    if face_box is not None:
-        estimates.append(distance_from_face_box(intrinsics, face_box, priors))
-    if body_box is not None:
-        estimates.append(distance_from_body_box(intrinsics, body_box, maybe_child, camera_pitch_deg, priors))
-    return fuse_estimates(estimates)

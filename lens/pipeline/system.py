@@ -23,6 +23,7 @@ from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import HeadOrientation, ProcessResult
 from peoplelens.core.types import Frame
 from peoplelens.lens.experiences import ExperienceEngine, experience_config
+from peoplelens.lens.perception.distance import DistancePriors
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
 from peoplelens.lens.perception.face_quality import FaceQualityConfig
 from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
@@ -33,16 +34,11 @@ from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_option
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
-from peoplelens.lens.pipeline.stages.detect import (
-    DetectFacesStage,
-    DetectionSchedule,
-    DetectPeopleStage,
-    FaceQualityStage,
-    ScheduleStage,
-)
+from peoplelens.lens.pipeline.stages.detect import DetectFacesStage, DetectPeopleStage, FaceQualityStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
 from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
 from peoplelens.lens.pipeline.stages.place import PlaceStage
+from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
 from peoplelens.lens.pipeline.stages.track import TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
 from peoplelens.lens.world import ImuTrack, VisualRotationConfig
@@ -197,7 +193,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
             attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
                                                use_mesh=True, pose_source="facemesh")
         estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
-    steps += [FaceAttributesStage(estimator, workers), PlaceStage(), PeopleMapStage(people_map),
+    steps += [FaceAttributesStage(estimator, workers), PlaceStage(section(config, "distance", DistancePriors)),
+              PeopleMapStage(people_map),
               ExperiencesStage(experiences)]
     models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
     if beside_bodies is not None:

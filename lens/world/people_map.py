@@ -72,6 +72,8 @@ class PersonObservation:
     identity_confidence: float = 0.0
     distance_m: float | None = None  # None: no estimate this frame (keep the filtered value)
     distance_sigma_m: float | None = None
+    #: the smallest plausible distance (``perception.distance.PersonDistance.near_m``); None = distance_m
+    distance_near_m: float | None = None
     face_visible: bool = False
     face_camera_azimuth_deg: float | None = None
     face_camera_elevation_deg: float | None = None
@@ -164,6 +166,8 @@ class PeopleMap:
                                 elevation_deg=el, distance_m=d, distance_sigma_m=sigma if obs.distance_m else math.inf,
                                 in_view=True, first_seen=t, last_seen=t, seen_duration_s=0.0)
             r = math.radians(az)
+            if obs.distance_m is not None:
+                state.distance_near_m = obs.distance_near_m if obs.distance_near_m is not None else obs.distance_m
             tr = _Track(state, math.sin(r), math.cos(r), sigma**2 if obs.distance_m else math.inf, t, t)
             self._tracks[obs.track_id] = tr
         else:
@@ -180,11 +184,15 @@ class PeopleMap:
             tr.distance_var += cfg.distance_process_m2_per_s * dt
             if obs.distance_m is not None and obs.distance_m > 0:
                 meas_var = (obs.distance_sigma_m or cfg.default_distance_sigma_m) ** 2
-                if not math.isfinite(tr.distance_var) or not math.isfinite(st.distance_m):
+                near = obs.distance_near_m if obs.distance_near_m is not None else obs.distance_m
+                if (not math.isfinite(tr.distance_var) or not math.isfinite(st.distance_m)
+                        or st.distance_near_m is None):
                     st.distance_m, tr.distance_var = obs.distance_m, meas_var
-                else:
+                    st.distance_near_m = near
+                else:  # the near bound is filtered with the same gain (one filter, two measured quantities)
                     gain = tr.distance_var / (tr.distance_var + meas_var)
                     st.distance_m += gain * (obs.distance_m - st.distance_m)
+                    st.distance_near_m += gain * (near - st.distance_near_m)
                     tr.distance_var *= 1.0 - gain
             st.distance_sigma_m = math.sqrt(tr.distance_var)
             if tr.in_view_since is None or (t - st.last_seen) > cfg.in_view_grace_s:
@@ -233,6 +241,7 @@ class PeopleMap:
         var = recent.distance_var
         if other.distance_var < var and math.isfinite(other.state.distance_m):
             st.distance_m, var = other.state.distance_m, other.distance_var
+            st.distance_near_m = other.state.distance_near_m
             st.distance_sigma_m = math.sqrt(var)
         merged = _Track(st, recent.dir_x, recent.dir_y, var, recent.in_view_since, recent.last_update,
                         history=[*new.history, *old.history, old_id])

@@ -58,7 +58,7 @@ class PersonState:
     name: str | None
     azimuth_deg: float  # world frame
     elevation_deg: float  # world frame
-    distance_m: float
+    distance_m: float  # the People Map's estimate (adult/child mixture, filtered over time)
     distance_sigma_m: float
     in_view: bool
     first_seen: float  # seconds (capture clock)
@@ -76,6 +76,15 @@ class PersonState:
     head_pitch_deg: float | None = None
     identity_confidence: float = 0.0  # evidence for the current identity decision, 0..1
     confidence: float = 1.0  # existence confidence; fades while out of view
+    #: the smallest plausible distance (the child hypothesis less one sigma, filtered like ``distance_m``); None
+    #: when perception gave none. Gates that promise "within X m" read :attr:`gate_distance_m`
+    distance_near_m: float | None = None
+
+    @property
+    def gate_distance_m(self) -> float:
+        """The distance a "within X m" gate (name at 4 m, bump at 10 m) compares: ``distance_near_m`` when known,
+        else ``distance_m``. An adult size prior reads a child as farther than they are; this bound does not."""
+        return self.distance_m if self.distance_near_m is None else self.distance_near_m
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as strings)."""

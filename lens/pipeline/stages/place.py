@@ -1,5 +1,6 @@
 """Where each person is relative to the camera: direction of the face (or of a body's head), distance from eye
-spacing, face size and body height, with the identity and face attributes for the People Map and the overlay."""
+spacing, face size and body height under adult and child priors (the fused estimate, and the near bound the
+"within X m" gates read), with the identity and face attributes for the People Map and the overlay."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 
 from peoplelens.core.state import IdentityState, TrackView
-from peoplelens.lens.perception.geometry import estimate_distance
+from peoplelens.lens.perception.distance import DistancePriors, estimate_distance
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.world.people_map import PersonObservation
@@ -30,6 +31,9 @@ class PlaceStage:
     name = "place"
     reads = frozenset({"intrinsics", "tracks", "coasting", "identities", "attributes", "run_faces"})
     writes = frozenset({"observations", "views"})
+
+    def __init__(self, priors: DistancePriors | None = None) -> None:
+        self.priors = priors or DistancePriors()
 
     def run(self, state: FrameState) -> None:
         """Camera direction, distance, identity and attributes of every person in view."""
@@ -59,12 +63,13 @@ class PlaceStage:
             ears = bool(a.both_ears_visible) if a is not None else False
             looking = bool(a.looking_at_wearer) if a is not None else False
             dist = estimate_distance(intr, face_keypoints=keypoints, face_box=_box_tuple(face_box),
-                                     body_box=_box_tuple(body_box), head_yaw_deg=yaw)
+                                     body_box=_box_tuple(body_box), head_yaw_deg=yaw, priors=self.priors)
             d, sigma = (dist.distance_m, dist.sigma_m) if dist is not None else (None, None)
+            near = dist.near_m if dist is not None else None
             observations.append(PersonObservation(
                 track_id=tr.track_id, identity=ident.state, name=ident.name,
                 identity_confidence=ident.confidence, camera_azimuth_deg=az, camera_elevation_deg=el,
-                distance_m=d, distance_sigma_m=sigma, face_visible=face_box is not None,
+                distance_m=d, distance_sigma_m=sigma, distance_near_m=near, face_visible=face_box is not None,
                 face_camera_azimuth_deg=az if face_box is not None else None,
                 face_camera_elevation_deg=el if face_box is not None else None,
                 face_size_px=float(face_box[2] - face_box[0]) if face_box is not None else 0.0,

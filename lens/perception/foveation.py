@@ -1,0 +1,367 @@
+"""Foveated face detection: small face-detector crops of full-resolution heads, within a per-frame time budget.
+
+The wide pass sees the whole frame shrunk (face detector at 640 px, body detector at 416 px): on a 1920x1080,
+70 deg camera an adult face at 4 m is ~48 px in the frame but ~16 px at 640, where det_500m finds about a
+quarter of faces (27 % of 48-px faces pasted into a real 1080p frame), and none below 20 px (7 m for an adult,
+6 m for a child). This module looks again, at full resolution, only where a head is or may be:
+
+* **targets** (:func:`head_targets`): a wide-pass face too small for reliable keypoints (narrower than
+  ``wide_reliable_px`` in frame pixels); the head region of a body box with no wide face in it whose
+  expected face is below that size; a track's predicted face box that no wide face confirms (on frames
+  where the wide face detector did not run that is every tracked face);
+* **plan** (:func:`plan_crops`): one square window per target, ``context`` times the expected face width
+  (3 around a face box, 4 around a head guessed from a body box), scaled so the face reaches the detector at
+  about 40 pixels (``input_px / context``; at most ``max_upscale`` times enlarged); windows are taken in priority
+  order -- the target nearest the wearer's gaze (the image centre), then people not yet identified, then the
+  rest, each group nearest the gaze first -- while their predicted cost fits ``budget_ms``. A target whose
+  centre already lies in a planned window that sees it at a usable scale needs no window of its own;
+* **detect** (:meth:`Foveator.detect`): the face detector runs on each window (full-resolution pixels); its
+  boxes and keypoints are mapped back to frame pixels exactly (``x = x_crop / scale + x0``) and merged by NMS;
+  :meth:`Foveator.run` replaces the wide faces they re-detect (full-resolution keypoints align better).
+
+Sizes and budget come from ``python -m peoplelens.bench.crop_range`` (det_500m, 1 ORT thread, enrolment
+photos pasted into a real 1920x1080 frame; windows placed off-centre by up to half a face and mis-sized by
+-20..+25 % as real predictions are): see :class:`FoveationConfig` for the figures behind each default.
+``python -m peoplelens.bench.fovea_range`` measures it on the range scenes.
+
+Nothing is written to disk: windows are views of the frame in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from peoplelens.core.errors import PeopleLensError
+from peoplelens.core.types import Detections, box_iou, nms
+
+Box = tuple[float, float, float, float]
+
+#: expected face-box width over standing-body-box height: adult 0.15 m / 1.70 m = 0.088, child 0.13 / 1.27 = 0.10
+FACE_PER_BODY_HEIGHT = 0.095
+#: the face centre below the body box's top edge, in body heights (adult ~0.06, child ~0.07)
+FACE_CENTRE_BELOW_TOP = 0.065
+
+
+class FoveationError(PeopleLensError):
+    """Foveation settings that cannot work (non-positive sizes or budget)."""
+
+
+@dataclass(frozen=True)
+class FoveationConfig:
+    """``[foveation]`` config section. The defaults come from measurements (``bench/crop_range.py``, det_500m,
+    82 enrolment photos pasted into a real 1920x1080 frame; CPU ms of one ORT thread, 2-core Xeon):
+
+    * recall by face width, window around a predicted face (context 3, off by <= half a face, size -20..+25 %):
+      12 px 85 %, 16 px 96 %, 20-64 px 98-100 % at inputs 96-256 alike (the window is enlarged <= 2x: never enlarged,
+      12 px 37 %, 16 px 71 %); the 640-px wide pass: 0 % up to 20 px, 11 % at 32, 27 % at 48, 51 % at 64 px; the
+      whole frame at 1920 px (130 ms) 10 % at 12 px, 46 % at 20 px. Context 4 (around a head guessed from a body):
+      70 / 83 / 94 % at 12 / 16 / 20 px, 94-99 % above, 128 px inputs 1-4 points below 160;
+    * eye keypoints from a window are 0.03-0.06 of the eye spacing off, from the wide pass 0.06-0.25;
+    * cost of one window: 0.36 ms + 55 ms per megapixel of input (64 px 0.5, 96 px 1.0, 128 px 1.2, 160 px 1.8,
+      192 px 2.2, 256 px 4.0 ms); the wide pass (640x384 + the 1920->640 resize) 12-15 ms.
+
+    So: windows of 128 px around faces (a face ~43 px at the input) and 160 px around bodies' heads (~40 px), and a
+    budget of 4 ms a detection frame -- three face windows or two body windows, <= 30 % of the face detector's
+    wide pass. ``Foveator.run(budget_ms=...)`` takes a budget per frame instead (e.g. 0.3 x the measured wide pass).
+    """
+
+    input_px: int = 128  # detector input side of a window around a face (SCRFD rounds up to a multiple of 32)
+    body_input_px: int = 160  # ... around a head guessed from a body box
+    face_context: float = 3.0  # window side / face width around a face box (wide face or track prediction)
+    body_context: float = 4.0  # window side / expected face width around a head guessed from a body box
+    max_upscale: float = 2.0  # a window is enlarged at most this much (small far faces)
+    wide_reliable_px: float = 96.0  # frame-pixel face width the wide pass finds and locates well (32 px at 640)
+    min_face_px: float = 10.0  # expected faces narrower than this (frame px) are not worth a window
+    budget_ms: float = 4.0  # predicted detector time for all windows of one frame
+    cost_base_ms: float = 0.36  # predicted time of one window: base + per_mpx * input pixels (1 ORT thread)
+    cost_per_mpx_ms: float = 55.0
+    cost_adapt: float = 0.2  # weight of a new measurement in the running per-pixel cost (0 = fixed model)
+    merge_iou: float = 0.3  # a window face replaces a wide face it overlaps this much
+    nms_iou: float = 0.4
+
+    def __post_init__(self) -> None:
+        if min(self.input_px, self.body_input_px) < 32 or self.face_context <= 1 or self.body_context <= 1 \
+                or self.max_upscale <= 0:
+            raise FoveationError(f"[foveation] sizes must be positive (input_px >= 32, contexts > 1): {self}")
+        if self.budget_ms < 0:
+            raise FoveationError(f"[foveation] budget_ms must be >= 0, got {self.budget_ms}")
+
+
+@dataclass(frozen=True)
+class HeadTarget:
+    """A head the foveation may look at: its expected face box in frame pixels and what it came from."""
+
+    box: Box
+    source: str  # "face" (wide-pass face), "body" (head region of a body box) or "track" (predicted face)
+    identified: bool = False  # the person's identity is decided (known or not enrolled)
+    track_id: int | None = None
+
+    @property
+    def width(self) -> float:
+        """Expected face width in frame pixels."""
+        return self.box[2] - self.box[0]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Expected face centre in frame pixels."""
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+
+
+@dataclass(frozen=True)
+class TrackHint:
+    """What the tracker predicts for one person at this frame (frame pixels) and whether they are identified."""
+
+    track_id: int
+    face_box: Box | None = None
+    body_box: Box | None = None
+    identified: bool = False
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One planned window: frame pixels ``window`` (x1, y1, x2, y2, integers) resized by ``scale`` to
+    ``input_size`` (w, h) for the detector; ``rank`` 0 = nearest the gaze, 1 = not identified, 2 = the rest."""
+
+    target: HeadTarget
+    window: tuple[int, int, int, int]
+    scale: float
+    input_size: tuple[int, int]
+    rank: int
+    cost_ms: float
+
+    def to_frame(self, faces: Detections) -> Detections:
+        """Detections in window-input pixels -> frame pixels (boxes and keypoints)."""
+        x0, y0 = self.window[0], self.window[1]
+        sx = self.input_size[0] / (self.window[2] - self.window[0])
+        sy = self.input_size[1] / (self.window[3] - self.window[1])
+        boxes = faces.boxes / np.array([sx, sy, sx, sy], np.float32) + np.array([x0, y0, x0, y0], np.float32)
+        kps = None if faces.keypoints is None else faces.keypoints / np.array([sx, sy], np.float32) + \
+            np.array([x0, y0], np.float32)
+        return Detections(boxes.astype(np.float32), faces.scores, keypoints=None if kps is None
+                          else kps.astype(np.float32), data=dict(faces.data))
+
+
+def head_box_from_body(body: Sequence[float]) -> Box:
+    """The expected face box of a standing person's body box (``FACE_PER_BODY_HEIGHT`` etc.)."""
+    x1, y1, x2, y2 = (float(v) for v in body[:4])
+    h = y2 - y1
+    w = FACE_PER_BODY_HEIGHT * h
+    cx, cy = (x1 + x2) / 2, y1 + FACE_CENTRE_BELOW_TOP * h
+    return cx - w / 2, cy - 0.6 * w, cx + w / 2, cy + 0.6 * w
+
+
+def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def head_targets(wide_faces: Detections, person_boxes: np.ndarray | None = None, tracks: Sequence[TrackHint] = (),
+                 config: FoveationConfig = FoveationConfig()) -> list[HeadTarget]:
+    """The heads worth a full-resolution look (module docstring); every box in frame pixels.
+
+    A body, face or prediction belongs to an identified person when it overlaps an identified track's
+    predicted face (face boxes) or body (body boxes) by IoU >= 0.3."""
+    faces_xyxy = wide_faces.boxes if len(wide_faces) else np.zeros((0, 4), np.float32)
+    bodies = np.zeros((0, 4), np.float32) if person_boxes is None else np.asarray(person_boxes, np.float32)
+    known_faces = np.array([t.face_box for t in tracks if t.identified and t.face_box is not None], np.float32)
+    known_bodies = np.array([t.body_box for t in tracks if t.identified and t.body_box is not None], np.float32)
+
+    def identified(box: np.ndarray, known: np.ndarray) -> bool:
+        return bool(len(known)) and float(box_iou(box[None], known.reshape(-1, 4)).max()) >= 0.3
+
+    targets: list[HeadTarget] = []
+    for box in faces_xyxy:
+        if config.min_face_px <= box[2] - box[0] < config.wide_reliable_px:
+            targets.append(HeadTarget(tuple(float(v) for v in box), "face", identified(box, known_faces)))
+    for body in bodies:
+        head = head_box_from_body(body)
+        if any(_inside(((f[0] + f[2]) / 2, (f[1] + f[3]) / 2), _grow(head, 2.0)) for f in faces_xyxy):
+            continue  # the wide pass found this head (a small one is already a target)
+        if config.min_face_px <= head[2] - head[0] < config.wide_reliable_px:
+            targets.append(HeadTarget(head, "body", identified(body, known_bodies)))
+    for tr in tracks:
+        if tr.face_box is None:
+            continue
+        box = np.asarray(tr.face_box, np.float32)
+        if len(faces_xyxy) and float(box_iou(box[None], faces_xyxy).max()) >= 0.3:
+            continue  # confirmed by the wide pass (a small one is a "face" target)
+        if box[2] - box[0] >= config.min_face_px:
+            targets.append(HeadTarget(tuple(float(v) for v in box), "track", tr.identified, tr.track_id))
+    return targets
+
+
+def _grow(box: Sequence[float], factor: float) -> Box:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) * factor / 2, (box[3] - box[1]) * factor / 2
+    return cx - hw, cy - hh, cx + hw, cy + hh
+
+
+def crop_window(target: HeadTarget, frame_size: tuple[int, int], config: FoveationConfig
+                ) -> tuple[tuple[int, int, int, int], float, tuple[int, int]]:
+    """The square window around ``target`` (shifted inside the frame, clipped only when larger than it), the
+    scale to the detector input and the input size (w, h)."""
+    width, height = frame_size
+    body = target.source == "body"
+    context = config.body_context if body else config.face_context
+    side = max(8.0, context * max(target.width, 1.0))
+    cx, cy = target.centre
+    x0 = int(round(min(max(cx - side / 2, 0.0), max(width - side, 0.0))))
+    y0 = int(round(min(max(cy - side / 2, 0.0), max(height - side, 0.0))))
+    x1, y1 = min(width, int(round(x0 + side))), min(height, int(round(y0 + side)))
+    scale = min((config.body_input_px if body else config.input_px) / max(x1 - x0, y1 - y0), config.max_upscale)
+    size = (max(1, int(round((x1 - x0) * scale))), max(1, int(round((y1 - y0) * scale))))
+    return (x0, y0, x1, y1), scale, size
+
+
+def _canvas_pixels(size: tuple[int, int]) -> int:
+    """Pixels the detector really runs on: SCRFD rounds each side up to a multiple of 32."""
+    return int(math.ceil(size[0] / 32) * 32 * math.ceil(size[1] / 32) * 32)
+
+
+def plan_crops(targets: Sequence[HeadTarget], frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None,
+               config: FoveationConfig = FoveationConfig(), cost_per_mpx_ms: float | None = None,
+               budget_ms: float | None = None) -> list[Crop]:
+    """Windows for ``targets`` by priority within ``budget_ms`` (default ``config.budget_ms``; module docstring).
+    ``gaze_xy`` is the wearer's gaze in frame pixels (default: the image centre); ``cost_per_mpx_ms`` overrides the
+    cost model."""
+    if not targets:
+        return []
+    gx, gy = gaze_xy if gaze_xy is not None else (frame_size[0] / 2, frame_size[1] / 2)
+    per_mpx = config.cost_per_mpx_ms if cost_per_mpx_ms is None else cost_per_mpx_ms
+    budget = config.budget_ms if budget_ms is None else budget_ms
+
+    def off_gaze(t: HeadTarget) -> float:
+        return math.hypot(t.centre[0] - gx, t.centre[1] - gy)
+
+    order = sorted(range(len(targets)), key=lambda i: off_gaze(targets[i]))
+    first = order[0]
+    ranked = sorted(order, key=lambda i: (0 if i == first else 1 if not targets[i].identified else 2,
+                                          off_gaze(targets[i])))
+    crops: list[Crop] = []
+    spent = 0.0
+    for i in ranked:
+        target = targets[i]
+        if any(_covered(target, c, config) for c in crops):
+            continue
+        window, scale, size = crop_window(target, frame_size, config)
+        cost = config.cost_base_ms + per_mpx * _canvas_pixels(size) / 1e6
+        if spent + cost > budget:
+            continue  # a cheaper (smaller) window further down may still fit
+        rank = 0 if i == first else 1 if not target.identified else 2
+        crops.append(Crop(target, window, scale, size, rank, cost))
+        spent += cost
+    return crops
+
+
+def _covered(target: HeadTarget, crop: Crop, config: FoveationConfig) -> bool:
+    """Does ``crop`` already see ``target`` whole and at a usable scale (face at input within 0.6-1.6x of the
+    intended ``input_px / context``)?"""
+    x1, y1, x2, y2 = crop.window
+    margin = target.width
+    if not (x1 + margin <= target.centre[0] <= x2 - margin and y1 + margin <= target.centre[1] <= y2 - margin):
+        return False
+    if target.source == "body":
+        intended = config.body_input_px / config.body_context
+    else:
+        intended = config.input_px / config.face_context
+    return 0.6 * intended <= target.width * crop.scale <= 1.6 * intended
+
+
+def cut(image: np.ndarray, crop: Crop) -> np.ndarray:
+    """The detector input of ``crop``: the window's full-resolution pixels resized to ``crop.input_size``."""
+    x0, y0, x1, y1 = crop.window
+    window = image[y0:y1, x0:x1]
+    if (x1 - x0, y1 - y0) == crop.input_size:
+        return np.ascontiguousarray(window)
+    interpolation = cv2.INTER_AREA if crop.scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(window, crop.input_size, interpolation=interpolation)
+
+
+@dataclass
+class FoveationResult:
+    """One frame's foveation: the merged faces (frame pixels), the windows run and what they cost."""
+
+    faces: Detections
+    crops: list[Crop] = field(default_factory=list)
+    crop_faces: Detections = field(default_factory=lambda: Detections.empty(num_keypoints=5))
+    ms: float = 0.0  # wall time of the windows' detector runs (and their resizes)
+    targets: int = 0  # heads that wanted a window (planned or not)
+    cpu_ms: float = 0.0  # the same, CPU time of this thread
+
+
+class Foveator:
+    """Runs planned windows through a face detector (any object with ``detect(image) -> Detections`` whose
+    network input is not smaller than ``config.input_px``; SCRFD never upscales, so it runs at the window's size).
+    """
+
+    def __init__(self, detector, config: FoveationConfig = FoveationConfig()) -> None:
+        self.detector = detector
+        self.config = config
+        self.cost_per_mpx_ms = config.cost_per_mpx_ms  # adapted to the measured time when cost_adapt > 0
+
+    def plan(self, wide_faces: Detections, person_boxes: np.ndarray | None, tracks: Sequence[TrackHint],
+             frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None,
+             budget_ms: float | None = None) -> tuple[list[Crop], int]:
+        """The windows to run this frame and how many heads wanted one."""
+        targets = head_targets(wide_faces, person_boxes, tracks, self.config)
+        return plan_crops(targets, frame_size, gaze_xy, self.config, self.cost_per_mpx_ms, budget_ms), len(targets)
+
+    def detect(self, image: np.ndarray, crops: Sequence[Crop]) -> tuple[Detections, float, float]:
+        """Faces found in ``crops`` (frame pixels, NMS-merged; ``data["crop"]`` = index of the window), the wall
+        time and this thread's CPU time in ms. The per-pixel cost model follows the CPU time (a one-thread ONNX
+        session computes in the calling thread): the work, which a busy machine does not inflate."""
+        found: list[Detections] = []
+        t0, c0 = time.perf_counter(), time.thread_time()
+        for k, crop in enumerate(crops):
+            faces = crop.to_frame(self.detector.detect(cut(image, crop)))
+            faces.data["crop"] = np.full(len(faces), k, np.int32)
+            found.append(faces)
+        ms, cpu_ms = 1000.0 * (time.perf_counter() - t0), 1000.0 * (time.thread_time() - c0)
+        if crops and self.config.cost_adapt > 0:
+            mpx = sum(_canvas_pixels(c.input_size) for c in crops) / 1e6
+            measured = max(0.0, cpu_ms - self.config.cost_base_ms * len(crops)) / max(mpx, 1e-6)
+            self.cost_per_mpx_ms += self.config.cost_adapt * (measured - self.cost_per_mpx_ms)
+        return _merge(found, self.config.nms_iou), ms, cpu_ms
+
+    def run(self, image: np.ndarray, wide_faces: Detections, person_boxes: np.ndarray | None = None,
+            tracks: Sequence[TrackHint] = (), gaze_xy: tuple[float, float] | None = None,
+            budget_ms: float | None = None) -> FoveationResult:
+        """Plan, detect, and merge with the wide faces: a window face replaces the wide faces it overlaps (IoU
+        >= ``merge_iou``); ``faces.data["foveal"]`` marks the faces that came from a window. ``budget_ms``
+        overrides ``config.budget_ms`` for this frame."""
+        h, w = image.shape[:2]
+        crops, wanted = self.plan(wide_faces, person_boxes, tracks, (w, h), gaze_xy, budget_ms)
+        crop_faces, ms, cpu_ms = self.detect(image, crops)
+        return FoveationResult(merge_wide_and_foveal(wide_faces, crop_faces, self.config.merge_iou),
+                               crops, crop_faces, ms, wanted, cpu_ms)
+
+
+def _merge(parts: list[Detections], iou: float) -> Detections:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        out = Detections.empty(num_keypoints=5)
+        out.data["crop"] = np.zeros(0, np.int32)
+        return out
+    boxes = np.concatenate([p.boxes for p in parts])
+    scores = np.concatenate([p.scores for p in parts])
+    kps = np.concatenate([p.keypoints for p in parts])
+    crop_ids = np.concatenate([p.data["crop"] for p in parts])
+    keep = nms(boxes, scores, iou)
+    return Detections(boxes[keep], scores[keep], keypoints=kps[keep], data={"crop": crop_ids[keep]})
+
+
+def merge_wide_and_foveal(wide: Detections, foveal: Detections, iou: float = 0.3) -> Detections:
+    """Wide faces not re-detected by a window, plus every window face; ``data["foveal"]`` 1 for window faces."""
+    if len(foveal) and len(wide):
+        keep_wide = box_iou(wide.boxes, foveal.boxes).max(axis=1) < iou
+        wide = wide[np.flatnonzero(keep_wide)]
+    kps_wide = wide.keypoints if wide.keypoints is not None else np.zeros((len(wide), 5, 2), np.float32)
+    kps_fov = foveal.keypoints if foveal.keypoints is not None else np.zeros((len(foveal), 5, 2), np.float32)
+    return Detections(np.concatenate([wide.boxes, foveal.boxes]), np.concatenate([wide.scores, foveal.scores]),
+                      keypoints=np.concatenate([kps_wide, kps_fov]).astype(np.float32),
+                      data={"foveal": np.concatenate([np.zeros(len(wide), np.int8), np.ones(len(foveal), np.int8)])})
