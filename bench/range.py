@@ -55,7 +55,11 @@ class Arm:
     max_side: int | None = None  # None = native frames
 
 
-ARMS = {"today": Arm("today"), "today-640": Arm("today-640", max_side=640)}
+ARMS = {
+    "today-640": Arm("today-640", max_side=640),  # frames shrunk to 640 px first (as ``peoplelens bench`` replays)
+    "today": Arm("today", {"foveation": {"enabled": False}}),  # native frames, the wide pass only
+    "foveated": Arm("foveated"),  # native frames, the product's defaults: windows + the body detector's gaze tile
+}
 
 
 def _fit(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:

@@ -9,10 +9,15 @@ Tiling. The whole 1280x720 frame shrunk to 416 px loses people under ~100 px tal
 spanning its width, each run at 416 px, and all boxes are merged with NMS. Boxes cut by a tile's inner
 border are dropped when another tile sees that person whole. The model has a fixed batch of 1, so tiles are
 a loop: cost = (1 + N) x one inference (~8 ms each on the 2-core dev box).
+
+A gaze tile (:func:`gaze_window`, passed to ``detect`` as an extra window) is one square around a point of the
+frame at full resolution: on a 1920x1080 frame a 720-px square reaches people ~40-80 px tall (~10 m) near the
+gaze for one extra inference instead of three.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +73,17 @@ def tile_windows(width: int, height: int, tiles: int | str) -> list[tuple[int, i
         starts = np.linspace(0, height - side, n).round().astype(int) if n > 1 else [(height - side) // 2]
         windows += [(0, int(y), width, int(y) + side) for y in starts]
     return windows
+
+
+def gaze_window(width: int, height: int, side: int, centre: tuple[float, float] | None = None
+                ) -> tuple[int, int, int, int]:
+    """A square window of ``side`` pixels (at most the frame's shorter side) centred on ``centre`` (default: the
+    frame centre), shifted to lie inside the frame."""
+    side = max(1, min(int(side), width, height))
+    cx, cy = centre if centre is not None else (width / 2, height / 2)
+    x0 = int(round(min(max(cx - side / 2, 0), width - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), height - side)))
+    return x0, y0, x0 + side, y0 + side
 
 
 class PersonDetector:
@@ -139,12 +155,13 @@ class PersonDetector:
         """The windows one ``detect`` call runs for a frame of this size (whole frame first)."""
         return tile_windows(width, height, self.options.tiles)
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """People in a BGR frame: boxes (xyxy, frame pixels), scores, ``class_ids`` all 0, best first."""
+    def detect(self, image: np.ndarray, extra_windows: Sequence[tuple[int, int, int, int]] = ()) -> Detections:
+        """People in a BGR frame: boxes (xyxy, frame pixels), scores, ``class_ids`` all 0, best first.
+        ``extra_windows`` (x1, y1, x2, y2) are run as well, like tiles (e.g. a :func:`gaze_window`)."""
         image = ensure_bgr(image)
         h, w = image.shape[:2]
         all_boxes, all_scores = [], []
-        for window in self.windows(w, h):
+        for window in [*self.windows(w, h), *extra_windows]:
             boxes, scores = self._run_window(image, window)
             all_boxes.append(boxes)
             all_scores.append(scores)

@@ -25,6 +25,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "tracking": ("peoplelens.lens.perception.tracking:TrackerConfig", ""),
     "identity": ("peoplelens.lens.perception.identity:IdentityConfig", ""),
     "face_quality": ("peoplelens.lens.perception.face_quality:FaceQualityConfig", ""),
+    "foveation": ("peoplelens.lens.perception.foveation:FoveationConfig", ""),
     "distance": ("peoplelens.lens.perception.distance:DistancePriors", ""),
     "face_attributes": ("peoplelens.lens.perception.face_attributes:FaceAttributeOptions", ""),
     "people_map": ("peoplelens.lens.world.people_map:PeopleMapConfig", ""),

@@ -16,8 +16,9 @@ from peoplelens.bench.cli import bench
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
-STAGES = ("decode", "schedule", "detect_faces", "detect_people", "motion", "detect", "world", "face_quality", "track",
-          "embed", "identify", "identity", "face_attributes", "place", "people_map", "experiences", "audio_render")
+STAGES = ("decode", "schedule", "detect_faces", "detect_people", "motion", "detect", "world", "foveate", "face_quality",
+          "track", "embed", "identify", "identity", "face_attributes", "place", "people_map", "experiences",
+          "audio_render")
 
 
 @pytest.fixture(scope="module")

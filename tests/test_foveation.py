@@ -85,7 +85,7 @@ def test_crop_detections_map_back_to_frame_pixels_exactly() -> None:
 
 
 def test_targets_skip_what_the_wide_pass_already_has() -> None:
-    config = FoveationConfig(wide_reliable_px=96.0, min_face_px=10.0)
+    config = FoveationConfig(wide_reliable_px=32.0, min_face_px=10.0)  # 96 px of a 1920 frame seen at 640
     wide = Detections(np.array([_face(400, 300, 120), _face(900, 300, 40), _face(1300, 300, 6)]),
                       np.array([0.9, 0.8, 0.7]), keypoints=np.zeros((3, 5, 2), np.float32))
     bodies = np.array([[340, 230, 460, 1000],  # has the big wide face in its head region

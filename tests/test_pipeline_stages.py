@@ -19,8 +19,8 @@ from peoplelens.lens.pipeline.stage import Parallel, PipelineBuildError, StageRu
 from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
-STAGES = ["schedule", "detect_faces", "detect_people", "motion", "world", "face_quality", "track", "embed", "identify",
-          "face_attributes", "place", "people_map", "experiences"]
+STAGES = ["schedule", "detect_faces", "detect_people", "motion", "world", "foveate", "face_quality", "track", "embed",
+          "identify", "face_attributes", "place", "people_map", "experiences"]
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +146,8 @@ def test_every_session_gets_the_pipelines_thread_settings(people) -> None:
     system = build_system({}, people=people.store)
     try:
         sessions = system.sessions()
-        assert set(sessions) == {"face_detector", "face_detector_beside_bodies", "person_detector", "embedder",
-                                 "head_pose"}
+        assert set(sessions) == {"face_detector", "face_detector_beside_bodies", "face_detector_windows",
+                                 "person_detector", "embedder", "head_pose"}
         face = sessions["face_detector"]
         assert face.get_session_options().intra_op_num_threads == min(2, os.cpu_count() or 1)
         for role, session in sessions.items():

@@ -6,7 +6,7 @@ quarter of faces (27 % of 48-px faces pasted into a real 1080p frame), and none 
 6 m for a child). This module looks again, at full resolution, only where a head is or may be:
 
 * **targets** (:func:`head_targets`): a wide-pass face too small for reliable keypoints (narrower than
-  ``wide_reliable_px`` in frame pixels); the head region of a body box with no wide face in it whose
+  ``wide_reliable_px`` at the wide pass's input); the head region of a body box with no wide face in it whose
   expected face is below that size; a track's predicted face box that no wide face confirms (on frames
   where the wide face detector did not run that is every tracked face);
 * **plan** (:func:`plan_crops`): one square window per target, ``context`` times the expected face width
@@ -31,16 +31,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.types import Detections, box_iou, nms
 
 Box = tuple[float, float, float, float]
+#: runs ``fn`` over ``items``, possibly in parts on several threads, results in order (``Workers.split``)
+Split = Callable[[Sequence[Any], Callable[[Sequence[Any]], list[Any]]], list[Any]]
 
 #: expected face-box width over standing-body-box height: adult 0.15 m / 1.70 m = 0.088, child 0.13 / 1.27 = 0.10
 FACE_PER_BODY_HEIGHT = 0.095
@@ -69,28 +73,53 @@ class FoveationConfig:
     So: windows of 128 px around faces (a face ~43 px at the input) and 160 px around bodies' heads (~40 px), and a
     budget of 4 ms a detection frame -- three face windows or two body windows, <= 30 % of the face detector's
     wide pass. ``Foveator.run(budget_ms=...)`` takes a budget per frame instead (e.g. 0.3 x the measured wide pass).
+
+    In the pipeline (``[foveation]``, :mod:`peoplelens.lens.pipeline.stages.foveate`) the windows draw on an
+    account: each wide face pass adds ``budget_share`` of its predicted cost (same cost model), each window takes
+    its predicted cost, so over any stretch of frames the windows cost at most that share of the wide pass, on
+    detection frames and the frames between them together (a fixed ``budget_ms`` per frame when ``budget_share`` is
+    0). ``enabled = "auto"`` turns foveation on when the frame is larger than the wide pass's input (there are
+    pixels the wide pass does not see); a 640x480 frame runs as before.
     """
 
-    input_px: int = 128  # detector input side of a window around a face (SCRFD rounds up to a multiple of 32)
-    body_input_px: int = 160  # ... around a head guessed from a body box
-    face_context: float = 3.0  # window side / face width around a face box (wide face or track prediction)
-    body_context: float = 4.0  # window side / expected face width around a head guessed from a body box
-    max_upscale: float = 2.0  # a window is enlarged at most this much (small far faces)
-    wide_reliable_px: float = 96.0  # frame-pixel face width the wide pass finds and locates well (32 px at 640)
-    min_face_px: float = 10.0  # expected faces narrower than this (frame px) are not worth a window
-    budget_ms: float = 4.0  # predicted detector time for all windows of one frame
-    cost_base_ms: float = 0.36  # predicted time of one window: base + per_mpx * input pixels (1 ORT thread)
-    cost_per_mpx_ms: float = 55.0
-    cost_adapt: float = 0.2  # weight of a new measurement in the running per-pixel cost (0 = fixed model)
-    merge_iou: float = 0.3  # a window face replaces a wide face it overlaps this much
-    nms_iou: float = 0.4
+    enabled: bool | Literal["auto"] = "auto"  # "auto": when the frame is larger than the wide pass's input
+    #: detector input side of a window around a face (SCRFD rounds up to a multiple of 32)
+    input_px: Annotated[int, Meta(ge=32, le=1024)] = 128
+    body_input_px: Annotated[int, Meta(ge=32, le=1024)] = 160  # ... around a head guessed from a body box
+    #: window side / face width around a face box (wide face or track prediction)
+    face_context: Annotated[float, Meta(gt=1.0, le=10.0)] = 3.0
+    #: window side / expected face width around a head guessed from a body box
+    body_context: Annotated[float, Meta(gt=1.0, le=10.0)] = 4.0
+    #: a window is enlarged at most this much (small far faces)
+    max_upscale: Annotated[float, Meta(gt=0.0, le=8.0)] = 2.0
+    #: face width at the wide pass's input that it finds and locates well (32 px at 640: 96 px of a 1920 frame)
+    wide_reliable_px: Annotated[float, Meta(ge=0.0, le=1024.0)] = 32.0
+    #: expected faces narrower than this (frame px) are not worth a window
+    min_face_px: Annotated[float, Meta(ge=0.0, le=1024.0)] = 10.0
+    #: predicted detector time for all windows of one frame (when budget_share is 0)
+    budget_ms: Annotated[float, Meta(ge=0.0, le=1000.0)] = 4.0
+    #: the windows' predicted time over the wide face pass's, on average (an account; 0 = budget_ms per frame)
+    budget_share: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3
+    #: the body detector also runs on a square of this side (frame px) around the gaze at full resolution, so people
+    #: 40-80 px tall (~10 m) are found where a bump needs them (0 = whole frame only)
+    body_tile_px: Annotated[int, Meta(ge=0, le=8192)] = 720
+    #: predicted time of one window: base + per_mpx * input pixels (1 ORT thread)
+    cost_base_ms: Annotated[float, Meta(ge=0.0)] = 0.36
+    cost_per_mpx_ms: Annotated[float, Meta(gt=0.0)] = 55.0
+    #: weight of a new measurement in the running per-pixel cost (0 = fixed model)
+    cost_adapt: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.2
+    merge_iou: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.3  # a window face replaces a wide face it overlaps this much
+    nms_iou: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.4
 
     def __post_init__(self) -> None:
         if min(self.input_px, self.body_input_px) < 32 or self.face_context <= 1 or self.body_context <= 1 \
                 or self.max_upscale <= 0:
             raise FoveationError(f"[foveation] sizes must be positive (input_px >= 32, contexts > 1): {self}")
-        if self.budget_ms < 0:
-            raise FoveationError(f"[foveation] budget_ms must be >= 0, got {self.budget_ms}")
+        if self.budget_ms < 0 or not 0 <= self.budget_share <= 1:
+            raise FoveationError(f"[foveation] needs budget_ms >= 0 and 0 <= budget_share <= 1, got {self.budget_ms}, "
+                                 f"{self.budget_share}")
+        if self.body_tile_px < 0:
+            raise FoveationError(f"[foveation] body_tile_px must be >= 0 (0 = off), got {self.body_tile_px}")
 
 
 @dataclass(frozen=True)
@@ -161,11 +190,13 @@ def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
 
 
 def head_targets(wide_faces: Detections, person_boxes: np.ndarray | None = None, tracks: Sequence[TrackHint] = (),
-                 config: FoveationConfig = FoveationConfig()) -> list[HeadTarget]:
-    """The heads worth a full-resolution look (module docstring); every box in frame pixels.
+                 config: FoveationConfig = FoveationConfig(), wide_scale: float = 3.0) -> list[HeadTarget]:
+    """The heads worth a full-resolution look (module docstring); every box in frame pixels. ``wide_scale``: frame
+    pixels per pixel of the wide pass's input (3 for 1920 -> 640).
 
     A body, face or prediction belongs to an identified person when it overlaps an identified track's
     predicted face (face boxes) or body (body boxes) by IoU >= 0.3."""
+    reliable = config.wide_reliable_px * wide_scale
     faces_xyxy = wide_faces.boxes if len(wide_faces) else np.zeros((0, 4), np.float32)
     bodies = np.zeros((0, 4), np.float32) if person_boxes is None else np.asarray(person_boxes, np.float32)
     known_faces = np.array([t.face_box for t in tracks if t.identified and t.face_box is not None], np.float32)
@@ -176,13 +207,13 @@ def head_targets(wide_faces: Detections, person_boxes: np.ndarray | None = None,
 
     targets: list[HeadTarget] = []
     for box in faces_xyxy:
-        if config.min_face_px <= box[2] - box[0] < config.wide_reliable_px:
+        if config.min_face_px <= box[2] - box[0] < reliable:
             targets.append(HeadTarget(tuple(float(v) for v in box), "face", identified(box, known_faces)))
     for body in bodies:
         head = head_box_from_body(body)
         if any(_inside(((f[0] + f[2]) / 2, (f[1] + f[3]) / 2), _grow(head, 2.0)) for f in faces_xyxy):
             continue  # the wide pass found this head (a small one is already a target)
-        if config.min_face_px <= head[2] - head[0] < config.wide_reliable_px:
+        if config.min_face_px <= head[2] - head[0] < reliable:
             targets.append(HeadTarget(head, "body", identified(body, known_bodies)))
     for tr in tracks:
         if tr.face_box is None:
@@ -218,6 +249,17 @@ def crop_window(target: HeadTarget, frame_size: tuple[int, int], config: Foveati
     return (x0, y0, x1, y1), scale, size
 
 
+def predicted_ms(size: tuple[int, int], config: FoveationConfig, cost_per_mpx_ms: float | None = None) -> float:
+    """The cost model's time for one detector run on an input of ``size`` (w, h), e.g. a window or the wide pass."""
+    per_mpx = config.cost_per_mpx_ms if cost_per_mpx_ms is None else cost_per_mpx_ms
+    return config.cost_base_ms + per_mpx * _canvas_pixels(size) / 1e6
+
+
+def seen_by(target: HeadTarget, crops: Sequence[Crop], config: FoveationConfig) -> bool:
+    """Whether one of ``crops`` looks at ``target`` (its own window, or one that covers it at a usable scale)."""
+    return any(c.target is target or _covered(target, c, config) for c in crops)
+
+
 def _canvas_pixels(size: tuple[int, int]) -> int:
     """Pixels the detector really runs on: SCRFD rounds each side up to a multiple of 32."""
     return int(math.ceil(size[0] / 32) * 32 * math.ceil(size[1] / 32) * 32)
@@ -249,7 +291,7 @@ def plan_crops(targets: Sequence[HeadTarget], frame_size: tuple[int, int], gaze_
         if any(_covered(target, c, config) for c in crops):
             continue
         window, scale, size = crop_window(target, frame_size, config)
-        cost = config.cost_base_ms + per_mpx * _canvas_pixels(size) / 1e6
+        cost = predicted_ms(size, config, per_mpx)
         if spent + cost > budget:
             continue  # a cheaper (smaller) window further down may still fit
         rank = 0 if i == first else 1 if not target.identified else 2
@@ -304,29 +346,53 @@ class Foveator:
         self.config = config
         self.cost_per_mpx_ms = config.cost_per_mpx_ms  # adapted to the measured time when cost_adapt > 0
 
+    def targets(self, wide_faces: Detections, person_boxes: np.ndarray | None, tracks: Sequence[TrackHint],
+                wide_scale: float = 3.0) -> list[HeadTarget]:
+        """The heads worth a window (:func:`head_targets`)."""
+        return head_targets(wide_faces, person_boxes, tracks, self.config, wide_scale)
+
+    def plan_targets(self, targets: Sequence[HeadTarget], frame_size: tuple[int, int],
+                     gaze_xy: tuple[float, float] | None = None, budget_ms: float | None = None) -> list[Crop]:
+        """Windows for ``targets`` within the budget, with the running cost model (:func:`plan_crops`)."""
+        return plan_crops(targets, frame_size, gaze_xy, self.config, self.cost_per_mpx_ms, budget_ms)
+
+    def predicted_ms(self, size: tuple[int, int]) -> float:
+        """The running cost model's time for one detector input of ``size`` (w, h)."""
+        return predicted_ms(size, self.config, self.cost_per_mpx_ms)
+
     def plan(self, wide_faces: Detections, person_boxes: np.ndarray | None, tracks: Sequence[TrackHint],
              frame_size: tuple[int, int], gaze_xy: tuple[float, float] | None = None,
-             budget_ms: float | None = None) -> tuple[list[Crop], int]:
+             budget_ms: float | None = None, wide_scale: float = 3.0) -> tuple[list[Crop], int]:
         """The windows to run this frame and how many heads wanted one."""
-        targets = head_targets(wide_faces, person_boxes, tracks, self.config)
-        return plan_crops(targets, frame_size, gaze_xy, self.config, self.cost_per_mpx_ms, budget_ms), len(targets)
+        targets = self.targets(wide_faces, person_boxes, tracks, wide_scale)
+        return self.plan_targets(targets, frame_size, gaze_xy, budget_ms), len(targets)
 
-    def detect(self, image: np.ndarray, crops: Sequence[Crop]) -> tuple[Detections, float, float]:
+    def detect(self, image: np.ndarray, crops: Sequence[Crop], split: Split | None = None
+               ) -> tuple[Detections, float, float]:
         """Faces found in ``crops`` (frame pixels, NMS-merged; ``data["crop"]`` = index of the window), the wall
-        time and this thread's CPU time in ms. The per-pixel cost model follows the CPU time (a one-thread ONNX
-        session computes in the calling thread): the work, which a busy machine does not inflate."""
-        found: list[Detections] = []
-        t0, c0 = time.perf_counter(), time.thread_time()
-        for k, crop in enumerate(crops):
-            faces = crop.to_frame(self.detector.detect(cut(image, crop)))
-            faces.data["crop"] = np.full(len(faces), k, np.int32)
-            found.append(faces)
-        ms, cpu_ms = 1000.0 * (time.perf_counter() - t0), 1000.0 * (time.thread_time() - c0)
+        time and the windows' CPU time in ms (each window's thread time: a one-thread ONNX session computes in the
+        calling thread). ``split(items, fn)`` may share the windows between threads (``Workers.split``). The
+        per-pixel cost model follows the CPU time: the work, which a busy machine does not inflate."""
+
+        def run(part: Sequence[tuple[int, Crop]]) -> list[tuple[Detections, float]]:
+            out = []
+            for k, crop in part:
+                c0 = time.thread_time()
+                faces = crop.to_frame(self.detector.detect(cut(image, crop)))
+                faces.data["crop"] = np.full(len(faces), k, np.int32)
+                out.append((faces, 1000.0 * (time.thread_time() - c0)))
+            return out
+
+        t0 = time.perf_counter()
+        items = list(enumerate(crops))
+        results = split(items, run) if split is not None else run(items)
+        ms = 1000.0 * (time.perf_counter() - t0)
+        cpu_ms = float(sum(c for _, c in results))
         if crops and self.config.cost_adapt > 0:
             mpx = sum(_canvas_pixels(c.input_size) for c in crops) / 1e6
             measured = max(0.0, cpu_ms - self.config.cost_base_ms * len(crops)) / max(mpx, 1e-6)
             self.cost_per_mpx_ms += self.config.cost_adapt * (measured - self.cost_per_mpx_ms)
-        return _merge(found, self.config.nms_iou), ms, cpu_ms
+        return _merge([f for f, _ in results], self.config.nms_iou), ms, cpu_ms
 
     def run(self, image: np.ndarray, wide_faces: Detections, person_boxes: np.ndarray | None = None,
             tracks: Sequence[TrackHint] = (), gaze_xy: tuple[float, float] | None = None,

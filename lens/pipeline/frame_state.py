@@ -16,6 +16,7 @@ import numpy as np
 
 from peoplelens.core.state import AudioEvent, HeadOrientation, PersonState, ProcessResult, SeenSignal, TrackView
 from peoplelens.core.types import Detections, Frame
+from peoplelens.lens.perception.foveation import FoveationResult
 from peoplelens.lens.perception.geometry import CameraIntrinsics
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
 from peoplelens.lens.perception.tracking import PersonObservation as Sighting
@@ -42,7 +43,12 @@ class FrameState:
     run_faces: bool = False  # the face detector (and everything that needs a fresh face) runs on this frame
     run_people: bool = False  # the body detector runs on this frame
     # detection (pixels of this frame)
+    wide_faces: Detections = field(default_factory=_no_faces)  # the face detector on the whole frame (shrunk)
+    # foveation: the wide faces, those re-detected in full-resolution windows replaced (``data["foveal"]``), plus the
+    # windows' new faces; on frames without the wide pass, the tracked faces found in windows around their prediction
     faces: Detections = field(default_factory=_no_faces)
+    faces_observed: bool = False  # ``faces`` is an observation the tracker updates on (wide pass, or windows ran)
+    foveation: FoveationResult | None = None  # the windows run on this frame and their cost (None: none ran)
     bodies: Detections | None = None  # None: the body detector did not run on this frame
     latest_bodies: Detections | None = None  # the newest body detections (this frame's or an earlier one)
     corners: TrackedCorners | None = None  # background corner tracking for the video's own head rotation

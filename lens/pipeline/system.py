@@ -5,8 +5,12 @@
 ``process(frame, head) -> ProcessResult`` once per frame, ``reset()`` between recordings, ``reload_people()``
 after an enrolment, ``close()`` at the end. A frame's path through it::
 
-    schedule -> detect_faces | detect_people | motion -> world -> face_quality -> track -> embed -> identify
-             -> face_attributes -> place -> people_map -> experiences
+    schedule -> detect_faces | detect_people | motion -> world -> foveate -> face_quality -> track -> embed
+             -> identify -> face_attributes -> place -> people_map -> experiences
+
+Frames keep the camera's resolution: the wide face pass sees a 640-px copy, the body detector the whole frame
+plus (at high resolution) a full-resolution tile around the gaze, and ``foveate`` looks at small and tracked
+heads in full-resolution windows (``[foveation]``; off for frames no larger than 640 px, which run as before).
 
 Every stage is timed by the runner (``ProcessResult.timings``, seconds per stage; stages in one parallel step
 overlap, so their times can add up to more than the frame's wall time).
@@ -14,6 +18,7 @@ overlap, so their times can add up to more than the frame's wall time).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -26,6 +31,7 @@ from peoplelens.lens.experiences import ExperienceEngine, experience_config
 from peoplelens.lens.perception.distance import DistancePriors
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
 from peoplelens.lens.perception.face_quality import FaceQualityConfig
+from peoplelens.lens.perception.foveation import FoveationConfig, FoveationError, Foveator
 from peoplelens.lens.perception.geometry import CameraConfig, CameraIntrinsics
 from peoplelens.lens.perception.identity import IdentityConfig
 from peoplelens.lens.perception.identity_policy import EmbeddingSchedule, IdentityPolicy, PeopleGallery
@@ -35,11 +41,12 @@ from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
 from peoplelens.lens.pipeline.stages.detect import DetectFacesStage, DetectPeopleStage, FaceQualityStage
+from peoplelens.lens.pipeline.stages.foveate import FoveateStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
 from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
 from peoplelens.lens.pipeline.stages.place import PlaceStage
 from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
-from peoplelens.lens.pipeline.stages.track import TrackStage
+from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate, TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
 from peoplelens.lens.world import ImuTrack, VisualRotationConfig
 from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
@@ -50,6 +57,7 @@ from peoplelens.models.person_detector import PersonDetector, PersonDetectorOpti
 from peoplelens.models.sessions import SessionConfig
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class LensSystem:
@@ -133,6 +141,22 @@ def default_session_config() -> SessionConfig:
     return config if os.environ.get("PEOPLELENS_THREADS") else replace(config, intra_op_threads=1)
 
 
+def _window_detector(face_options: Any, fovea: FoveationConfig, sessions: SessionConfig) -> Any:
+    """The foveal windows' face detector: the wide pass's SCRFD model in its own one-thread session, with no input
+    limit (SCRFD never enlarges, so each window runs at its own size); None when foveation is off or the model set's
+    detector cannot run windows (YuNet's input is a fixed 640 square: a window would be enlarged 5x)."""
+    if fovea.enabled is False:
+        return None
+    if face_options.model not in ("det_500m", "det_2.5g"):
+        if fovea.enabled is True:
+            raise FoveationError(f"[foveation] enabled = true needs an SCRFD face detector (det_500m or det_2.5g), "
+                                 f"the [models] set uses {face_options.model}: set enabled = \"auto\" or false")
+        log.info("foveation off: the face detector %s cannot run small windows", face_options.model)
+        return None
+    return create_face_detector(replace(face_options, max_side=4096, pad_retry=False),
+                                session_config=replace(sessions, intra_op_threads=1))
+
+
 def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | None = None,
                  camera: CameraIntrinsics | None = None, imu: ImuTrack | None = None,
                  session_config: SessionConfig | None = None) -> LensSystem:
@@ -157,6 +181,9 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
     person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
                                                     session_config=sessions) if pc.people_detector else None)
+    fovea = section(config, "foveation", FoveationConfig)
+    window_detector = _window_detector(face_options, fovea, sessions)
+    gaze_tile_px = fovea.body_tile_px if fovea.enabled is not False else 0
     embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
 
     # cosine thresholds belong to the embedder: the model set's, unless the config sets them
@@ -172,16 +199,21 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
+    motion_since_update = MotionSinceUpdate()  # the head rotation the tracker has not applied yet (track, foveate)
     steps: list[Stage | Parallel] = [
         ScheduleStage(DetectionSchedule(pc.faces_every, pc.people_every),
                       camera if camera is not None else section(config, "camera", CameraConfig),
                       person_detector is not None),
         # listed in the order the two threads take them: faces here, bodies (when they run) and corners beside
-        Parallel(DetectFacesStage(face_detector, beside_bodies), DetectPeopleStage(person_detector),
+        Parallel(DetectFacesStage(face_detector, beside_bodies),
+                 DetectPeopleStage(person_detector, gaze_tile_px,
+                                   0 if fovea.enabled is True else face_options.max_side),
                  MotionStage(world)),
         WorldStage(world),
+        FoveateStage(Foveator(window_detector, fovea) if window_detector is not None else None, tracker, policy,
+                     motion_since_update, face_options.max_side, workers),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
-        TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction),
+        TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction, motion_since_update),
         EmbedStage(policy, embedder, workers),
         IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
     ]
@@ -201,6 +233,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         models["face_detector_beside_bodies"] = beside_bodies
     if person_detector is not None:
         models["person_detector"] = person_detector
+    if window_detector is not None:
+        models["face_detector_windows"] = window_detector
     if estimator is not None and estimator.head_pose is not None:
         models["head_pose"] = estimator.head_pose
     return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)

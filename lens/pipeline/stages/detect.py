@@ -1,7 +1,10 @@
-"""The detectors: faces (SCRFD/YuNet), bodies (YOLOX), and each face's quality (aligned crop when blur counts)."""
+"""The wide pass: faces (SCRFD/YuNet) on the whole frame shrunk once to the detector's input, bodies (YOLOX) on the
+whole frame plus, at high resolution, a full-resolution tile around the gaze; and each face's quality (aligned crop
+when blur counts). Boxes and keypoints are in the frame's own pixels."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from peoplelens.core.types import Detections
@@ -9,18 +12,41 @@ from peoplelens.lens.perception.face_quality import FaceQualityConfig, face_qual
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.models.face_detector import FaceDetector
 from peoplelens.models.face_embedder import FaceEmbedder
-from peoplelens.models.person_detector import PersonDetector
+from peoplelens.models.person_detector import PersonDetector, gaze_window
+
+
+def shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """``image`` fitted inside ``max_side`` (area averaging, aspect kept, never enlarged) and the factors (x, y) from
+    its pixels back to the image's."""
+    h, w = image.shape[:2]
+    if max(w, h) <= max_side:
+        return image, (1.0, 1.0)
+    s = max_side / max(w, h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA), (w / nw, h / nh)
+
+
+def to_frame_pixels(faces: Detections, factors: tuple[float, float]) -> Detections:
+    """Detections on a shrunk copy -> the frame's pixels (boxes and keypoints)."""
+    if factors == (1.0, 1.0) or not len(faces):
+        return faces
+    sx, sy = factors
+    kps = None if faces.keypoints is None else (faces.keypoints * np.array([sx, sy], np.float32)).astype(np.float32)
+    return Detections((faces.boxes * np.array([sx, sy, sx, sy], np.float32)).astype(np.float32), faces.scores,
+                      keypoints=kps, data=dict(faces.data))
 
 
 class DetectFacesStage:
     """Faces with 5 keypoints on the frames that run the face detector (an empty set on the others).
 
-    ``beside_bodies`` is a one-thread session of the same model used on the frames where the body detector runs at
-    the same time (both cores are taken then, and a one-thread session is faster than a two-thread one)."""
+    A frame larger than the detector's input (``max_side``, 640) is shrunk once, with area averaging (2.4 ms for
+    1920x1080 -> 640x360), and the faces are mapped back to the frame's pixels: the full frame is left for the
+    foveal windows. ``beside_bodies`` is a one-thread session of the same model used on the frames where the body
+    detector runs at the same time (both cores are taken then, and a one-thread session is faster)."""
 
     name = "detect_faces"
     reads = frozenset({"frame", "run_faces", "run_people"})
-    writes = frozenset({"faces"})
+    writes = frozenset({"wide_faces"})
 
     def __init__(self, detector: FaceDetector, beside_bodies: FaceDetector | None = None) -> None:
         self.detector = detector
@@ -30,30 +56,41 @@ class DetectFacesStage:
         """Detect faces (or leave none when the schedule says so)."""
         if state.run_faces:
             detector = self.beside_bodies if state.run_people else self.detector
-            state.faces = detector.detect(state.frame.image)
+            image, factors = shrink(state.frame.image, detector.options.max_side)
+            state.wide_faces = to_frame_pixels(detector.detect(image), factors)
         else:
-            state.faces = Detections.empty(num_keypoints=5)
+            state.wide_faces = Detections.empty(num_keypoints=5)
 
     def reset(self) -> None:
         """Nothing to forget."""
 
 
 class DetectPeopleStage:
-    """Bodies on the frames that run the body detector; ``latest_bodies`` carries the newest ones forward."""
+    """Bodies on the frames that run the body detector; ``latest_bodies`` carries the newest ones forward.
+
+    With ``gaze_tile_px`` the detector also runs on a square of that side around the gaze (the image centre) at
+    full resolution, on frames whose longer side exceeds ``tile_above_px`` (a 640x480 frame runs as before)."""
 
     name = "detect_people"
     reads = frozenset({"frame", "run_people"})
     writes = frozenset({"bodies", "latest_bodies"})
 
-    def __init__(self, detector: PersonDetector | None) -> None:
+    def __init__(self, detector: PersonDetector | None, gaze_tile_px: int = 0, tile_above_px: int = 0) -> None:
         self.detector = detector
+        self.gaze_tile_px, self.tile_above_px = gaze_tile_px, tile_above_px
         self._latest: Detections | None = None
 
     def run(self, state: FrameState) -> None:
         """Detect bodies when scheduled."""
         state.bodies = None
         if state.run_people and self.detector is not None:
-            state.bodies = self._latest = self.detector.detect(state.frame.image)
+            image = state.frame.image
+            h, w = image.shape[:2]
+            if self.gaze_tile_px and max(w, h) > self.tile_above_px:
+                bodies = self.detector.detect(image, [gaze_window(w, h, self.gaze_tile_px)])
+            else:
+                bodies = self.detector.detect(image)
+            state.bodies = self._latest = bodies
         state.latest_bodies = self._latest
 
     def reset(self) -> None:

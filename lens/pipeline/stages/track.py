@@ -1,5 +1,5 @@
 """People, not boxes: this frame's faces paired with bodies, associated with the tracks (motion compensated by
-the head rotation), and the tracks coasting between detection frames."""
+the head rotation), and the tracks coasting between observed frames."""
 
 from __future__ import annotations
 
@@ -9,32 +9,46 @@ from peoplelens.lens.perception.tracking import Tracker, build_observations
 from peoplelens.lens.pipeline.frame_state import FrameState
 
 
-class TrackStage:
-    """Feeds the tracker on detection frames; between them tracks coast on their motion model.
+class MotionSinceUpdate:
+    """The image motion (3x3, previous -> current pixels) accumulated since the tracker's last update: the track
+    stage adds each frame's and clears it when it updates; the foveate stage reads it to warp the predictions."""
 
-    Image motion of frames without detections is accumulated and applied at the next update. On a view jump every
+    def __init__(self) -> None:
+        self.matrix = np.eye(3)
+
+    def clear(self) -> None:
+        """The tracker has applied the motion."""
+        self.matrix = np.eye(3)
+
+
+class TrackStage:
+    """Feeds the tracker on the frames whose faces are an observation (``faces_observed``: the wide pass ran, or
+    foveal windows re-detected tracked faces); between them tracks coast on their motion model.
+
+    Image motion of frames without an update is accumulated and applied at the next update. On a view jump every
     track is retired (nobody inherits a track, or a name, by overlap); re-identification can join them again."""
 
     name = "track"
-    reads = frozenset({"faces", "face_quality", "bodies", "image_motion", "view_jumped", "run_faces"})
+    reads = frozenset({"faces", "face_quality", "bodies", "image_motion", "view_jumped", "faces_observed"})
     writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
 
-    def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0) -> None:
+    def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0,
+                 motion: MotionSinceUpdate | None = None) -> None:
         self.tracker, self.coast_s, self.face_top_fraction = tracker, coast_s, face_top_fraction
-        self._pending_motion = np.eye(3)
+        self.motion = motion or MotionSinceUpdate()
 
     def run(self, state: FrameState) -> None:
-        """Associate (on detection frames) and list the matched and the coasting tracks."""
+        """Associate (on observed frames) and list the matched and the coasting tracks."""
         t = state.t
         retired: list[int] = []
         if state.view_jumped:
             self.tracker.break_continuity(t)
             retired = list(self.tracker.removed_ids)
-        self._pending_motion = state.image_motion @ self._pending_motion
+        self.motion.matrix = state.image_motion @ self.motion.matrix
         state.sightings = build_observations(state.bodies, state.faces, state.face_quality, self.face_top_fraction)
-        if state.run_faces:
-            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self._pending_motion)
-            self._pending_motion = np.eye(3)
+        if state.faces_observed:
+            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix)
+            self.motion.clear()
             state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
         else:
             state.tracks, state.merges, state.removed = [], [], retired
@@ -45,4 +59,4 @@ class TrackStage:
     def reset(self) -> None:
         """Forget every track."""
         self.tracker.reset()
-        self._pending_motion = np.eye(3)
+        self.motion.clear()

@@ -56,18 +56,18 @@ class WorldStage:
     """The head orientation and the image motion since the previous frame; flags a view jump (cut, fast turn)."""
 
     name = "world"
-    reads = frozenset({"frame", "intrinsics", "corners", "faces", "latest_bodies"})
+    reads = frozenset({"frame", "intrinsics", "corners", "wide_faces", "latest_bodies"})
     writes = frozenset({"head", "image_motion", "view_jumped"})
 
     def __init__(self, world: WorldModel) -> None:
         self.world = world
 
     def run(self, state: FrameState) -> None:
-        """Fit the rotation with this frame's people masked out (faces now, the newest bodies)."""
+        """Fit the rotation with this frame's people masked out (the wide pass's faces now, the newest bodies)."""
         assert state.intrinsics is not None
         world = self.world.get(state.intrinsics)
         bodies = state.latest_bodies.boxes if state.latest_bodies is not None else np.zeros((0, 4), np.float32)
-        people = np.concatenate([state.faces.boxes, bodies])
+        people = np.concatenate([state.wide_faces.boxes, bodies])
         state.head = world.update(state.frame.image, state.t, people, prepared=state.corners)
         state.image_motion = np.asarray(world.homography, np.float64)
         motion = world.visual.last_motion if world.visual is not None else None

@@ -1,0 +1,203 @@
+"""Foveated face detection in the pipeline: full-resolution windows around the heads the wide pass sees too small,
+and around the tracked faces, within a time budget (see :mod:`peoplelens.lens.perception.foveation`).
+
+On a frame with the wide face pass, the targets are its small faces, the heads of bodies without a face (this
+frame's bodies, or the predicted bodies of face-less tracks) and tracked faces it did not find; window faces replace
+the wide faces they re-detect (full-resolution keypoints align better). On a frame without the wide pass, the
+tracked faces (and the heads of face-less tracks) are looked for in small windows around their predicted boxes, and
+the tracker updates on what they find instead of coasting. A track's prediction is its own Kalman filter advanced to
+this frame and moved by the head rotation since the tracker's last update. Priority: the head nearest the gaze (the
+image centre), then people not yet identified (tentative tracks among them), then the rest.
+
+Budget: an account (:class:`WindowBudget`) that each wide face pass fills with ``budget_share`` of its predicted
+cost; windows take their predicted cost. A frame without the wide pass runs windows only when every tentative
+track gets one (an update would drop a tentative track it did not look at). Frames and windows stay in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from peoplelens.core.state import IdentityState
+from peoplelens.core.types import Detections
+from peoplelens.lens.perception.foveation import (
+    FoveationConfig,
+    FoveationResult,
+    Foveator,
+    HeadTarget,
+    TrackHint,
+    head_box_from_body,
+    merge_wide_and_foveal,
+    seen_by,
+)
+from peoplelens.lens.perception.identity_policy import IdentityPolicy
+from peoplelens.lens.perception.tracking import Tracker
+from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography
+from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stage import Workers
+from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate
+
+IDENTIFIED = (IdentityState.KNOWN, IdentityState.NOT_ENROLLED)
+SPLIT_FROM = 2  # windows; from this many they are shared with the stage thread (idle during this stage)
+HINT_MAX_AGE_S = 0.5  # a track not observed for longer is not looked for (its prediction has drifted)
+
+
+class WindowBudget:
+    """The windows' time account (predicted ms): each wide face pass adds ``share`` of its predicted cost, at most
+    one pass's share is kept, each window takes its predicted cost. With ``share`` 0 every frame gets ``fixed_ms``."""
+
+    def __init__(self, share: float, fixed_ms: float) -> None:
+        self.share, self.fixed_ms = share, fixed_ms
+        self.balance = 0.0
+
+    def wide_pass(self, predicted_ms: float) -> None:
+        """A wide face pass ran (its predicted time)."""
+        if self.share > 0:
+            self.balance = min(self.share * predicted_ms, self.balance + self.share * predicted_ms)
+
+    @property
+    def available(self) -> float:
+        """What this frame's windows may cost."""
+        return self.balance if self.share > 0 else self.fixed_ms
+
+    def spend(self, ms: float) -> None:
+        """Windows that ran (their predicted time)."""
+        if self.share > 0:
+            self.balance = max(0.0, self.balance - ms)
+
+    def reset(self) -> None:
+        """Empty the account."""
+        self.balance = 0.0
+
+
+@dataclass
+class FoveationStats:
+    """Totals since the stage was built, for reports (predicted ms from the cost model; CPU ms of the windows)."""
+
+    frames: int = 0
+    frames_with_windows: int = 0
+    windows: int = 0
+    targets: int = 0
+    wide_passes: int = 0
+    wide_predicted_ms: float = 0.0
+    window_predicted_ms: float = 0.0
+    window_cpu_ms: float = 0.0
+    window_wall_ms: float = 0.0
+    partial_updates: int = 0  # frames without the wide pass on which the tracker updated from windows
+
+
+def _predicted(part: BoxKalman | None, t: float, homography: np.ndarray | None
+               ) -> tuple[float, float, float, float] | None:
+    """The part's box at ``t`` (its constant-velocity state advanced, as :meth:`BoxKalman.predict` does) moved by
+    ``homography`` (corners through it, as :meth:`BoxKalman.warp` does), without touching the tracker's filter."""
+    if part is None:
+        return None
+    state = part.x[:4] + part.x[4:8] * max(0.0, t - part.t)
+    cx, cy, w, h = float(state[0]), float(state[1]), max(float(state[2]), 1.0), max(float(state[3]), 1.0)
+    if homography is None:
+        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    corners = apply_homography(homography, np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2],
+                                                     [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]]))
+    (x1, y1), (x2, y2) = corners.min(0), corners.max(0)
+    return float(x1), float(y1), float(x2), float(y2)
+
+
+class FoveateStage:
+    """The wide faces plus what full-resolution windows find (module docstring); off (the wide faces pass through)
+    when there is no foveator or the frame is no larger than the wide pass's input (``enabled = "auto"``)."""
+
+    name = "foveate"
+    reads = frozenset({"frame", "wide_faces", "bodies", "image_motion", "view_jumped", "run_faces"})
+    writes = frozenset({"faces", "faces_observed", "foveation"})
+
+    def __init__(self, foveator: Foveator | None, tracker: Tracker, policy: IdentityPolicy,
+                 motion: MotionSinceUpdate, wide_side: int = 640, workers: Workers | None = None) -> None:
+        self.foveator, self.tracker, self.policy, self.motion = foveator, tracker, policy, motion
+        self.workers = workers or Workers(0)
+        self.wide_side = wide_side
+        self.config = foveator.config if foveator is not None else FoveationConfig(enabled=False)
+        self.budget = WindowBudget(self.config.budget_share, self.config.budget_ms)
+        self.stats = FoveationStats()
+
+    def active(self, width: int, height: int) -> bool:
+        """Whether windows run on a frame of this size."""
+        enabled = self.config.enabled
+        return self.foveator is not None and (enabled is True or (enabled == "auto" and
+                                                                  max(width, height) > self.wide_side))
+
+    def run(self, state: FrameState) -> None:
+        """Plan, run and merge the windows (or pass the wide faces through)."""
+        state.faces, state.faces_observed, state.foveation = state.wide_faces, state.run_faces, None
+        h, w = state.frame.image.shape[:2]
+        if not self.active(w, h):
+            return
+        assert self.foveator is not None
+        self.stats.frames += 1
+        wide_scale = max(1.0, max(w, h) / self.wide_side)
+        if state.run_faces:
+            wide_size = (round(w / wide_scale), round(h / wide_scale))
+            predicted = self.foveator.predicted_ms(wide_size)
+            self.budget.wide_pass(predicted)
+            self.stats.wide_passes += 1
+            self.stats.wide_predicted_ms += predicted
+        motion = state.image_motion @ self.motion.matrix
+        hints = [] if state.view_jumped else self._hints(state.t, None if np.allclose(motion, np.eye(3)) else motion)
+        targets = self._targets(state, hints, wide_scale)
+        crops = self.foveator.plan_targets(targets, (w, h), None, self.budget.available)
+        tentative = {tr.track_id for tr in self.tracker.tracks if not tr.confirmed}
+        if not state.run_faces and crops:
+            seen = {t.track_id for t in targets if t.track_id is not None and seen_by(t, crops, self.config)}
+            if not tentative <= seen:
+                crops = []  # an update without them would drop the tentative tracks not looked at
+        if not crops:
+            return
+        found, ms, cpu_ms = self.foveator.detect(state.frame.image, crops,
+                                                 self.workers.split if len(crops) >= SPLIT_FROM else None)
+        wide = state.wide_faces if state.run_faces else Detections.empty(num_keypoints=5)
+        faces = merge_wide_and_foveal(wide, found, self.config.merge_iou)
+        state.faces, state.faces_observed = faces, True
+        state.foveation = FoveationResult(faces, crops, found, ms, len(targets), cpu_ms)
+        spent = sum(c.cost_ms for c in crops)
+        self.budget.spend(spent)
+        s = self.stats
+        s.frames_with_windows += 1
+        s.windows += len(crops)
+        s.targets += len(targets)
+        s.window_predicted_ms += spent
+        s.window_cpu_ms += cpu_ms
+        s.window_wall_ms += ms
+        s.partial_updates += not state.run_faces
+
+    def _hints(self, t: float, homography: np.ndarray | None) -> list[TrackHint]:
+        """Every active track seen within ``HINT_MAX_AGE_S``: predicted face and body boxes, identified or not."""
+        hints = []
+        for tr in self.tracker.tracks:
+            if t - tr.last_seen > HINT_MAX_AGE_S:
+                continue
+            identified = tr.confirmed and self.policy.announce(tr.track_id).state in IDENTIFIED
+            hints.append(TrackHint(tr.track_id, _predicted(tr.face, t, homography), _predicted(tr.body, t, homography),
+                                   identified))
+        return hints
+
+    def _targets(self, state: FrameState, hints: list[TrackHint], wide_scale: float) -> list[HeadTarget]:
+        assert self.foveator is not None
+        faceless = [h for h in hints if h.face_box is None and h.body_box is not None]
+        if state.run_faces:
+            bodies = state.bodies.boxes if state.bodies is not None else \
+                np.array([h.body_box for h in faceless], np.float32).reshape(-1, 4)
+            return self.foveator.targets(state.wide_faces, bodies, hints, wide_scale)
+        # no wide pass: the tracked faces, and the heads of face-less tracks (with their track id)
+        targets = self.foveator.targets(Detections.empty(num_keypoints=5), None, hints, wide_scale)
+        reliable = self.config.wide_reliable_px * wide_scale
+        for h in faceless:
+            assert h.body_box is not None
+            head = head_box_from_body(h.body_box)
+            if self.config.min_face_px <= head[2] - head[0] < reliable:
+                targets.append(HeadTarget(head, "body", h.identified, h.track_id))
+        return targets
+
+    def reset(self) -> None:
+        """Empty the budget (the tracker is reset by the track stage; the totals are kept for reports)."""
+        self.budget.reset()
