@@ -43,23 +43,33 @@ def _default_data(rel: str) -> Path:
                                                                        BASELINE_SESSIONS.items()) + ".")
 @click.option("--aspect", default=None, metavar="W:H",
               help="Centre-crop every frame to this aspect first (4:3 runs the 1080p pedestrian clip at 640x480).")
+@click.option("--native/--no-native", default=True, show_default=True,
+              help="Also run ours on videos larger than 640x480 at their own size (the 1080p arm, foveation on).")
+@click.option("--range", "range_", is_flag=True,
+              help="Also run the range scenes (1-10 m, adult and child): today's pipeline on 640-px frames against "
+                   "the product on native 1080p frames (python -m peoplelens.bench.range; minutes).")
+@click.option("--range-per-cell", type=click.IntRange(min=1, max=20), default=2, show_default=True,
+              help="Range scenes per distance and scale.")
 def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
           skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None,
-          only: tuple[str, ...], baseline_session: str, aspect: str | None) -> None:
+          only: tuple[str, ...], baseline_session: str, aspect: str | None, native: bool, range_: bool,
+          range_per_cell: int) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
     from peoplelens.core.config import load_config
 
     try:
         _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,
-             load_config(), baseline_session, aspect)
+             load_config(), baseline_session, aspect, native, _default_data("data") if range_ else None,
+             range_per_cell)
     except PeopleLensError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
-         config: dict, baseline_session: str = "default", aspect: str | None = None) -> None:
+         config: dict, baseline_session: str = "default", aspect: str | None = None, native: bool = True,
+         range_data: Path | None = None, range_per_cell: int = 2) -> None:
     from peoplelens.bench.core import BenchOptions, run_benchmark
     from peoplelens.bench.print_report import print_report
 
@@ -71,7 +81,8 @@ def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_f
                            enroll=enroll or _default_data("data/faces/enroll"), max_frames=max_frames,
                            providers=providers, skip_baseline=skip_baseline, skip_paced=skip_paced,
                            pace_fps=pace_fps, config=config, only=only, threads=threads,
-                           baseline_session=baseline_session, aspect=aspect)
+                           baseline_session=baseline_session, aspect=aspect, native=native,
+                           range_data=range_data, range_per_cell=range_per_cell)
     report = run_benchmark(options, say=lambda s: click.echo(s, err=True))
     print_report(report)
     if json_path is not None:

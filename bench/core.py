@@ -11,7 +11,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from peoplelens.bench.baseline import Baseline
@@ -46,6 +46,9 @@ class BenchOptions:
     threads: int | None = None  # ORT intra-op threads per session (None: what build_system uses by default)
     baseline_session: str = "default"  # see BASELINE_SESSIONS
     aspect: str | None = None  # "4:3": centre-crop every frame to this aspect before fitting it inside 640x480
+    native: bool = True  # also run ours on the videos larger than 640x480 at their own size (the camera's frames)
+    range_data: Path | None = None  # the shared data folder: also run the range benchmark (bench/range.py)
+    range_per_cell: int = 2  # range scenes per distance and scale
 
 
 def cuda_status() -> str | None:
@@ -79,7 +82,7 @@ def _machine() -> dict:
 def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: None) -> dict:
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
     from peoplelens.core.config import section
-    from peoplelens.lens.pipeline import PipelineConfig, build_system
+    from peoplelens.lens.pipeline import PipelineConfig
     from peoplelens.lens.pipeline.config import face_detector_options
     from peoplelens.models.model_sets import configured_model_set
 
@@ -99,7 +102,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     report["settings"] = {
         "providers": options.providers, "max_frames": options.max_frames,
         "frame_size": (f"centre crop to {options.aspect}, then " if aspect else "")
-        + f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled",
+        + f"fit inside {MAX_SIZE[0]}x{MAX_SIZE[1]}, aspect kept, never upscaled"
+        + ("; larger videos also at their own size (the 'native' section)" if options.native else ""),
         "pace_fps": options.pace_fps or "each video's own fps", "pipeline": dataclasses.asdict(pipeline_config),
         "model_set": configured_model_set(config).name, "face_detector": face_detector_options(config).model,
         "session": {"intra_op_threads": session_config.intra_op_threads if session_config else "pipeline default",
@@ -114,35 +118,35 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
         report["settings"]["audio_renderer"] = render.describe()
         per_video, fast_runs, paced_runs = [], [], []
         truths = []
+        native: dict = {"videos": [], "fast": [], "paced": [], "truths": []}
         for info in videos:
             truth = load_truth(info.path, set(people.enrolled))
-            say(f"ours: {info.name} ({info.size[0]}x{info.size[1]}) as fast as possible ...")
-            t0 = time.perf_counter()
-            pipeline = build_system(config, people=people.store, session_config=session_config)
-            load_s = time.perf_counter() - t0
-            report["settings"]["ort_intra_op_threads_used"] = _threads_used(pipeline)
-            fast = run_fast(pipeline, info, options.max_frames, people.name_map, render)
-            pipeline.close()
+            entry, fast, paced = _ours_on(info, options, config, people, session_config, render, report, say)
             truths.append(restrict(truth, set(range(fast.frames))))
             fast_runs.append(fast)
-            entry = {"name": info.name, "native_size": list(info.native_size), "size": list(info.size),
-                     "fps": round(info.fps, 3), "frames": fast.frames, "max_people_in_view": fast.max_people,
-                     "truth": truth.source, "pipeline_load_s": round(load_s, 2),
-                     "ours_ms_per_frame": 1000 * sum(fast.process_s) / max(1, fast.frames)}
-            if not options.skip_paced:
-                fps = options.pace_fps or info.fps
-                say(f"ours: {info.name} paced at {fps:.2f} fps ...")
-                pipeline = build_system(config, people=people.store, session_config=session_config)
-                paced = run_paced(pipeline, info, options.max_frames, fps)
-                pipeline.close()
-                paced_runs.append(paced)
-                entry["paced_dropped"] = paced.dropped
-                entry["paced_latency_p95_ms"] = summarize_ms(paced.frame_latency_s)["p95_ms"]
+            paced_runs += [paced] if paced is not None else []
+            entry["truth"] = truth.source
             per_video.append(entry)
-            del pipeline
+            own = replace(info, size=(info.crop[2], info.crop[3]) if info.crop else info.native_size)
+            if options.native and own.size != info.size:  # the camera's own frames: foveation at work
+                entry, fast, paced = _ours_on(own, options, config, people, session_config, render, report, say)
+                entry["ms_per_frame_ratio_native_over_fitted"] = (entry["ours_ms_per_frame"]
+                                                                  / per_video[-1]["ours_ms_per_frame"])
+                native["videos"].append(entry)
+                native["fast"].append(fast)
+                native["paced"] += [paced] if paced is not None else []
+                native["truths"].append(truths[-1])
         report["memory"] = {"method": METHOD, "peak_rss_mb_ours": round(peak_rss_mb(), 1)}
         report["videos"] = per_video
         report["ours"] = _ours_section(fast_runs, paced_runs, truths)
+        if native["videos"]:
+            report["native"] = {"videos": native["videos"],
+                                "ours": _ours_section(native["fast"], native["paced"], native["truths"])}
+        if options.range_data is not None:
+            from peoplelens.bench.range import run_range
+
+            say("range scenes: today's pipeline on 640-px frames vs the product on native frames ...")
+            report["range"] = run_range(options.range_data, per_cell=options.range_per_cell, config=config, say=say)
         if not options.skip_baseline:
             report["baseline"] = _baseline_section(options, videos, truths, per_video, say)
             report["memory"]["peak_rss_mb_with_baseline"] = round(peak_rss_mb(), 1)
@@ -152,6 +156,33 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     finally:
         people.close()
     return report
+
+
+def _ours_on(info, options: BenchOptions, config: dict, people, session_config, render, report: dict,
+             say: Callable[[str], None]) -> tuple[dict, object, object]:
+    """Our pipeline on one video at ``info.size``: as fast as possible, then paced (unless skipped)."""
+    from peoplelens.lens.pipeline import build_system
+
+    say(f"ours: {info.name} ({info.size[0]}x{info.size[1]}) as fast as possible ...")
+    t0 = time.perf_counter()
+    pipeline = build_system(config, people=people.store, session_config=session_config)
+    load_s = time.perf_counter() - t0
+    report["settings"]["ort_intra_op_threads_used"] = _threads_used(pipeline)
+    fast = run_fast(pipeline, info, options.max_frames, people.name_map, render)
+    pipeline.close()
+    entry = {"name": info.name, "native_size": list(info.native_size), "size": list(info.size),
+             "fps": round(info.fps, 3), "frames": fast.frames, "max_people_in_view": fast.max_people,
+             "pipeline_load_s": round(load_s, 2), "ours_ms_per_frame": 1000 * sum(fast.process_s) / max(1, fast.frames)}
+    paced = None
+    if not options.skip_paced:
+        fps = options.pace_fps or info.fps
+        say(f"ours: {info.name} ({info.size[0]}x{info.size[1]}) paced at {fps:.2f} fps ...")
+        pipeline = build_system(config, people=people.store, session_config=session_config)
+        paced = run_paced(pipeline, info, options.max_frames, fps)
+        pipeline.close()
+        entry["paced_dropped"] = paced.dropped
+        entry["paced_latency_p95_ms"] = summarize_ms(paced.frame_latency_s)["p95_ms"]
+    return entry, fast, paced
 
 
 def _ours_section(fast_runs, paced_runs, truths) -> dict:
@@ -284,4 +315,14 @@ def _goals(report: dict) -> dict:
         goals["speedup_at_least_3x"] = (c["speedup"] or 0) >= GOALS["speedup"]
         goals["precision_equal_or_better"] = c["precision_equal_or_better"]
     goals["peak_rss_below_1.5GB"] = report["memory"]["peak_rss_mb_ours"] < GOALS["peak_rss_mb"]
+    if "native" in report:  # the camera's own frames (1920x1080): the same throughput and latency goals
+        native = report["native"]["ours"]
+        goals["native_sustained_30fps"] = (native["sustained_fps"] or 0) >= GOALS["fps"]
+        if "paced" in native:
+            p95s = [native["paced"][k]["p95_ms"] for k in ("event_latency", "frame_latency")
+                    if native["paced"][k]["p95_ms"] is not None]
+            goals["native_latency_p95_below_60ms"] = bool(p95s) and max(p95s) < GOALS["latency_p95_ms"]
+    if "range" in report and "foveated" in report["range"]["arms"]:
+        for key, met in report["range"]["arms"]["foveated"]["goals"]["met"].items():
+            goals[f"range_{key}"] = met
     return goals

@@ -96,7 +96,33 @@ def print_report(report: dict, console: Console | None = None) -> None:
     c.print(f"peak RSS: ours {mem['peak_rss_mb_ours']:.0f} MiB"
             + (f", with the baseline loaded too {mem['peak_rss_mb_with_baseline']:.0f} MiB"
                if "peak_rss_mb_with_baseline" in mem else "") + f" ({mem['method']})")
+    if "native" in report:
+        _print_native(c, report["native"])
+    if "range" in report:
+        from peoplelens.bench.range import print_table
+
+        c.print("[bold]range scenes[/] (today's pipeline on 640-px frames vs the product on native frames)")
+        print_table(report["range"], echo=lambda line: c.print(line, markup=False, highlight=False))
     c.print("goals: " + ", ".join(f"{k}: {_verdict(v)}" for k, v in report["goals"].items()))
+
+
+def _print_native(c: Console, native: dict) -> None:
+    """The videos larger than 640x480 at their own size (foveation on), beside the fitted run's figures."""
+    ours = native["ours"]
+    for v in native["videos"]:
+        c.print(f"[bold]native[/] {v['name']} {v['size'][0]}x{v['size'][1]}: {_ms(v['ours_ms_per_frame'])} ms/frame "
+                f"({v['ms_per_frame_ratio_native_over_fitted']:.2f}x the fitted frames'), paced dropped "
+                f"{v.get('paced_dropped', '-')}, p95 {_ms(v.get('paced_latency_p95_ms'))} ms")
+    line = (f"native: sustained {ours['sustained_fps']:.1f} fps with decode "
+            f"({ours['sustained_fps_excluding_decode']:.1f} without), CPU {ours['cpu_ms_per_frame']:.1f} ms/frame, "
+            f"foveal windows median "
+            f"{_ms(ours['stages']['foveate']['median_ms'])} / p95 {_ms(ours['stages']['foveate']['p95_ms'])} ms")
+    if "paced" in ours:
+        p = ours["paced"]
+        line += (f"; paced {p['frames_dropped']}/{p['frames_offered']} dropped, capture -> audio event p50 "
+                 f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} ms "
+                 f"({p['event_latency']['n']} events), capture -> result p95 {_ms(p['frame_latency']['p95_ms'])} ms")
+    c.print(line)
 
 
 def _verdict(value: bool | None) -> str:

@@ -17,12 +17,16 @@ sequence fed frame by frame (``pipeline.reset()`` between scenes). Per scene, fr
   true distance along the ray; **near**: the same for ``distance_near_m`` where the pipeline fills it.
 
 The pedestrian clip (``royal_opera_pedestrians_1080p25.mp4``, native 1920x1080): face recall against its hand-checked
-boxes (9 frames, IoU >= 0.3, one-to-one), time per frame (median wall ms, mean CPU ms, the rate the mean wall
-time gives) and each stage's mean ms (``ProcessResult.timings``).
-Arms: ``today`` = today's pipeline on native frames (the face detector sees them at 640 px, ``face_max_side``);
-``today-640`` = frames shrunk to 640 px first (as ``peoplelens bench`` replays). Add an arm in ``ARMS`` to
-compare another setting (e.g. foveation on) in the same run. Frames and crops never reach the disk; ``--json``
-writes the figures.
+boxes (9 frames, IoU >= 0.3, one-to-one), time per frame (median and p95 wall ms, mean CPU ms of the process, the
+rate the mean wall time gives, with and without decoding) and each stage's mean ms (``ProcessResult.timings``).
+**Windows**: the foveal windows' time against the wide face pass's in the same frames: stage wall time
+(``foveate`` over ``detect_faces``), and the cost model's prediction (what the budget spends; windows' CPU ms too).
+Arms: ``today-640`` = frames shrunk to 640 px first (as ``peoplelens bench`` replays); ``today`` = native frames,
+foveation off (the wide pass only: the face detector sees them at 640 px); ``foveated`` = native frames with the
+product's defaults (foveal windows, the body detector's gaze tile). **Goals** per arm: named >= 95 % (adult) and
+>= 90 % (child) of the scenes within 4 m, no wrong name in any scene, bumped >= 90 % at 10 m, windows <= 30 % of the
+wide face pass. Frames and crops never reach the disk; ``--json`` writes the figures. ``peoplelens bench --range``
+runs the same and adds it to the benchmark's report.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import click
 import cv2
 import numpy as np
 
-from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, SceneSpec, load_faces
+from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, SceneError, SceneSpec, load_faces
 from peoplelens.core.state import IdentityState, Sound
 from peoplelens.core.types import Frame, box_iou
 
@@ -115,7 +119,32 @@ def score_scene(results: list, frames: list, identity: str, scale_back: float) -
             "wrong": wrong_spoken or wrong_shown, "distance_err": distance, "near_err": near}
 
 
-def run_scenes(pipeline, arm: Arm, scenes: RangeScenes, specs: list[SceneSpec], say=print) -> list[dict]:
+def _fovea_totals(pipeline) -> dict[str, float]:
+    """The foveate stage's running totals (zeros when the pipeline has none)."""
+    try:
+        stats = pipeline.stage("foveate").stats
+    except KeyError:
+        return {}
+    return dict(vars(stats))
+
+
+def windows_share(before: dict, after: dict, stage_ms: dict[str, list[float]]) -> dict:
+    """The windows against the wide face pass over a run: predicted (the budget's currency), and measured (stage
+    wall time, windows' CPU time per frame)."""
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    frames = max(1, len(stage_ms.get("foveate", [])))
+    wide_ms, fovea_ms = sum(stage_ms.get("detect_faces", [])), sum(stage_ms.get("foveate", []))
+    return {"windows": int(d.get("windows", 0)), "frames_with_windows": int(d.get("frames_with_windows", 0)),
+            "partial_updates": int(d.get("partial_updates", 0)),
+            "windows_per_frame": d.get("windows", 0) / frames,
+            "predicted_share": (d["window_predicted_ms"] / d["wide_predicted_ms"]) if d.get("wide_predicted_ms")
+            else None,
+            "stage_time_share": fovea_ms / wide_ms if wide_ms else None,
+            "window_cpu_ms_per_frame": d.get("window_cpu_ms", 0.0) / frames}
+
+
+def run_scenes(pipeline, arm: Arm, scenes: RangeScenes, specs: list[SceneSpec], say=print,
+               stage_ms: dict[str, list[float]] | None = None) -> list[dict]:
     """Every scene through one pipeline; a row per scene, with the time per frame."""
     rows = []
     for k, spec in enumerate(specs):
@@ -129,6 +158,9 @@ def run_scenes(pipeline, arm: Arm, scenes: RangeScenes, specs: list[SceneSpec], 
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             frames.append(fr)
+            if stage_ms is not None:
+                for stage, seconds in results[-1].timings.items():
+                    stage_ms.setdefault(stage, []).append(1000 * seconds)
         row = score_scene(results, frames, spec.face.identity, scale_back)
         row.update(distance_m=spec.distance_m, scale=spec.scale, identity=spec.face.identity,
                    photo=spec.face.path.name, ms_per_frame=1000 * float(np.median(wall)),
@@ -150,14 +182,17 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
     cap = cv2.VideoCapture(str(data / CLIP))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     hits = total = 0
-    wall, cpu = [], []
+    wall, cpu, decode = [], [], []
     stages: dict[str, list[float]] = {}
+    before = _fovea_totals(pipeline)
     index = 0
     while True:
+        t_read = time.perf_counter()
         ok, frame = cap.read()
         if not ok:
             break
         image, scale_back = _fit(frame, arm.max_side)
+        decode.append(time.perf_counter() - t_read)
         t0, c0 = time.perf_counter(), time.process_time()
         res = pipeline.process(Frame(image, index / fps, index))
         wall.append(time.perf_counter() - t0)
@@ -175,11 +210,12 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
                 hits += int((iou[r, c] >= 0.3).sum())
         index += 1
     cap.release()
-    ms = 1000 * float(np.median(wall))
     return {"frames": index, "face_recall": hits / total if total else None, "faces": total,
-            "ms_per_frame": ms, "cpu_ms_per_frame": 1000 * float(np.mean(cpu)),
-            "fps": 1 / float(np.mean(wall)) if wall else None,
-            "stage_ms_mean": {k: float(np.mean(v)) for k, v in stages.items()}}
+            "ms_per_frame": 1000 * float(np.median(wall)), "p95_ms_per_frame": 1000 * float(np.percentile(wall, 95)),
+            "cpu_ms_per_frame": 1000 * float(np.mean(cpu)), "fps": 1 / float(np.mean(wall)) if wall else None,
+            "fps_with_decode": len(wall) / (sum(wall) + sum(decode)) if wall else None,
+            "stage_ms_mean": {k: float(np.mean(v)) for k, v in stages.items()},
+            "windows": windows_share(before, _fovea_totals(pipeline), stages)}
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -204,20 +240,106 @@ def _pct(v: float | None) -> str:
     return "   -" if v is None else f"{100 * v:4.0f}"
 
 
-def print_table(summaries: dict[str, list[dict]], clips: dict[str, dict]) -> None:
-    """The per-distance table, arms side by side (two arms fit 80 columns), then the clip."""
-    arms = list(summaries)
+def goals(bands: list[dict], rows: list[dict], windows: dict) -> dict:
+    """The issue's goals for one arm (module docstring); None where the run has no scenes for a goal."""
+    def share(scale: str, key: str, near: bool) -> float | None:
+        cell = [r for r in rows if r["scale"] == scale and (r["distance_m"] <= 4.0 if near else r["distance_m"] == 10)]
+        return float(np.mean([r[key] for r in cell])) if cell else None
+
+    named_adult, named_child = share("adult", "named", True), share("child", "named", True)
+    bumps = [b for scale in SCALES if (b := share(scale, "bump", False)) is not None]
+    predicted = windows.get("predicted_share")
+    return {"named_within_4m_adult": named_adult, "named_within_4m_child": named_child,
+            "bumped_at_10m": min(bumps) if bumps else None, "wrong_name_scenes": sum(bool(r["wrong"]) for r in rows),
+            "met": {"named_adult_95": named_adult is not None and named_adult >= 0.95,
+                    "named_child_90": named_child is not None and named_child >= 0.90,
+                    "no_wrong_name": not any(r["wrong"] for r in rows),
+                    "bumped_at_10m_90": bool(bumps) and min(bumps) >= 0.90,
+                    "windows_at_most_30pct": predicted is None or predicted <= 0.30}}
+
+
+def print_table(report: dict, echo=print) -> None:
+    """The per-distance table, arms side by side (two arms fit 80 columns), then the clip and the goals."""
+    arms = list(report["arms"])
+    if not arms:
+        return
+    bands = {a: report["arms"][a]["bands"] for a in arms}
     cols = ("tracked", "bump", "face", "named", "wrong", "distance_err_median")
-    print("% of scenes tracked (trk), bumped, faces found (% of frames), named (spoken), with a wrong")
-    print("name (wrng), and the median distance error (derr %), per distance (m) and scale")
-    print("         |" + "|".join(f" {a[:28]:28} " for a in arms))
-    print("scale  m |" + "|".join("  trk bump face name wrng derr " for _ in arms))
-    for i, row in enumerate(summaries[arms[0]]):
-        cells = ["  " + " ".join(_pct(summaries[a][i][c]) for c in cols) + " " for a in arms]
-        print(f"{row['scale'][:5]:5} {row['distance_m']:2g} |" + "|".join(cells))
-    for a, c in clips.items():
-        print(f"pedestrian clip, {a}: face recall {_pct(c['face_recall']).strip()} % of {c['faces']}, "
-              f"{c['ms_per_frame']:.0f} ms/frame ({c['fps']:.1f} fps), CPU {c['cpu_ms_per_frame']:.0f} ms/frame")
+    echo("% of scenes tracked (trk), bumped, faces found (% of frames), named (spoken), with a wrong")
+    echo("name (wrng), and the median distance error (derr %), per distance (m) and scale")
+    echo("         |" + "|".join(f" {a[:28]:28} " for a in arms))
+    echo("scale  m |" + "|".join("  trk bump face name wrng derr " for _ in arms))
+    for i, row in enumerate(bands[arms[0]]):
+        cells = ["  " + " ".join(_pct(bands[a][i][c]) for c in cols) + " " for a in arms]
+        echo(f"{row['scale'][:5]:5} {row['distance_m']:2g} |" + "|".join(cells))
+    for a in arms:
+        entry = report["arms"][a]
+        w, g = entry["windows"], entry["goals"]
+        share = "-" if w["predicted_share"] is None else f"{100 * w['predicted_share']:.0f} % predicted"
+        stage = "" if w["stage_time_share"] is None else f", {100 * w['stage_time_share']:.0f} % stage time"
+        echo(f"{a}: scenes {entry['ms_per_frame_scenes']:.0f} ms/frame (median), CPU "
+             f"{entry['cpu_ms_per_frame_scenes']:.0f} ms/frame; windows {w['windows_per_frame']:.1f}/frame, "
+             f"{share}{stage} of the wide face pass")
+        echo(f"  goals: named within 4 m adult {_pct(g['named_within_4m_adult']).strip()} % (>= 95), child "
+             f"{_pct(g['named_within_4m_child']).strip()} % (>= 90); bumped at 10 m {_pct(g['bumped_at_10m']).strip()}"
+             f" % (>= 90); scenes with a wrong name {g['wrong_name_scenes']} (0)")
+        c = entry.get("clip")
+        if c:
+            cw = c["windows"]
+            echo(f"  pedestrian clip: face recall {_pct(c['face_recall']).strip()} % of {c['faces']}, "
+                 f"{c['ms_per_frame']:.0f} ms/frame median, p95 {c['p95_ms_per_frame']:.0f} ({c['fps']:.1f} fps, "
+                 f"{c['fps_with_decode']:.1f} with decode), CPU {c['cpu_ms_per_frame']:.0f} ms/frame; windows "
+                 f"{cw['windows_per_frame']:.1f}/frame, {_pct(cw['predicted_share']).strip()} % predicted, "
+                 f"{_pct(cw['stage_time_share']).strip()} % stage time of the wide face pass")
+
+
+def _merged(config: dict, overrides: dict) -> dict:
+    """``config`` with ``overrides`` applied key by key within each section."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    for name, values in overrides.items():
+        out[name] = {**out.get(name, {}), **values}
+    return out
+
+
+def run_range(data: Path, arms: tuple[str, ...] = ("today-640", "foveated"), camera: str = "glasses",
+              distances: tuple[float, ...] = tuple(range(1, 11)), scales: tuple[str, ...] = ("adult", "child"),
+              per_cell: int = 2, frames: int = 40, clip: bool = True, seed: int = 0, config: dict | None = None,
+              say=print) -> dict:
+    """Every arm through the range scenes (and the clip) in this process; the report dict (``--json``)."""
+    from peoplelens.lens.pipeline import build_system
+    from peoplelens.sim_harness.enrollment import enroll_folder
+
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not set(scales) <= set(SCALES) or camera not in CAMERAS:
+        raise SceneError(f"arms must be among {sorted(ARMS)}, scales among {sorted(SCALES)}, camera among "
+                         f"{sorted(CAMERAS)}; got {arms}, {scales}, {camera!r}")
+    scenes = RangeScenes(data, CAMERAS[camera])
+    specs = build_specs(load_faces(data / "faces" / "probe"), distances, scales, per_cell, frames, seed)
+    report: dict[str, Any] = {"camera": vars(CAMERAS[camera]), "scenes": len(specs), "frames_per_scene": frames,
+                              "load_avg_1m_start": round(os.getloadavg()[0], 2), "arms": {}}
+    with enroll_folder(data / "faces" / "enroll") as people:
+        for name in arms:
+            arm = ARMS[name]
+            pipeline = build_system(_merged(config or {}, arm.config), people=people.store)
+            try:
+                stage_ms: dict[str, list[float]] = {}
+                before = _fovea_totals(pipeline)
+                rows = run_scenes(pipeline, arm, scenes, specs, say, stage_ms)
+                windows = windows_share(before, _fovea_totals(pipeline), stage_ms)
+                bands = summarise(rows)
+                entry = {"settings": {"config": arm.config, "max_side": arm.max_side}, "bands": bands,
+                         "windows": windows, "goals": goals(bands, rows, windows),
+                         "ms_per_frame_scenes": float(np.median([r["ms_per_frame"] for r in rows])),
+                         "cpu_ms_per_frame_scenes": float(np.mean([r["cpu_ms_per_frame"] for r in rows])),
+                         "stage_ms_mean_scenes": {k: float(np.mean(v)) for k, v in stage_ms.items()}, "scenes": rows}
+                if clip:
+                    say(f"  {name}: the pedestrian clip ...")
+                    entry["clip"] = run_clip(pipeline, arm, data)
+            finally:
+                pipeline.close()
+            report["arms"][name] = entry
+    report["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    return report
 
 
 def build_specs(faces, distances, scales, per_cell: int, frames: int, seed: int) -> list[SceneSpec]:
@@ -237,7 +359,7 @@ def build_specs(faces, distances, scales, per_cell: int, frames: int, seed: int)
 @click.option("--scales", default="adult,child", show_default=True)
 @click.option("--per-cell", default=2, show_default=True, help="Scenes per distance and scale.")
 @click.option("--frames", default=40, show_default=True, help="Frames per scene (25 fps; at most 60).")
-@click.option("--arm", "arms", multiple=True, default=("today", "today-640"), show_default=True,
+@click.option("--arm", "arms", multiple=True, default=("today-640", "foveated"), show_default=True,
               type=click.Choice(list(ARMS)))
 @click.option("--clip/--no-clip", default=True, help="Also replay the 1080p pedestrian clip.")
 @click.option("--seed", default=0, show_default=True)
@@ -246,43 +368,21 @@ def main(camera: str, distances: str, scales: str, per_cell: int, frames: int, a
          seed: int, json_path: Path | None) -> None:
     """Run the range scenes (and the pedestrian clip) through each arm of the product pipeline."""
     from peoplelens.core.config import load_config
-    from peoplelens.lens.pipeline import build_system
-    from peoplelens.sim_harness.enrollment import enroll_folder
 
     root = Path(os.environ.get("PEOPLELENS_ASSETS", "../shared")) / "data"
     try:
-        dist = [float(v) for v in distances.split(",")]
+        dist = tuple(float(v) for v in distances.split(","))
     except ValueError:
         raise click.ClickException(f"--distances must be numbers separated by commas, got {distances!r}") from None
-    wanted_scales = [s for s in scales.split(",") if s]
-    if not set(wanted_scales) <= set(SCALES):
-        raise click.ClickException(f"--scales must be among {sorted(SCALES)}, got {scales!r}")
-    scenes = RangeScenes(root, CAMERAS[camera])
-    specs = build_specs(load_faces(root / "faces" / "probe"), dist, wanted_scales, per_cell, frames, seed)
-    say = lambda s: click.echo(s, err=True)  # noqa: E731
-    report: dict[str, Any] = {"camera": vars(CAMERAS[camera]), "scenes": len(specs), "frames_per_scene": frames,
-                              "arms": {}}
-    summaries, clips = {}, {}
-    with enroll_folder(root / "faces" / "enroll") as people:
-        for name in arms:
-            arm = ARMS[name]
-            config = {**load_config(), **arm.config}
-            pipeline = build_system(config, people=people.store)
-            try:
-                rows = run_scenes(pipeline, arm, scenes, specs, say)
-                summaries[name] = summarise(rows)
-                entry = {"settings": {"config": arm.config, "max_side": arm.max_side}, "scenes": rows,
-                         "bands": summaries[name]}
-                if clip:
-                    clips[name] = entry["clip"] = run_clip(pipeline, arm, root)
-                entry["ms_per_frame_scenes"] = float(np.median([r["ms_per_frame"] for r in rows]))
-            finally:
-                pipeline.close()
-            report["arms"][name] = entry
-    print_table(summaries, clips)
+    try:
+        report = run_range(root, arms, camera, dist, tuple(s for s in scales.split(",") if s), per_cell, frames,
+                           clip, seed, load_config(), say=lambda s: click.echo(s, err=True))
+    except SceneError as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_table(report)
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        say(f"wrote {json_path}")
+        click.echo(f"wrote {json_path}", err=True)
 
 
 if __name__ == "__main__":
