@@ -20,7 +20,15 @@ from peoplelens.bench.enrol import enroll_people
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
 from peoplelens.bench.memory import METHOD, peak_rss_mb
-from peoplelens.bench.runner import PIPELINE_STAGES, make_event_renderer, run_baseline, run_fast, run_paced
+from peoplelens.bench.runner import (
+    PIPELINE_STAGES,
+    FastRun,
+    PacedRun,
+    make_event_renderer,
+    run_baseline,
+    run_fast,
+    run_paced,
+)
 from peoplelens.bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
 from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import MAX_SIZE, find_videos, parse_aspect, probe
@@ -159,7 +167,7 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
 
 
 def _ours_on(info, options: BenchOptions, config: dict, people, session_config, render, report: dict,
-             say: Callable[[str], None]) -> tuple[dict, object, object]:
+             say: Callable[[str], None]) -> tuple[dict, FastRun, PacedRun | None]:
     """Our pipeline on one video at ``info.size``: as fast as possible, then paced (unless skipped)."""
     from peoplelens.lens.pipeline import build_system
 

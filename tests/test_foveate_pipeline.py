@@ -97,28 +97,35 @@ def test_window_budget_is_an_account_of_the_wide_pass() -> None:
     budget.spend(3.0)
     budget.wide_pass(14.0)  # at most one pass's share is kept
     assert budget.available == pytest.approx(4.2)
-    budget.spend(10.0)
+    budget.spend(6.0)  # more than planned: the debt is carried
     assert budget.available == 0.0
+    budget.wide_pass(14.0)
+    assert budget.available == pytest.approx(2.4)
     fixed = WindowBudget(share=0.0, fixed_ms=2.5)
     fixed.spend(2.0)
     assert fixed.available == 2.5
 
 
 def test_windows_keep_within_the_budget_on_the_crowded_1080p_clip(data_dir: Path) -> None:
-    """The pedestrian clip at 1920x1080: more small heads than the budget pays for; the windows' predicted cost
-    never exceeds 0.3 x the wide passes' (the account), and with a fixed budget no frame's windows exceed it."""
+    """The pedestrian clip at 1920x1080: more small heads than the budget pays for; the foveate stage's CPU time
+    (windows and planning) stays within 0.3 x the wide passes' (the account, measured on the one-thread passes
+    beside the body detector) but for the last frame's overrun, and with a fixed budget no frame plans more."""
     info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
     frames = [Frame(image, i / info.fps, i) for i, image, _ in decode_frames(replace(info, size=info.native_size), 16)]
     assert frames[0].image.shape == (1080, 1920, 3)
     system = build_system({}, people=None)
     try:
         states = [system.runner.run(FrameState(frame=f)) for f in frames]
-        stats = system.stage("foveate").stats
+        fovea_stage = system.stage("foveate")
+        stats = fovea_stage.stats
     finally:
         system.close()
     assert stats.windows > 0 and stats.targets > stats.windows  # the budget, not the targets, limits the windows
-    assert stats.window_predicted_ms <= 0.3 * stats.wide_predicted_ms + 1e-6
-    assert stats.window_predicted_ms >= 0.15 * stats.wide_predicted_ms  # and it is used
+    spent = stats.window_cpu_ms + stats.planning_cpu_ms
+    last = max(sum(c.cost_ms for c in s.foveation.crops) for s in states if s.foveation is not None)
+    assert spent <= 0.3 * stats.wide_cost_ms + 2 * last  # a frame may overrun what it planned; the next pays
+    assert spent >= 0.15 * stats.wide_cost_ms  # and the budget is used
+    assert fovea_stage.wide_cpu_ms is not None and fovea_stage.wide_cpu_ms > 0  # measured, not only predicted
     fov = [s.foveation for s in states if s.foveation is not None]
     assert all((s.faces.data["foveal"] == 1).sum() == len(s.foveation.crop_faces) for s in states if s.foveation)
     assert sum(len(f.crops) for f in fov) == stats.windows

@@ -75,11 +75,12 @@ class FoveationConfig:
     wide pass. ``Foveator.run(budget_ms=...)`` takes a budget per frame instead (e.g. 0.3 x the measured wide pass).
 
     In the pipeline (``[foveation]``, :mod:`peoplelens.lens.pipeline.stages.foveate`) the windows draw on an
-    account: each wide face pass adds ``budget_share`` of its predicted cost (same cost model), each window takes
-    its predicted cost, so over any stretch of frames the windows cost at most that share of the wide pass, on
-    detection frames and the frames between them together (a fixed ``budget_ms`` per frame when ``budget_share`` is
-    0). ``enabled = "auto"`` turns foveation on when the frame is larger than the wide pass's input (there are
-    pixels the wide pass does not see); a 640x480 frame runs as before.
+    account in CPU time: each wide face pass adds ``budget_share`` of its measured CPU time, the foveate stage's
+    work (windows and planning) takes its measured CPU time, windows are planned at their predicted cost within the
+    balance; so over any stretch of frames the windows cost about that share of the wide pass, on detection frames
+    and the frames between them together (a fixed ``budget_ms`` per frame when ``budget_share`` is 0).
+    ``enabled = "auto"`` turns foveation on when the frame is larger than the wide pass's input (there are pixels
+    the wide pass does not see); a 640x480 frame runs as before.
     """
 
     enabled: bool | Literal["auto"] = "auto"  # "auto": when the frame is larger than the wide pass's input
@@ -98,7 +99,7 @@ class FoveationConfig:
     min_face_px: Annotated[float, Meta(ge=0.0, le=1024.0)] = 10.0
     #: predicted detector time for all windows of one frame (when budget_share is 0)
     budget_ms: Annotated[float, Meta(ge=0.0, le=1000.0)] = 4.0
-    #: the windows' predicted time over the wide face pass's, on average (an account; 0 = budget_ms per frame)
+    #: the foveate stage's CPU time over the wide face pass's, on average (an account; 0 = budget_ms per frame)
     budget_share: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3
     #: the body detector also runs on a square of this side (frame px) around the gaze at full resolution, so people
     #: 40-80 px tall (~10 m) are found where a bump needs them (0 = whole frame only)
@@ -208,7 +209,7 @@ def head_targets(wide_faces: Detections, person_boxes: np.ndarray | None = None,
     targets: list[HeadTarget] = []
     for box in faces_xyxy:
         if config.min_face_px <= box[2] - box[0] < reliable:
-            targets.append(HeadTarget(tuple(float(v) for v in box), "face", identified(box, known_faces)))
+            targets.append(HeadTarget(_box(box), "face", identified(box, known_faces)))
     for body in bodies:
         head = head_box_from_body(body)
         if any(_inside(((f[0] + f[2]) / 2, (f[1] + f[3]) / 2), _grow(head, 2.0)) for f in faces_xyxy):
@@ -222,8 +223,12 @@ def head_targets(wide_faces: Detections, person_boxes: np.ndarray | None = None,
         if len(faces_xyxy) and float(box_iou(box[None], faces_xyxy).max()) >= 0.3:
             continue  # confirmed by the wide pass (a small one is a "face" target)
         if box[2] - box[0] >= config.min_face_px:
-            targets.append(HeadTarget(tuple(float(v) for v in box), "track", tr.identified, tr.track_id))
+            targets.append(HeadTarget(_box(box), "track", tr.identified, tr.track_id))
     return targets
+
+
+def _box(values: Sequence[float] | np.ndarray) -> Box:
+    return float(values[0]), float(values[1]), float(values[2]), float(values[3])
 
 
 def _grow(box: Sequence[float], factor: float) -> Box:

@@ -44,6 +44,7 @@ class FrameState:
     run_people: bool = False  # the body detector runs on this frame
     # detection (pixels of this frame)
     wide_faces: Detections = field(default_factory=_no_faces)  # the face detector on the whole frame (shrunk)
+    wide_cpu_ms: float | None = None  # its CPU time, when its session computes in the calling thread (one thread)
     # foveation: the wide faces, those re-detected in full-resolution windows replaced (``data["foveal"]``), plus the
     # windows' new faces; on frames without the wide pass, the tracked faces found in windows around their prediction
     faces: Detections = field(default_factory=_no_faces)

@@ -4,6 +4,8 @@ when blur counts). Boxes and keypoints are in the frame's own pixels."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -36,6 +38,12 @@ def to_frame_pixels(faces: Detections, factors: tuple[float, float]) -> Detectio
                       keypoints=kps, data=dict(faces.data))
 
 
+def _one_thread(detector: FaceDetector) -> bool:
+    """Whether the detector's ONNX Runtime session computes in the calling thread only."""
+    session = getattr(detector, "session", None)
+    return session is not None and session.get_session_options().intra_op_num_threads == 1
+
+
 class DetectFacesStage:
     """Faces with 5 keypoints on the frames that run the face detector (an empty set on the others).
 
@@ -46,18 +54,24 @@ class DetectFacesStage:
 
     name = "detect_faces"
     reads = frozenset({"frame", "run_faces", "run_people"})
-    writes = frozenset({"wide_faces"})
+    writes = frozenset({"wide_faces", "wide_cpu_ms"})
 
     def __init__(self, detector: FaceDetector, beside_bodies: FaceDetector | None = None) -> None:
         self.detector = detector
         self.beside_bodies = beside_bodies or detector
+        self._one_thread = {id(d): _one_thread(d) for d in (self.detector, self.beside_bodies)}
 
     def run(self, state: FrameState) -> None:
-        """Detect faces (or leave none when the schedule says so)."""
+        """Detect faces (or leave none when the schedule says so); the pass's CPU time when it is measurable in
+        this thread (a one-thread session: foveation budgets its windows by it)."""
+        state.wide_cpu_ms = None
         if state.run_faces:
             detector = self.beside_bodies if state.run_people else self.detector
+            c0 = time.thread_time()
             image, factors = shrink(state.frame.image, detector.options.max_side)
             state.wide_faces = to_frame_pixels(detector.detect(image), factors)
+            if self._one_thread[id(detector)]:
+                state.wide_cpu_ms = 1000.0 * (time.thread_time() - c0)
         else:
             state.wide_faces = Detections.empty(num_keypoints=5)
 

@@ -9,13 +9,18 @@ the tracker updates on what they find instead of coasting. A track's prediction 
 this frame and moved by the head rotation since the tracker's last update. Priority: the head nearest the gaze (the
 image centre), then people not yet identified (tentative tracks among them), then the rest.
 
-Budget: an account (:class:`WindowBudget`) that each wide face pass fills with ``budget_share`` of its predicted
-cost; windows take their predicted cost. A frame without the wide pass runs windows only when every tentative
-track gets one (an update would drop a tentative track it did not look at). Frames and windows stay in memory.
+Budget, in CPU time: an account (:class:`WindowBudget`) that each wide face pass fills with ``budget_share`` of
+its CPU time (a running mean of the passes measured in the calling thread -- those of the one-thread session used
+beside the body detector --, the cost model's prediction until then); the stage's own CPU time (planning, and every
+window's detector run in whichever thread) is taken from it, and windows are planned at their predicted cost (the
+cost model follows the windows' measured CPU time) within the balance. So the windows cost about ``budget_share``
+of the wide face pass on any machine. A frame without the wide pass runs windows only when every tentative track
+gets one (an update would drop a tentative track it did not look at). Frames and windows stay in memory.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,30 +47,32 @@ from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate
 IDENTIFIED = (IdentityState.KNOWN, IdentityState.NOT_ENROLLED)
 SPLIT_FROM = 2  # windows; from this many they are shared with the stage thread (idle during this stage)
 HINT_MAX_AGE_S = 0.5  # a track not observed for longer is not looked for (its prediction has drifted)
+WIDE_MEAN_WEIGHT = 0.1  # weight of a new measurement in the running mean of the wide pass's CPU time
 
 
 class WindowBudget:
-    """The windows' time account (predicted ms): each wide face pass adds ``share`` of its predicted cost, at most
-    one pass's share is kept, each window takes its predicted cost. With ``share`` 0 every frame gets ``fixed_ms``."""
+    """The windows' time account (CPU ms): each wide face pass adds ``share`` of its cost, at most one pass's share
+    is kept, the foveate stage's own work takes its cost (a debt -- work that cost more than planned -- is carried
+    to the next passes). With ``share`` 0 every frame gets ``fixed_ms`` instead."""
 
     def __init__(self, share: float, fixed_ms: float) -> None:
         self.share, self.fixed_ms = share, fixed_ms
         self.balance = 0.0
 
-    def wide_pass(self, predicted_ms: float) -> None:
-        """A wide face pass ran (its predicted time)."""
+    def wide_pass(self, cost_ms: float) -> None:
+        """A wide face pass ran (its cost)."""
         if self.share > 0:
-            self.balance = min(self.share * predicted_ms, self.balance + self.share * predicted_ms)
+            self.balance = min(self.share * cost_ms, self.balance + self.share * cost_ms)
 
     @property
     def available(self) -> float:
         """What this frame's windows may cost."""
-        return self.balance if self.share > 0 else self.fixed_ms
+        return max(0.0, self.balance) if self.share > 0 else self.fixed_ms
 
     def spend(self, ms: float) -> None:
-        """Windows that ran (their predicted time)."""
+        """The stage's work on this frame (planning and windows)."""
         if self.share > 0:
-            self.balance = max(0.0, self.balance - ms)
+            self.balance -= ms
 
     def reset(self) -> None:
         """Empty the account."""
@@ -74,18 +81,25 @@ class WindowBudget:
 
 @dataclass
 class FoveationStats:
-    """Totals since the stage was built, for reports (predicted ms from the cost model; CPU ms of the windows)."""
+    """Totals since the stage was built, for reports (CPU ms; "predicted" = the cost model's)."""
 
     frames: int = 0
     frames_with_windows: int = 0
     windows: int = 0
     targets: int = 0
     wide_passes: int = 0
+    wide_cost_ms: float = 0.0  # what the wide passes credited (their measured CPU, or predicted before a measure)
     wide_predicted_ms: float = 0.0
     window_predicted_ms: float = 0.0
-    window_cpu_ms: float = 0.0
+    window_cpu_ms: float = 0.0  # the windows' detector runs (resize included), each in its thread
     window_wall_ms: float = 0.0
+    planning_cpu_ms: float = 0.0  # hints, targets, plan, merge (this thread)
     partial_updates: int = 0  # frames without the wide pass on which the tracker updated from windows
+
+    @property
+    def spent_share(self) -> float | None:
+        """The stage's CPU (planning + windows) over the wide passes' credited cost."""
+        return (self.window_cpu_ms + self.planning_cpu_ms) / self.wide_cost_ms if self.wide_cost_ms else None
 
 
 def _predicted(part: BoxKalman | None, t: float, homography: np.ndarray | None
@@ -109,7 +123,7 @@ class FoveateStage:
     when there is no foveator or the frame is no larger than the wide pass's input (``enabled = "auto"``)."""
 
     name = "foveate"
-    reads = frozenset({"frame", "wide_faces", "bodies", "image_motion", "view_jumped", "run_faces"})
+    reads = frozenset({"frame", "wide_faces", "wide_cpu_ms", "bodies", "image_motion", "view_jumped", "run_faces"})
     writes = frozenset({"faces", "faces_observed", "foveation"})
 
     def __init__(self, foveator: Foveator | None, tracker: Tracker, policy: IdentityPolicy,
@@ -120,6 +134,7 @@ class FoveateStage:
         self.config = foveator.config if foveator is not None else FoveationConfig(enabled=False)
         self.budget = WindowBudget(self.config.budget_share, self.config.budget_ms)
         self.stats = FoveationStats()
+        self.wide_cpu_ms: float | None = None  # running mean of the wide face pass's measured CPU time
 
     def active(self, width: int, height: int) -> bool:
         """Whether windows run on a frame of this size."""
@@ -134,14 +149,11 @@ class FoveateStage:
         if not self.active(w, h):
             return
         assert self.foveator is not None
+        c0 = time.thread_time()
         self.stats.frames += 1
         wide_scale = max(1.0, max(w, h) / self.wide_side)
         if state.run_faces:
-            wide_size = (round(w / wide_scale), round(h / wide_scale))
-            predicted = self.foveator.predicted_ms(wide_size)
-            self.budget.wide_pass(predicted)
-            self.stats.wide_passes += 1
-            self.stats.wide_predicted_ms += predicted
+            self._credit(state.wide_cpu_ms, self.foveator.predicted_ms((round(w / wide_scale), round(h / wide_scale))))
         motion = state.image_motion @ self.motion.matrix
         hints = [] if state.view_jumped else self._hints(state.t, None if np.allclose(motion, np.eye(3)) else motion)
         targets = self._targets(state, hints, wide_scale)
@@ -151,24 +163,40 @@ class FoveateStage:
             seen = {t.track_id for t in targets if t.track_id is not None and seen_by(t, crops, self.config)}
             if not tentative <= seen:
                 crops = []  # an update without them would drop the tentative tracks not looked at
-        if not crops:
-            return
-        found, ms, cpu_ms = self.foveator.detect(state.frame.image, crops,
-                                                 self.workers.split if len(crops) >= SPLIT_FROM else None)
-        wide = state.wide_faces if state.run_faces else Detections.empty(num_keypoints=5)
-        faces = merge_wide_and_foveal(wide, found, self.config.merge_iou)
-        state.faces, state.faces_observed = faces, True
-        state.foveation = FoveationResult(faces, crops, found, ms, len(targets), cpu_ms)
-        spent = sum(c.cost_ms for c in crops)
-        self.budget.spend(spent)
+        cpu_ms = ms = 0.0
+        c1 = c2 = time.thread_time()
+        if crops:
+            found, ms, cpu_ms = self.foveator.detect(state.frame.image, crops,
+                                                     self.workers.split if len(crops) >= SPLIT_FROM else None)
+            c2 = time.thread_time()
+            wide = state.wide_faces if state.run_faces else Detections.empty(num_keypoints=5)
+            faces = merge_wide_and_foveal(wide, found, self.config.merge_iou)
+            state.faces, state.faces_observed = faces, True
+            state.foveation = FoveationResult(faces, crops, found, ms, len(targets), cpu_ms)
+        planning = 1000.0 * (c1 - c0 + time.thread_time() - c2)
+        self.budget.spend(planning + cpu_ms)
         s = self.stats
-        s.frames_with_windows += 1
-        s.windows += len(crops)
-        s.targets += len(targets)
-        s.window_predicted_ms += spent
-        s.window_cpu_ms += cpu_ms
-        s.window_wall_ms += ms
-        s.partial_updates += not state.run_faces
+        s.planning_cpu_ms += planning
+        if crops:
+            s.frames_with_windows += 1
+            s.windows += len(crops)
+            s.targets += len(targets)
+            s.window_predicted_ms += sum(c.cost_ms for c in crops)
+            s.window_cpu_ms += cpu_ms
+            s.window_wall_ms += ms
+            s.partial_updates += not state.run_faces
+
+    def _credit(self, measured_ms: float | None, predicted_ms: float) -> None:
+        """A wide face pass ran: the account gets its share of the pass's CPU time (the running mean of the
+        measured ones; the cost model's prediction until one is measured)."""
+        if measured_ms is not None:
+            self.wide_cpu_ms = measured_ms if self.wide_cpu_ms is None else \
+                self.wide_cpu_ms + WIDE_MEAN_WEIGHT * (measured_ms - self.wide_cpu_ms)
+        cost = self.wide_cpu_ms if self.wide_cpu_ms is not None else predicted_ms
+        self.budget.wide_pass(cost)
+        self.stats.wide_passes += 1
+        self.stats.wide_cost_ms += cost
+        self.stats.wide_predicted_ms += predicted_ms
 
     def _hints(self, t: float, homography: np.ndarray | None) -> list[TrackHint]:
         """Every active track seen within ``HINT_MAX_AGE_S``: predicted face and body boxes, identified or not."""
