@@ -99,7 +99,7 @@ def print_report(report: dict, console: Console | None = None) -> None:
     if "native" in report:
         _print_native(c, report["native"])
     if "range" in report:
-        from peoplelens.bench.range import print_table
+        from peoplelens.bench.range_report import print_table
 
         c.print("[bold]range scenes[/] (today's pipeline on 640-px frames vs the product on native frames)")
         print_table(report["range"], echo=lambda line: c.print(line, markup=False, highlight=False))

@@ -19,8 +19,10 @@ sequence fed frame by frame (``pipeline.reset()`` between scenes). Per scene, fr
 The pedestrian clip (``royal_opera_pedestrians_1080p25.mp4``, native 1920x1080): face recall against its hand-checked
 boxes (9 frames, IoU >= 0.3, one-to-one), time per frame (median and p95 wall ms, mean CPU ms of the process, the
 rate the mean wall time gives, with and without decoding) and each stage's mean ms (``ProcessResult.timings``).
-**Windows**: the foveal windows' time against the wide face pass's in the same frames: stage wall time
-(``foveate`` over ``detect_faces``), and the cost model's prediction (what the budget spends; windows' CPU ms too).
+**Windows**: the foveal windows' time against the wide face pass's in the same frames: the foveate stage's CPU
+time over the wide passes' (what its budget account counts), stage wall time (``foveate`` over ``detect_faces``),
+and, on the clip, CPU ms a frame of every stage measured serially (:func:`stage_cpu`). Figures and the table are
+in :mod:`peoplelens.bench.range_report`.
 Arms: ``today-640`` = frames shrunk to 640 px first (as ``peoplelens bench`` replays); ``today`` = native frames,
 foveation off (the wide pass only: the face detector sees them at 640 px); ``foveated`` = native frames with the
 product's defaults (foveal windows, the body detector's gaze tile). **Goals** per arm: named >= 95 % (adult) and
@@ -42,6 +44,7 @@ import click
 import cv2
 import numpy as np
 
+from peoplelens.bench.range_report import goals, print_table, summarise, windows_share
 from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, SceneError, SceneSpec, load_faces
 from peoplelens.core.state import IdentityState, Sound
 from peoplelens.core.types import Frame, box_iou
@@ -126,24 +129,6 @@ def _fovea_totals(pipeline) -> dict[str, float]:
     except KeyError:
         return {}
     return dict(vars(stats))
-
-
-def windows_share(before: dict, after: dict, stage_ms: dict[str, list[float]]) -> dict:
-    """The windows against the wide face pass over a run: the foveate stage's CPU time (windows + planning) over the
-    wide passes' (what the budget account counts), the cost model's prediction, and the stages' wall times."""
-    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
-    frames = max(1, len(stage_ms.get("foveate", [])))
-    wide_ms, fovea_ms = sum(stage_ms.get("detect_faces", [])), sum(stage_ms.get("foveate", []))
-    spent = d.get("window_cpu_ms", 0.0) + d.get("planning_cpu_ms", 0.0)
-    return {"windows": int(d.get("windows", 0)), "frames_with_windows": int(d.get("frames_with_windows", 0)),
-            "partial_updates": int(d.get("partial_updates", 0)),
-            "windows_per_frame": d.get("windows", 0) / frames,
-            "cpu_share": spent / d["wide_cost_ms"] if d.get("wide_cost_ms") else None,
-            "predicted_share": (d["window_predicted_ms"] / d["wide_predicted_ms"]) if d.get("wide_predicted_ms")
-            else None,
-            "stage_time_share": fovea_ms / wide_ms if wide_ms else None,
-            "window_cpu_ms_per_frame": d.get("window_cpu_ms", 0.0) / frames,
-            "planning_cpu_ms_per_frame": d.get("planning_cpu_ms", 0.0) / frames}
 
 
 def run_scenes(pipeline, arm: Arm, scenes: RangeScenes, specs: list[SceneSpec], say=print,
@@ -254,86 +239,6 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
             "fps_with_decode": len(wall) / (sum(wall) + sum(decode)) if wall else None,
             "stage_ms_mean": {k: float(np.mean(v)) for k, v in stages.items()},
             "windows": windows_share(before, _fovea_totals(pipeline), stages)}
-
-
-def summarise(rows: list[dict]) -> list[dict]:
-    """Per scale and distance: shares of scenes, median distance errors."""
-    out = []
-    for scale in SCALES:
-        for d in sorted({r["distance_m"] for r in rows}):
-            cell = [r for r in rows if r["scale"] == scale and r["distance_m"] == d]
-            if not cell:
-                continue
-            errs = [r["distance_err"] for r in cell if r["distance_err"] is not None]
-            nears = [r["near_err"] for r in cell if r["near_err"] is not None]
-            out.append({"scale": scale, "distance_m": d, "scenes": len(cell),
-                        **{k: float(np.mean([r[k] for r in cell])) for k in
-                           ("tracked", "bump", "face", "named", "known", "wrong")},
-                        "distance_err_median": float(np.median(errs)) if errs else None,
-                        "near_err_median": float(np.median(nears)) if nears else None})
-    return out
-
-
-def _pct(v: float | None) -> str:
-    return "   -" if v is None else f"{100 * v:4.0f}"
-
-
-def goals(bands: list[dict], rows: list[dict], windows: dict) -> dict:
-    """The issue's goals for one arm (module docstring); None where the run has no scenes for a goal."""
-    def share(scale: str, key: str, near: bool) -> float | None:
-        cell = [r for r in rows if r["scale"] == scale and (r["distance_m"] <= 4.0 if near else r["distance_m"] == 10)]
-        return float(np.mean([r[key] for r in cell])) if cell else None
-
-    named_adult, named_child = share("adult", "named", True), share("child", "named", True)
-    bumps = [b for scale in SCALES if (b := share(scale, "bump", False)) is not None]
-    share = windows.get("cpu_share")
-    return {"named_within_4m_adult": named_adult, "named_within_4m_child": named_child,
-            "bumped_at_10m": min(bumps) if bumps else None, "wrong_name_scenes": sum(bool(r["wrong"]) for r in rows),
-            "met": {"named_adult_95": named_adult is not None and named_adult >= 0.95,
-                    "named_child_90": named_child is not None and named_child >= 0.90,
-                    "no_wrong_name": not any(r["wrong"] for r in rows),
-                    "bumped_at_10m_90": bool(bumps) and min(bumps) >= 0.90,
-                    "windows_at_most_30pct": share is None or share <= 0.30}}
-
-
-def print_table(report: dict, echo=print) -> None:
-    """The per-distance table, arms side by side (two arms fit 80 columns), then the clip and the goals."""
-    arms = list(report["arms"])
-    if not arms:
-        return
-    bands = {a: report["arms"][a]["bands"] for a in arms}
-    cols = ("tracked", "bump", "face", "named", "wrong", "distance_err_median")
-    echo("% of scenes tracked (trk), bumped, faces found (% of frames), named (spoken), with a wrong")
-    echo("name (wrng), and the median distance error (derr %), per distance (m) and scale")
-    echo("         |" + "|".join(f" {a[:28]:28} " for a in arms))
-    echo("scale  m |" + "|".join("  trk bump face name wrng derr " for _ in arms))
-    for i, row in enumerate(bands[arms[0]]):
-        cells = ["  " + " ".join(_pct(bands[a][i][c]) for c in cols) + " " for a in arms]
-        echo(f"{row['scale'][:5]:5} {row['distance_m']:2g} |" + "|".join(cells))
-    for a in arms:
-        entry = report["arms"][a]
-        w, g = entry["windows"], entry["goals"]
-        share = "-" if w["cpu_share"] is None else f"{100 * w['cpu_share']:.0f} % CPU"
-        stage = "" if w["stage_time_share"] is None else f", {100 * w['stage_time_share']:.0f} % stage time"
-        echo(f"{a}: scenes {entry['ms_per_frame_scenes']:.0f} ms/frame (median), CPU "
-             f"{entry['cpu_ms_per_frame_scenes']:.0f} ms/frame; windows {w['windows_per_frame']:.1f}/frame, "
-             f"{share}{stage} of the wide face pass")
-        echo(f"  goals: named within 4 m adult {_pct(g['named_within_4m_adult']).strip()} % (>= 95), child "
-             f"{_pct(g['named_within_4m_child']).strip()} % (>= 90); bumped at 10 m {_pct(g['bumped_at_10m']).strip()}"
-             f" % (>= 90); scenes with a wrong name {g['wrong_name_scenes']} (0)")
-        c = entry.get("clip")
-        if c:
-            cw = c["windows"]
-            echo(f"  pedestrian clip: face recall {_pct(c['face_recall']).strip()} % of {c['faces']}, "
-                 f"{c['ms_per_frame']:.0f} ms/frame median, p95 {c['p95_ms_per_frame']:.0f} ({c['fps']:.1f} fps, "
-                 f"{c['fps_with_decode']:.1f} with decode), CPU {c['cpu_ms_per_frame']:.0f} ms/frame; windows "
-                 f"{cw['windows_per_frame']:.1f}/frame, {_pct(cw['cpu_share']).strip()} % CPU, "
-                 f"{_pct(cw['stage_time_share']).strip()} % stage time of the wide face pass")
-            cs = c["cpu_by_stage"]
-            top = sorted(cs["cpu_ms_per_frame"].items(), key=lambda kv: -kv[1])[:6]
-            echo(f"  clip CPU by stage (serial, {cs['frames']} frames): {cs['total_cpu_ms_per_frame']:.1f} ms/frame; "
-                 + ", ".join(f"{k} {v:.1f}" for k, v in top) + "; windows / wide face pass "
-                 + f"{_pct(cs['windows_over_wide_face_pass']).strip()} % of CPU")
 
 
 def _merged(config: dict, overrides: dict) -> dict:
