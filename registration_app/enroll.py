@@ -219,6 +219,7 @@ def assess_photo(
     fb = PhotoFeedback(ok=False, face_found=True, n_faces=len(faces))
     if len(faces) > 1 and faces.areas[order[1]] >= options.second_face_ratio * faces.areas[main]:
         fb.messages.append(f"{len(faces)} faces of similar size: only the person to enrol should be in the photo")
+    assert faces.keypoints is not None  # the face detectors always give 5 keypoints
     kps = faces.keypoints[main]
     fb.face_px = float(faces.widths[main])
     fb.big_enough = fb.face_px >= options.min_face_px

@@ -67,6 +67,8 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
     tmp = tempfile.TemporaryDirectory(prefix="peoplelens-replay-")
     result = EnrolledPeople(PeopleStore.open(Path(tmp.name) / "people.db"), _tmp=tmp)
     t0 = time.perf_counter()
+    store = result.store
+    assert store is not None
     try:
         analyzer = default_analyzer()
         for person in people:
@@ -74,7 +76,7 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
             if not photos:
                 result.skipped[person.name] = "no photos"
                 continue
-            report = enroll_photos(result.store, person.name, photos, analyzer=analyzer, speak=False)
+            report = enroll_photos(store, person.name, photos, analyzer=analyzer, speak=False)
             if report.enrolled:
                 result.enrolled.append(person.name)
                 result.name_map[report.record.name if report.record else person.name] = person.name
