@@ -136,8 +136,9 @@ def import_(directory: str) -> None:
 
 #: extra -> the modules it installs (for `doctor`)
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "audio": ("sounddevice", "openal"), "web": ("fastapi", "uvicorn"), "report": ("matplotlib", "motmetrics"),
-    "ray": ("ray",), "baseline": ("insightface",), "gpu": (),
+    "audio": ("sounddevice", "openal"), "web": ("fastapi", "uvicorn", "segno"),
+    "report": ("matplotlib", "motmetrics"), "ray": ("ray",), "baseline": ("insightface",),
+    "eval": ("trackers", "motmetrics"), "gpu": (),
 }
 
 
