@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import zmq
 
+from peoplelens.core.state import HeadOrientation
 from peoplelens.lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
 from peoplelens.lens.runtime.errors import MessageError
 from peoplelens.lens.runtime.lifecycle import emit_report, running
@@ -34,6 +35,7 @@ from peoplelens.lens.runtime.transport import (
     close_all,
     device_sockets,
     drain,
+    events_subscriber,
     seen_publisher,
     send_nowait,
 )
@@ -76,11 +78,12 @@ class DeviceStage:
         self.ctx = zmq.Context()
         self.socks = device_sockets(self.ctx, opts.connect)
         self.seen_sock = seen_publisher(self.ctx, opts.seen_bind) if opts.seen_bind else None
+        self.poller = zmq.Poller()
         self.output = OutputStage(sink, SeenPublisher(self.seen_sock, stats), stats, opts.events_path)
         self.events_seq = SeqTracker(opts.max_peers, opts.peer_ttl_s)
         self.phone_sessions: PeerTable[int] = PeerTable(opts.max_peers, opts.peer_ttl_s)  # session -> events played
         self.last_phone_beat: float | None = None
-        self.latest_head = None
+        self.latest_head: HeadOrientation | None = None
         self.heartbeat_seq = 0
 
     def _send_frame(self, frame: CapturedFrame) -> None:
@@ -131,7 +134,16 @@ class DeviceStage:
             emit_report("device: phone lost (no heartbeat); frames wait for it to come back")
             self.stats.count("device", "phone_lost")
             self.last_phone_beat = None
+            self._resubscribe()
         self._sessions_report()
+
+    def _resubscribe(self) -> None:
+        """A new connection to the phone's events channel (ZeroMQ never reconnects one it dropped for an oversized
+        message; after a plain phone restart this costs nothing)."""
+        self.poller.unregister(self.socks["events"])
+        self.socks["events"].close(0)
+        self.socks["events"] = events_subscriber(self.ctx, self.opts.connect)
+        self.poller.register(self.socks["events"], zmq.POLLIN)
 
     def _sessions_report(self) -> None:
         table = self.phone_sessions
@@ -143,8 +155,7 @@ class DeviceStage:
         capture = threading.Thread(target=capture_loop, name="capture", daemon=True,
                                    args=(self.source, self._send_frame, stop, self.stats, self.opts.realtime, self.imu))
         capture.start()
-        poller = zmq.Poller()
-        poller.register(self.socks["events"], zmq.POLLIN)
+        self.poller.register(self.socks["events"], zmq.POLLIN)
         next_beat = time.monotonic()
         deadline = time.monotonic() + self.opts.duration_s if self.opts.duration_s > 0 else None
         ended_at: float | None = None
@@ -159,7 +170,7 @@ class DeviceStage:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + self.opts.heartbeat_s
-            if dict(poller.poll(timeout=50)):
+            if dict(self.poller.poll(timeout=50)):
                 for msg in drain(self.socks["events"], self.stats, "audio"):
                     self._on_message(msg)
         stop.set()

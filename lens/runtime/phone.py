@@ -149,9 +149,11 @@ class PhoneStage:
                 next_beat = now + self.opts.heartbeat_s
             for msg in drain(self.socks["control"], self.stats, "control"):
                 self._on_control(msg)
-            msg = self.intake.get(timeout=0.05)
-            if msg is not None:
-                self._on_frame(msg)
+            frame = self.intake.get(timeout=0.05)
+            if frame is not None:
+                self._on_frame(frame)
+        for msg in drain(self.socks["control"], self.stats, "control"):  # what arrived before the stop is counted
+            self._on_control(msg)
         self._sessions_report()
         self.stats.info["device_sessions"] = [session for session, _ in self.device_sessions.items()]
 

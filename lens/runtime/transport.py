@@ -108,13 +108,20 @@ def device_sockets(ctx: zmq.Context, base: str) -> dict[str, zmq.Socket]:
     try:
         socks["frames"] = _connect(_socket(ctx, zmq.PUSH, SNDHWM=1, CONFLATE=1, IMMEDIATE=1), eps["frames"])
         socks["control"] = _connect(_socket(ctx, zmq.PUSH, SNDHWM=100, IMMEDIATE=1), eps["control"])
-        sub = _socket(ctx, zmq.SUB, RCVHWM=1000, MAXMSGSIZE=max_message_bytes("events", "heartbeat"))
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        socks["events"] = _connect(sub, eps["events"])
+        socks["events"] = events_subscriber(ctx, base)
     except RuntimeStageError:
         close_all(socks)
         raise
     return socks
+
+
+def events_subscriber(ctx: zmq.Context, base: str) -> zmq.Socket:
+    """The device's SUB on the phone's events channel. A message over ``MAXMSGSIZE`` makes ZeroMQ drop the
+    connection for good on this (connecting) side, so the device makes a new one when the phone's heartbeats stop
+    (:meth:`~peoplelens.lens.runtime.device.DeviceStage` does, after ``phone_timeout_s``)."""
+    sub = _socket(ctx, zmq.SUB, RCVHWM=1000, MAXMSGSIZE=max_message_bytes("events", "heartbeat"))
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    return _connect(sub, channel_endpoints(base)["events"])
 
 
 def seen_publisher(ctx: zmq.Context, endpoint: str) -> zmq.Socket:

@@ -106,9 +106,13 @@ class WorldFrame:
         """The costly, people-independent half of :meth:`update` (background corner tracking) when the frame at
         ``t`` needs the video's rotation (no IMU sample covers it); None otherwise. Safe to run on another
         thread while the frame's people are detected; pass the result to :meth:`update` as ``prepared``."""
-        if self.visual is None or bgr is None or self.imu_covers(t):
+        if self.visual is None or bgr is None or (self.imu_covers(t) and not self._handover_pending()):
             return None
         return self.visual.track(bgr)
+
+    def _handover_pending(self) -> bool:
+        """Whether the IMU, if it covers the next frame, takes over from another source (or a jump) there."""
+        return self._frames > 0 and (self._reanchor or self.head.source != "imu")
 
     def update(self, bgr: np.ndarray | None, t: float, person_boxes: np.ndarray | None = None,
                prepared: TrackedCorners | None = None) -> HeadOrientation:
@@ -120,10 +124,19 @@ class WorldFrame:
         dt = step if 0.0 < step <= 1.0 else 0.0
         was_on_imu = self.head.source == "imu"
         if self.imu is not None and self.imu_covers(t):
-            head = self._imu_head(t, was_on_imu, dt)
+            continuing = self.head
+            if self._handover_pending() and self.visual is not None and bgr is not None:
+                # where the video's rotation puts this frame: the IMU takes over from there
+                tracked = prepared if prepared is not None else self.visual.track(bgr)
+                seen = self.visual.finish(tracked, person_boxes, t)
+                continuing = seen if self.visual.last_motion.ok else continuing
+            head = self._imu_head(t, was_on_imu, dt, continuing)
             self.health.imu_s += dt
-            if self.visual is not None:
-                self.visual.reset(head.yaw_deg, head.pitch_deg, head.roll_deg)  # resume from here if the IMU stops
+            if self.visual is not None:  # resume from here if the IMU stops
+                if bgr is not None:
+                    self.visual.anchor(bgr, person_boxes, head.yaw_deg, head.pitch_deg, head.roll_deg)
+                else:
+                    self.visual.reset(head.yaw_deg, head.pitch_deg, head.roll_deg)
         else:
             if was_on_imu:
                 self.health.imu_fallbacks += 1
@@ -148,12 +161,13 @@ class WorldFrame:
         self._last_t = t
         return head
 
-    def _imu_head(self, t: float, was_on_imu: bool, dt: float) -> HeadOrientation:
-        """The IMU's orientation at ``t`` in the world frame (re-anchored at a hand-over: the heading continues)."""
+    def _imu_head(self, t: float, was_on_imu: bool, dt: float, continuing: HeadOrientation) -> HeadOrientation:
+        """The IMU's orientation at ``t`` in the world frame; at a hand-over re-anchored so the heading continues
+        from ``continuing`` (the video's estimate for this frame, or the last frame's heading)."""
         assert self.imu is not None
         raw = self.imu.at(t)
         if self._frames > 0 and (self._reanchor or not was_on_imu):
-            self.yaw_offset_deg = wrap_deg(self.head.yaw_deg - raw.yaw_deg)
+            self.yaw_offset_deg = wrap_deg(continuing.yaw_deg - raw.yaw_deg)
             self.health.imu_resumes += not was_on_imu
             if self._reference_jumped:
                 self._target_offset_deg = self.yaw_offset_deg

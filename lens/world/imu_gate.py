@@ -29,9 +29,10 @@ MAX_ANGLE_DEG = 3600.0  # an unwrapped yaw or roll may exceed +-180, not this
 class ImuConfig:
     """``[imu]`` config section: how live IMU samples are checked and when the video's rotation takes over."""
 
-    #: a frame farther than this from the IMU's samples is not covered by the IMU: the video's own rotation is used
-    #: (a stalled or slow IMU) until samples cover the frames again
-    stale_s: Annotated[float, Meta(gt=0.0, le=5.0)] = 0.25
+    #: a frame farther than this from the IMU's samples is not covered by the IMU: the video's own rotation takes
+    #: over (a stalled or slow IMU) until samples cover the frames again. It allows a live sample some latency
+    #: behind its frame; holding a sample longer would freeze the world while the head turns (1.5 deg at 30 deg/s)
+    stale_s: Annotated[float, Meta(gt=0.0, le=5.0)] = 0.05
     #: a live sample stamped farther than this from its frame's time is refused (a jumped clock, a stale reading)
     max_skew_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 1.0
     #: faster than this (deg/s, plus ``jump_slack_deg``) is no head turn but a jump of the IMU's reference

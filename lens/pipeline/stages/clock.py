@@ -19,6 +19,8 @@ While frame times behave, the pipeline's time is the frame's own time, unchanged
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass
 
 from peoplelens.lens.pipeline.frame_state import FrameState
@@ -53,7 +55,7 @@ class FrameClock:
     def reset(self) -> None:
         """A new recording: the next frame's time is taken as it is."""
         self.offset = 0.0  # pipeline time = frame time + offset
-        self.period_s = _DEFAULT_PERIOD_S  # a running estimate of the frame period
+        self._steps: deque[float] = deque(maxlen=9)  # recent frame periods
         self._last_raw: float | None = None
         self._last_t: float | None = None
 
@@ -79,9 +81,14 @@ class FrameClock:
                 self.health.held += 1
                 t = self._last_t
             elif dt > 0:
-                self.period_s += 0.1 * (min(max(dt, 1e-3), 0.5) - self.period_s)
+                self._steps.append(min(max(dt, 1e-3), 0.5))
         self._last_raw, self._last_t = raw, t
         return t, jumped
+
+    @property
+    def period_s(self) -> float:
+        """The frame period: the median of the recent steps forward (1/30 s before there are any)."""
+        return statistics.median(self._steps) if self._steps else _DEFAULT_PERIOD_S
 
 
 class ClockStage:
