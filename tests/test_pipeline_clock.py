@@ -1,8 +1,11 @@
 """Frame clocks that jump: the pipeline's clock never runs backwards or leaps (Hypothesis over any frame times), and
 the real pipeline on a real clip survives a frame stamped t = 1e9 and a clip looping back to 0 - every frame is
-processed, and the frames after each jump still give tracks and events."""
+processed, and the frames after each jump still give tracks and events. Also the real pipeline given a stuck or a
+NaN IMU reading with every frame (what used to fail every later frame)."""
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -10,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from peoplelens.core.state import HeadOrientation
 from peoplelens.core.types import Frame
 from peoplelens.lens.pipeline import build_system
 from peoplelens.lens.pipeline.stages.clock import FrameClock
@@ -70,3 +74,23 @@ def test_the_real_pipeline_survives_a_damaged_stamp_and_a_loop(clip) -> None:
     for start, end in ((61, 78), (78, len(raws))):  # after each jump the face is tracked again and heard
         assert sum(bool(r.tracks) for r in results[start:end]) >= (end - start) - 12, (start, end)
         assert any(r.events for r in results[start:end]), (start, end)
+
+
+@pytest.mark.parametrize("head", [HeadOrientation(10.0, 0.0, 0.0, 0.0), HeadOrientation(math.nan, 0.0, 0.0, 0.0)],
+                         ids=["stuck", "nan"])
+def test_the_real_pipeline_survives_an_imu_reading_given_again_and_again(clip, head) -> None:
+    system = build_system({})
+    try:
+        results = [system.process(Frame(image, i / 25, i), head) for i, image in enumerate(clip[:50])]
+        world = system.health()["world"]
+    finally:
+        system.close()
+    assert sum(bool(r.tracks) for r in results) >= 40 and any(r.events for r in results)
+    if math.isnan(head.yaw_deg):
+        assert world["imu_rejected_non_finite"] == 50 and world["imu_samples"] == 0
+        assert all(r.head.source == "visual" for r in results[1:])
+    else:  # the one reading is used while it is fresh, then the video's rotation takes over from it
+        assert world["imu_samples"] == 1 and world["imu_fallbacks"] == 1
+        assert world["imu_repeats"] + world["imu_rejected_skew"] == 49
+        assert [r.head.source for r in results[:3]] == ["imu", "imu", "visual"]
+        assert all(abs(r.head.yaw_deg - 10.0) < 2.0 for r in results)  # a still camera: the heading stays

@@ -29,6 +29,8 @@ from peoplelens.lens.runtime.transport import SEEN_TOPIC, send_nowait
 
 log = logging.getLogger(__name__)
 
+MAX_PLAUSIBLE_AGE_S = 60.0  # an event's frame older than this (or from the future) is not a latency sample
+
 #: (field, lowest, highest) an event must meet to be played (the wire schema's ranges)
 _RANGES = (("azimuth_deg", -360.0, 360.0), ("elevation_deg", -180.0, 180.0), ("distance_m", 0.0, 1000.0),
            ("pitch_semitones", -48.0, 48.0))
@@ -182,7 +184,10 @@ class OutputStage:
             if self.events_log is not None:
                 self.events_log.log(event, frame_index=frame_index, latency_s=age)
             self.stats.count("audio", "events")
-            self.stats.observe_s("end_to_end", age)
+            if 0.0 <= age <= MAX_PLAUSIBLE_AGE_S:
+                self.stats.observe_s("end_to_end", age)
+            else:  # a capture time from another clock (or a forged one) must not spoil the percentiles
+                self.stats.count("audio", "latency_outliers")
         for signal in seen:
             self.seen.publish(signal, t_capture)
 
