@@ -47,6 +47,12 @@ class PipelineConfig:
     #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
     #: that run the body detector beside it, a one-thread session of the same model runs instead
     face_detector_threads: Annotated[int, Meta(ge=1, le=16)] = 2
+    #: frame clock: a step forward up to this long is time that really passed (a stalled camera, a network outage);
+    #: a longer leap (a damaged stamp such as t = 1e9) starts a new epoch: a cut, the timers keep their place
+    clock_max_gap_s: Annotated[float, Meta(gt=0.0, le=3600.0)] = 30.0
+    #: a step back up to this long is jitter (the time is held); a longer one (a camera restart, a looping video)
+    #: starts a new epoch
+    clock_max_backstep_s: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.1
 
 
 def face_detector_options(config: dict[str, Any], models: ModelSet | None = None) -> FaceDetectorOptions:

@@ -37,6 +37,9 @@ class FrameState:
 
     frame: Frame
     head_sample: HeadOrientation | None = None  # the live IMU orientation given with the frame, if any
+    # clock: the pipeline's time for this frame (the frame's own time unless its clock jumped; see stages.clock)
+    clock_t: float | None = None
+    clock_jumped: bool = False  # the frame's clock jumped: a new epoch (a cut for the tracker, the IMU resynchronised)
     # schedule: what runs on this frame
     intrinsics: CameraIntrinsics | None = None
     run_faces: bool = False  # the face detector (and everything that needs a fresh face) runs on this frame
@@ -73,8 +76,9 @@ class FrameState:
 
     @property
     def t(self) -> float:
-        """The frame's capture time (seconds)."""
-        return self.frame.timestamp
+        """The frame's time on the pipeline's clock (seconds): its capture time, resynchronised by the clock stage
+        when the frame clock jumped (never backwards, never a leap); the frame's own stamp before that stage."""
+        return self.clock_t if self.clock_t is not None else self.frame.timestamp
 
     def result(self) -> ProcessResult:
         """What this frame produced, for the runtime, the replay harness and the benchmark."""

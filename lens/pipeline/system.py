@@ -5,7 +5,7 @@
 ``process(frame, head) -> ProcessResult`` once per frame, ``reset()`` between recordings, ``reload_people()``
 after an enrolment, ``close()`` at the end. A frame's path through it::
 
-    schedule -> detect_faces | detect_people | motion -> world -> face_quality -> track -> embed -> identify
+    clock -> schedule -> detect_faces | detect_people | motion -> world -> face_quality -> track -> embed -> identify
              -> face_attributes -> place -> people_map -> experiences
 
 Every stage is timed by the runner (``ProcessResult.timings``, seconds per stage; stages in one parallel step
@@ -34,6 +34,7 @@ from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_option
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
+from peoplelens.lens.pipeline.stages.clock import ClockStage, FrameClock
 from peoplelens.lens.pipeline.stages.detect import DetectFacesStage, DetectPeopleStage, FaceQualityStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
 from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
@@ -41,7 +42,7 @@ from peoplelens.lens.pipeline.stages.place import PlaceStage
 from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
 from peoplelens.lens.pipeline.stages.track import TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
-from peoplelens.lens.world import ImuTrack, VisualRotationConfig
+from peoplelens.lens.world import ImuConfig, ImuTrack, VisualRotationConfig
 from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
 from peoplelens.models.face_detector import create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
@@ -56,10 +57,23 @@ class LensSystem:
     """Frames in, People Map + audio events out (build with :func:`build_system`)."""
 
     def __init__(self, runner: StageRunner, policy: IdentityPolicy, people_map: PeopleMap,
-                 experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any]) -> None:
+                 experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any],
+                 clock: FrameClock | None = None, world: WorldModel | None = None) -> None:
         self.runner, self.policy, self.people_map, self.experiences = runner, policy, people_map, experiences
         self.config = config
         self.models = models  # the loaded model wrappers by role (for reports: sessions, providers, threads)
+        self.clock, self.world = clock, world
+
+    def health(self) -> dict[str, dict[str, float]]:
+        """What the frame clock and the world frame have coped with since the system was built: ``clock`` (epochs,
+        jumps back / forward, held jitter) and ``world`` (IMU samples accepted / refused by reason, IMU fall-backs
+        to the video's rotation and hand-overs back, seconds on each source). The runtime adds them to its stats."""
+        out: dict[str, dict[str, float]] = {}
+        if self.clock is not None:
+            out["clock"] = self.clock.health.as_counters()
+        if self.world is not None:
+            out["world"] = self.world.health.as_counters()
+        return out
 
     def sessions(self) -> dict[str, Any]:
         """The ONNX Runtime session of each model, by role."""
@@ -168,11 +182,14 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                                      reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)
     policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
                             min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))
-    world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig))
+    world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig),
+                       section(config, "imu", ImuConfig))
+    clock = FrameClock(pc.clock_max_gap_s, pc.clock_max_backstep_s)
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
     steps: list[Stage | Parallel] = [
+        ClockStage(clock),
         ScheduleStage(DetectionSchedule(pc.faces_every, pc.people_every),
                       camera if camera is not None else section(config, "camera", CameraConfig),
                       person_detector is not None),
@@ -203,4 +220,4 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         models["person_detector"] = person_detector
     if estimator is not None and estimator.head_pose is not None:
         models["head_pose"] = estimator.head_pose
-    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)
+    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models, clock, world)
