@@ -113,11 +113,21 @@ class TrackIdentity:
     withheld: bool = False  # another face in view this frame holds the name or is as likely to be that person
     contrary: int = 0  # consecutive contradicting good frames
     lost_frames: int = 0  # consecutive frames in which another face in view kept the name from this one
-    qualities: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) per good frame, oldest first
-    scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (n, K) best cosine per name
-    normalised: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (n, K) cosine - cohort level
+    quality_history: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n,) per good frame, oldest first
+    score_history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (n, K) best cosine per name
+    normalised_history: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (n, K) cosine - level
     last_embedding: np.ndarray | None = field(default=None, repr=False)
     recent: deque = field(default_factory=lambda: deque(maxlen=3), repr=False)  # the last good faces' vectors
+
+    @property
+    def qualities(self) -> list[float]:
+        """Quality of each good frame kept, oldest first."""
+        return self.quality_history.tolist()
+
+    @property
+    def scores(self) -> list[np.ndarray]:
+        """Best cosine per name (K,) of each good frame kept, oldest first."""
+        return list(self.score_history)
 
     @property
     def reported_state(self) -> IdentityState:
@@ -145,24 +155,24 @@ class TrackIdentity:
         return w @ s, w @ z
 
     def _window(self, last: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(self.qualities) if last is None else min(last, len(self.qualities))
-        return self.qualities[len(self.qualities) - n:], self.scores[len(self.scores) - n:], \
-            self.normalised[len(self.normalised) - n:]
+        n = len(self.quality_history) if last is None else min(last, len(self.quality_history))
+        start = len(self.quality_history) - n
+        return self.quality_history[start:], self.score_history[start:], self.normalised_history[start:]
 
     def add_evidence(self, quality: float, scores: np.ndarray, normalised: np.ndarray, window: int) -> None:
         """Append one good frame, keeping the last ``window``."""
-        if self.scores.shape[1:] != scores.shape:
+        if self.score_history.shape[1:] != scores.shape:
             self.clear_evidence()
-            self.scores = self.normalised = np.zeros((0, len(scores)))
-        self.qualities = np.append(self.qualities, quality)[-window:]
-        self.scores = np.concatenate([self.scores, scores[None]])[-window:]
-        self.normalised = np.concatenate([self.normalised, normalised[None]])[-window:]
+            self.score_history = self.normalised_history = np.zeros((0, len(scores)))
+        self.quality_history = np.append(self.quality_history, quality)[-window:]
+        self.score_history = np.concatenate([self.score_history, scores[None]])[-window:]
+        self.normalised_history = np.concatenate([self.normalised_history, normalised[None]])[-window:]
 
     def clear_evidence(self, keep_last: int = 0) -> None:
         """Drop all but the last ``keep_last`` good frames."""
-        start = max(0, len(self.qualities) - keep_last)
-        self.qualities, self.scores, self.normalised = (
-            self.qualities[start:], self.scores[start:], self.normalised[start:])
+        start = max(0, len(self.quality_history) - keep_last)
+        self.quality_history = self.quality_history[start:]
+        self.score_history, self.normalised_history = self.score_history[start:], self.normalised_history[start:]
 
 
 class IdentityTracker:
@@ -360,7 +370,7 @@ class IdentityTracker:
         recent = cfg.min_good_frames * 4
         evidence = np.full((len(idents), len(names)), np.nan)
         for i, ident in enumerate(idents):
-            if len(ident.qualities) >= cfg.min_good_frames:
+            if len(ident.quality_history) >= cfg.min_good_frames:
                 evidence[i] = ident.mean_scores(recent)
         claims = np.array([names.index(x.name) if x.state is IdentityState.KNOWN and x.name in names else -1
                            for x in idents])
@@ -379,7 +389,7 @@ class IdentityTracker:
         old = self.get(old_id)
         fresh = self.identities.pop(fresh_id, None)
         if fresh is not None:
-            for q, sc, z in zip(fresh.qualities, fresh.scores, fresh.normalised, strict=True):
+            for q, sc, z in zip(fresh.quality_history, fresh.score_history, fresh.normalised_history, strict=True):
                 old.add_evidence(float(q), sc, z, self.config.window)
                 old.good_frames += 1
             old.faces_seen += fresh.faces_seen
