@@ -261,7 +261,8 @@ class IdentityTracker:
                 continue
             visible.append(tr.track_id)
             if ob.embedding is not None:
-                evidence.append(FaceEvidence(tr.track_id, ob.embedding, float(ob.face_quality)))
+                evidence.append(FaceEvidence(tr.track_id, ob.embedding, float(ob.face_quality),
+                                             float(ob.face_box[2] - ob.face_box[0])))
         out = self.update_frame(t, evidence, visible)
         return {tr.track_id: out.get(tr.track_id, self.get(tr.track_id)) for tr in tracks}
 
