@@ -17,7 +17,7 @@ import numpy as np
 from peoplelens.core.state import AudioEvent, HeadOrientation, PersonState, ProcessResult, SeenSignal, TrackView
 from peoplelens.core.types import Detections, Frame
 from peoplelens.lens.perception.geometry import CameraIntrinsics
-from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
+from peoplelens.lens.perception.identity_policy import AnnouncedIdentity, EmbeddedFace
 from peoplelens.lens.perception.tracking import PersonObservation as Sighting
 from peoplelens.lens.perception.tracking import Track
 from peoplelens.lens.world.people_map import PersonObservation
@@ -62,7 +62,7 @@ class FrameState:
     merges: list[tuple[int, int]] = field(default_factory=list)  # (fresh id, restored id) from re-identification
     removed: list[int] = field(default_factory=list)  # track ids that ended on this frame
     # identity and face attributes (by track id)
-    embeddings: dict[int, np.ndarray] = field(default_factory=dict)  # raw unit embeddings computed now
+    embeddings: dict[int, EmbeddedFace] = field(default_factory=dict)  # faces embedded now (raw unit vectors)
     identities: dict[int, AnnouncedIdentity] = field(default_factory=dict)
     attributes: dict[int, Any] = field(default_factory=dict)  # FaceAttributes of faces seen now or coasting
     # place: camera directions and distances

@@ -199,7 +199,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         WorldStage(world),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
         TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction),
-        EmbedStage(policy, embedder, workers),
+        EmbedStage(policy, embedder, workers, section(config, "face_quality", FaceQualityConfig)),
         IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
     ]
     estimator = None
