@@ -21,6 +21,7 @@ from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions, r
 from peoplelens.models.graph_rewrites import prelu_as_min_mul_add
 from peoplelens.models.images import load_image
 from peoplelens.models.quantize import (
+    RECIPES,
     Recipe,
     calibration_faces,
     calibration_tensors,
@@ -30,7 +31,7 @@ from peoplelens.models.quantize import (
 )
 from peoplelens.models.registry import get_spec
 from peoplelens.models.sessions import SessionConfig, create_session
-from peoplelens.models.variants import ENV_PRECISION, model_path, precision_from_env, variant_files
+from peoplelens.models.variants import ENV_PRECISION, INT8_MODELS, model_path, precision_from_env, variant_files
 
 CPU1 = SessionConfig(providers=("cpu",), intra_op_threads=1)
 
@@ -93,6 +94,11 @@ def test_tiny_graph_quantizes_to_qdq_int8_close_to_float(tmp_path: Path) -> None
     # measured: max error 1.4 % of the output range with this seed (1.3-5 % over other seeds), correlation 0.9996
     assert np.abs(got - ref).max() < 0.05 * (ref.max() - ref.min())
     assert np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.995
+
+
+def test_every_int8_model_has_a_recipe_and_a_wrapper_preprocessing() -> None:
+    assert set(INT8_MODELS) == set(RECIPES)
+    assert {r.calibration for r in RECIPES.values()} == {"frames", "faces"}
 
 
 def test_precision_from_environment(monkeypatch) -> None:
