@@ -9,7 +9,7 @@ Prints, for the int8 variants made by ``peoplelens assets quantize``:
 3. face-detector recall by face width (``bench/detector_range``'s method at 640 px), on the dlib boxes and on the
    hand-checked faces of the held-out pedestrian clip;
 4. person-detector agreement with the float model (agreement, not truth);
-5. the product pipeline (``build_pipeline``, the benchmark's ``run_fast``) on the sample videos with float and with
+5. the product pipeline (``build_system``, the benchmark's ``run_fast``) on the sample videos with float and with
    int8 models, in the same process: time and CPU time per frame, names given, wrong names.
 """
 

@@ -1,5 +1,5 @@
 """The product pipeline with float and with int8 models on the sample videos, in one process (section 5 of
-``python -m peoplelens.bench.evaluate_int8``): ``build_pipeline`` + the benchmark's ``run_fast``, the variants taking
+``python -m peoplelens.bench.evaluate_int8``): ``build_system`` + the benchmark's ``run_fast``, the variants taking
 turns per video (order alternating) so load on a shared machine hits them alike; one enrolled (float) store."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class VariantTotals:
 def run_variants(manager: AssetManager, variants: dict[str, str | None], only: tuple[str, ...] = (),
                  max_frames: int | None = None) -> dict[str, VariantTotals]:
     """Every sample video through the pipeline once per variant (label -> $PEOPLELENS_PRECISION value)."""
-    from peoplelens.lens.pipeline import build_pipeline
+    from peoplelens.lens.pipeline import build_system
 
     videos_dir = manager.path("data/videos/hamilton_short_clip.mp4").parent
     paths = [p for p in find_videos(videos_dir) if not only or any(o in p.name for o in only)]
@@ -80,11 +80,13 @@ def run_variants(manager: AssetManager, variants: dict[str, str | None], only: t
             order = list(variants) if index % 2 == 0 else list(reversed(variants))
             for label in order:
                 with precision_env(variants[label]):
-                    pipeline = build_pipeline({}, store=people.store)
+                    pipeline = build_system({}, people=people.store)
                 c0 = time.process_time()
-                run = run_fast(pipeline, info, max_frames, people.name_map)
+                try:
+                    run = run_fast(pipeline, info, max_frames, people.name_map)
+                finally:
+                    pipeline.close()
                 cpu = time.process_time() - c0
-                del pipeline
                 t = restrict(truth, set(range(run.frames)))
                 score = score_identity(run.named, t.visible, t.recall_frames)
                 tot = totals[label]
