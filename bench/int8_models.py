@@ -20,7 +20,7 @@ from peoplelens.bench.detector_range import face_boxes, place
 from peoplelens.core.types import box_iou
 from peoplelens.models.assets import AssetManager
 from peoplelens.models.evaluate_faces import PairScores, largest_face_embedding, lfw_pair_scores
-from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, ScrfdDetector, create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
 from peoplelens.models.images import load_image
 from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
@@ -66,7 +66,7 @@ def model_latencies(manager: AssetManager, frames: list[np.ndarray], crops: np.n
     """Per model: fp32 and int8 (and, for the embedder, fp32 with the exact PRelu rewrite) on real inputs."""
     out: dict[str, list[Latency]] = {}
     for name in ("det_500m", "det_2.5g"):
-        det = create_face_detector(FaceDetectorOptions(model=name, precision="fp32"), manager, ONE_THREAD)
+        det = ScrfdDetector.from_registry(FaceDetectorOptions(model=name, precision="fp32"), manager, ONE_THREAD)
         feeds = [{det.input_name: det.input_tensor(f)[0]} for f in frames]
         out[name] = _time_sessions(_files(name, manager), feeds, rounds, per_round)
     person = PersonDetector.from_registry(PersonDetectorOptions(precision="fp32", tiles=0), manager, ONE_THREAD)
@@ -149,7 +149,9 @@ def face_path(label: str, detector_precision: str, embedder_precision: str, mana
 
 def pair_verification(pairs_csv: Path, side_a: FacePath, side_b: FacePath, label: str) -> Verification:
     """faces_pairs.csv scored with ``img_a`` through one path and ``img_b`` through another (same path: plain)."""
-    genuine, impostor, skipped = [], [], 0
+    genuine: list[float] = []
+    impostor: list[float] = []
+    skipped = 0
     with open(pairs_csv) as fh:
         for row in csv.DictReader(fh):
             a = side_a.embed_photo(pairs_csv.parent / row["img_a"])
@@ -167,7 +169,8 @@ def lfw_verification(pairs_csv: Path, emb_a: FaceEmbedder, emb_b: FaceEmbedder, 
         return Verification(label, lfw_pair_scores(pairs_csv, emb_a))
     from peoplelens.models.face_embedder import resize_for_embedding
 
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     with open(pairs_csv) as fh:
         for row in csv.DictReader(fh):
             a = emb_a.embed_aligned(resize_for_embedding(load_image(pairs_csv.parent / row["img_a"]))[None])[0]
@@ -247,12 +250,14 @@ def recall_by_width(manager: AssetManager, model: str, widths: tuple[int, ...] =
 
 
 def _dlib_boxes(xml_path: Path, ignored: bool = False) -> dict[str, np.ndarray]:
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for image in ET.parse(xml_path).getroot().iter("image"):
-        boxes = [[int(b.get("left")), int(b.get("top")), int(b.get("left")) + int(b.get("width")),
-                  int(b.get("top")) + int(b.get("height"))] for b in image.iter("box")
-                 if (b.get("ignore") == "1") == ignored]
-        out[image.get("file")] = np.array(boxes, dtype=np.float32).reshape(-1, 4)
+        boxes = []
+        for b in image.iter("box"):
+            if (b.get("ignore") == "1") == ignored:
+                x, y, w, h = (int(b.get(k, "0")) for k in ("left", "top", "width", "height"))
+                boxes.append([x, y, x + w, y + h])
+        out[image.get("file", "")] = np.array(boxes, dtype=np.float32).reshape(-1, 4)
     return out
 
 
@@ -261,7 +266,7 @@ def dlib_recall(manager: AssetManager, model: str) -> dict[str, tuple[int, int, 
     folder = manager.path("data/detection/dlib_faces/testing.xml").parent
     truth = _dlib_boxes(folder / "testing.xml") | _dlib_boxes(folder / "training.xml")
     ignored = _dlib_boxes(folder / "testing.xml", True) | _dlib_boxes(folder / "training.xml", True)
-    out = {}
+    out: dict[str, tuple[int, int, int]] = {}
     for precision in ("fp32", "int8"):
         det = create_face_detector(FaceDetectorOptions(model=model, precision=precision), manager, ONE_THREAD)
         hits = total = false_pos = 0
@@ -306,7 +311,8 @@ def _frames_at(video: Path, indices: list[int]) -> dict[int, np.ndarray]:
     import cv2
 
     cap = cv2.VideoCapture(str(video))
-    out, index, wanted = {}, 0, set(indices)
+    out: dict[int, np.ndarray] = {}
+    index, wanted = 0, set(indices)
     while len(out) < len(wanted):
         ok, image = cap.read()
         if not ok:
@@ -325,7 +331,7 @@ def person_agreement(manager: AssetManager, videos: tuple[str, ...], per_video: 
     The float model's boxes are the reference: this is agreement with it, not accuracy against truth."""
     dets = {p: PersonDetector.from_registry(PersonDetectorOptions(tiles=0, precision=p), manager, ONE_THREAD)
             for p in ("fp32", "int8")}
-    out = {}
+    out: dict[str, tuple[int, int, int]] = {}
     for name in videos:
         ref = found = extra = 0
         for frame in video_frames(manager.path(name), per_video):

@@ -57,6 +57,10 @@ class FaceDetector(Protocol):
         """Faces in a BGR image: boxes (N,4), scores (N,), keypoints (N,5,2), in image pixels."""
         ...
 
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network input for a BGR image and the image-to-network scale (what int8 calibration feeds)."""
+        ...
+
 
 def distances_to_boxes(centers: np.ndarray, distances: np.ndarray) -> np.ndarray:
     """Boxes (N, 4) x1,y1,x2,y2 from anchor centres (N, 2) and distances (N, 4) to the left, top, right and

@@ -106,7 +106,8 @@ def video_frames(path: Path, count: int) -> list[np.ndarray]:
     try:
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 1
         wanted = set(np.linspace(0, total - 1, count).round().astype(int).tolist())
-        frames, index = [], 0
+        frames: list[np.ndarray] = []
+        index = 0
         while len(frames) < len(wanted):
             ok, image = cap.read()
             if not ok:
@@ -139,12 +140,13 @@ def calibration_faces(manager: AssetManager, limit: int | None = None) -> tuple[
                    and s.relpath.lower().endswith((".jpg", ".jpeg", ".png")))[:limit]
     detector = create_face_detector(FaceDetectorOptions(model="det_500m", pad_retry=True, precision="fp32"), manager)
     embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(precision="fp32"), manager)
-    crops, used = [], []
+    crops: list[np.ndarray] = []
+    used: list[str] = []
     for name in names:
         image = load_image(manager.path(name))
         faces = detector.detect(image)
-        if len(faces):
-            crops.append(embedder.align(image, faces[[int(np.argmax(faces.areas))]].keypoints)[0])
+        if len(faces) and faces.keypoints is not None:
+            crops.append(embedder.align(image, faces.keypoints[int(np.argmax(faces.areas))][None])[0])
             used.append(name)
     if not crops:
         raise AssetError(f"no face found in the calibration photos under {CALIBRATION_FACES}")
