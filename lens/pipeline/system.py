@@ -169,9 +169,12 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     # beside the body detector both cores are taken: there a one-thread session of the same model is faster
     beside_bodies = (create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=1))
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
-    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
+    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles,
+                                                                          precision=pc.people_precision),
                                                     session_config=sessions) if pc.people_detector else None)
-    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder, precision=pc.embedder_precision,
+                                                              fast_prelu=pc.embedder_fast_prelu),
+                                          session_config=sessions)
 
     # cosine thresholds belong to the embedder: the model set's, unless the config sets them
     tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
