@@ -48,7 +48,11 @@ def _measure_backend(renderer: Any, cues: dict[str, np.ndarray], config: AudioCo
     for s in ("bump", "follow", "gaze", "name"):
         mixer.play(Cue(np.tile(cues[s], 20), 30.0))
     yaw = iter(np.linspace(0, 90, 10_000))
-    block_ms = _median_ms(lambda: (mixer.set_head(next(yaw)), mixer.render_block()), repeats * 5)
+    def turn_and_render() -> None:
+        mixer.set_head(next(yaw))
+        mixer.render_block()
+
+    block_ms = _median_ms(turn_and_render, repeats * 5)
     return {
         "describe": renderer.describe(),
         "direction_error_deg": {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ AL_INVERSE_DISTANCE_CLAMPED = 0xD002
 _RENDER_LOCK = threading.Lock()  # OpenAL's current context is process-wide
 
 
-def _load_openal() -> tuple[object, object]:
+def _load_openal() -> tuple[Any, Any]:
     try:
         from openal import al, alc
     except Exception as exc:  # PyOpenAL raises its own ExternalLibraryError when libopenal is missing

@@ -121,7 +121,8 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     people = enroll_people(options.enroll)
     try:
         report["enrolment"] = {"people": len(people.enrolled), "skipped": people.skipped,
-                               "seconds": round(people.seconds, 2)}
+                               "seconds": round(people.seconds, 2), "photos": people.photos,
+                               "photos_with_face": people.photos_with_face, "photos_used": people.photos_used}
         render = make_event_renderer()
         report["settings"]["audio_renderer"] = render.describe()
         per_video, fast_runs, paced_runs = [], [], []
@@ -289,6 +290,7 @@ def _baseline_section(options: BenchOptions, videos, truths, per_video, say) -> 
         "session": f"{options.baseline_session}: {BASELINE_SESSIONS[options.baseline_session]}",
         "enrolled_people": len(baseline.gallery.names),
         "enrol_photos_without_face": baseline.gallery.photos_without_face, "enrol_seconds": round(enrol_s, 2),
+        "enrol_photos": baseline.gallery.photos, "enrol_found_after_padding": baseline.gallery.found_after_padding,
         "frames": frames, "process": summarize_ms(times),
         "time_per_frame_ms": 1000 * sum(times) / max(1, frames),
         "cpu_ms_per_frame": 1000 * sum(r.cpu_s for r in runs) / max(1, frames),

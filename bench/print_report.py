@@ -74,6 +74,16 @@ def print_report(report: dict, console: Console | None = None) -> None:
                 f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} / p99 "
                 f"{_ms(p['event_latency']['p99_ms'])} ms over {p['event_latency']['n']} events; worst latency "
                 f"trend {_ms(p['latency_trend_ms_per_s_worst_video'])} ms/s; real time ok: {p['realtime_ok']}")
+    e = report.get("enrolment", {})
+    if "photos" in e:
+        line = (f"enrolment: ours {e['people']} people, a face found in {e['photos_with_face']}/{e['photos']} photos, "
+                f"{e['photos_used']} passed the quality checks")
+        if "baseline" in report and "enrol_photos" in report["baseline"]:
+            b = report["baseline"]
+            line += (f"; baseline {b['enrolled_people']} people, a face found in "
+                     f"{b['enrol_photos'] - b['enrol_photos_without_face']}/{b['enrol_photos']} photos "
+                     f"({b['enrol_found_after_padding']} only in the padded retry, as ours does)")
+        c.print(line)
     c.print(f"identity definition: {report['identity_definition']}")
     t = Table(title="identity (same frames)")
     for col in ("system", "names given", "correct", "precision", "recall frames", "named", "recall", "wrong names"):

@@ -11,7 +11,7 @@ which is the order of the ArcFace alignment template.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -23,6 +23,7 @@ from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.images import ensure_bgr, letterbox, nchw_blob
 from peoplelens.models.registry import AssetSpec, get_spec
 from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
+from peoplelens.models.variants import model_path, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class FaceDetectorOptions:
     #: Retry once on a frame padded by 50% per side when nothing is found: for photos in which one face fills
     #: the frame (SCRFD/YuNet anchors stop at ~400 px faces). Use for enrolment photos, not for video.
     pad_retry: bool = False
+    #: "fp32" (the registry file) or "int8" (made by ``peoplelens assets quantize``); None = $PEOPLELENS_PRECISION,
+    #: else fp32 (see ``models/variants.py``). ``from_registry`` fills in the precision it loaded
+    precision: str | None = None
 
 
 class FaceDetector(Protocol):
@@ -51,6 +55,10 @@ class FaceDetector(Protocol):
 
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes (N,4), scores (N,), keypoints (N,5,2), in image pixels."""
+        ...
+
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network input for a BGR image and the image-to-network scale (what int8 calibration feeds)."""
         ...
 
 
@@ -122,7 +130,8 @@ class ScrfdDetector:
         """Build from the registry asset named by ``options.model``."""
         options = options or FaceDetectorOptions()
         spec = get_spec(options.model)
-        path = (manager or default_manager()).path(spec.name)
+        options = replace(options, precision=resolve_precision(spec.name, options.precision))
+        path = model_path(spec.name, options.precision, manager or default_manager())
         return cls(create_session(path, session_config), spec, options)
 
     def canvas_size(self, width: int, height: int) -> tuple[int, int]:
@@ -148,11 +157,17 @@ class ScrfdDetector:
         """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
         return _detect_with_pad_retry(self._detect_once, ensure_bgr(image), self.options)
 
-    def _detect_once(self, image: np.ndarray) -> Detections:
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network input for a BGR image (letterboxed to :meth:`canvas_size`, registry normalisation) and
+        the scale from image to network pixels. Also what int8 calibration feeds the model."""
         h, w = image.shape[:2]
-        cw, ch = self.canvas_size(w, h)
-        canvas, scale = letterbox(image, (cw, ch), self.spec.preprocess.pad_value)
-        outs = self.session.run(self.output_names, {self.input_name: _blob(canvas, self.spec)})
+        canvas, scale = letterbox(image, self.canvas_size(w, h), self.spec.preprocess.pad_value)
+        return _blob(canvas, self.spec), scale
+
+    def _detect_once(self, image: np.ndarray) -> Detections:
+        blob, scale = self.input_tensor(image)
+        ch, cw = blob.shape[2:]
+        outs = self.session.run(self.output_names, {self.input_name: blob})
         n = len(self.STRIDES)
         all_boxes, all_scores, all_kps = [], [], []
         for i, stride in enumerate(self.STRIDES):
@@ -198,16 +213,22 @@ class YuNetDetector:
         """Build from the registry's YuNet asset."""
         options = options or FaceDetectorOptions(model="yunet", nms_iou=0.3, score_threshold=0.6)
         spec = get_spec("yunet")
-        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+        options = replace(options, precision=resolve_precision(spec.name, options.precision))
+        path = model_path(spec.name, options.precision, manager or default_manager())
+        return cls(create_session(path, session_config), spec, options)
 
     def detect(self, image: np.ndarray) -> Detections:
         """Faces in a BGR image: boxes, scores and 5 keypoints in image pixels."""
         return _detect_with_pad_retry(self._detect_once, ensure_bgr(image), self.options)
 
-    def _detect_once(self, image: np.ndarray) -> Detections:
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """The network input for a BGR image (letterboxed to 640x640) and the image-to-network scale."""
         canvas, scale = letterbox(image, self.size, self.spec.preprocess.pad_value)
-        outs = dict(zip(self.output_names, self.session.run(self.output_names, {"input": _blob(canvas, self.spec)}),
-                        strict=True))
+        return _blob(canvas, self.spec), scale
+
+    def _detect_once(self, image: np.ndarray) -> Detections:
+        blob, scale = self.input_tensor(image)
+        outs = dict(zip(self.output_names, self.session.run(self.output_names, {"input": blob}), strict=True))
         all_boxes, all_scores, all_kps = [], [], []
         w, h = self.size
         for s in self.STRIDES:

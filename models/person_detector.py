@@ -18,7 +18,7 @@ gaze for one extra inference instead of three.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnxruntime as ort
@@ -29,6 +29,7 @@ from peoplelens.models.errors import ModelLoadError
 from peoplelens.models.images import ensure_bgr, letterbox, nchw_blob
 from peoplelens.models.registry import AssetSpec, get_spec
 from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
+from peoplelens.models.variants import model_path, resolve_precision
 
 PERSON_CLASS = 0
 
@@ -49,6 +50,8 @@ class PersonDetectorOptions:
     #: a tile box within this many network-input pixels of an inner tile border is a cut-off body part (the
     #: whole frame or the neighbouring tile sees that person whole), so it is dropped
     border_margin_px: float = 8.0
+    #: "fp32" or "int8" (``peoplelens assets quantize``); None = $PEOPLELENS_PRECISION, else fp32
+    precision: str | None = None
 
 
 def tile_windows(width: int, height: int, tiles: int | str) -> list[tuple[int, int, int, int]]:
@@ -113,7 +116,9 @@ class PersonDetector:
         """Build from the registry asset named by ``options.model``."""
         options = options or PersonDetectorOptions()
         spec = get_spec(options.model)
-        return cls(create_session((manager or default_manager()).path(spec.name), session_config), spec, options)
+        options = replace(options, precision=resolve_precision(spec.name, options.precision))
+        path = model_path(spec.name, options.precision, manager or default_manager())
+        return cls(create_session(path, session_config), spec, options)
 
     def _grids(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         grids, strides = [], []
@@ -124,13 +129,18 @@ class PersonDetector:
             strides.append(np.full((gh * gw, 1), s))
         return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
-    def _blob(self, canvas: np.ndarray) -> np.ndarray:
-        return nchw_blob(canvas, self.spec.preprocess)
+    def input_tensor(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None,
+                     ) -> tuple[np.ndarray, float]:
+        """The network input for one window of a BGR frame (default: the whole frame), letterboxed into 416x416
+        padded with 114, and the window-to-network scale. Also what int8 calibration feeds the model."""
+        x1, y1, x2, y2 = window or (0, 0, image.shape[1], image.shape[0])
+        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
+        return nchw_blob(canvas, self.spec.preprocess), scale
 
     def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         x1, y1, x2, y2 = window
-        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
-        raw = self.session.run([self.output_name], {self.input_name: self._blob(canvas)})[0][0]
+        blob, scale = self.input_tensor(image, window)
+        raw = self.session.run([self.output_name], {self.input_name: blob})[0][0]
         scores = raw[:, 4] * raw[:, 5 + PERSON_CLASS]
         keep = scores >= self.options.score_threshold
         if not keep.any():

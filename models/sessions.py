@@ -2,13 +2,17 @@
 
 Provider preference is TensorRT -> CUDA -> CPU by default (configurable). Providers this onnxruntime build
 does not have are dropped with a logged reason, and a session that silently came up on fewer providers than
-asked for (for example CUDA libraries missing at run time) is logged too.
+asked for (for example CUDA libraries missing at run time) is logged too. :func:`provider_report` tells, for any
+session the factory made, what was asked for, what it really runs on (``session.get_providers()``) and why each
+provider that was asked for is not used.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +60,39 @@ class SessionConfig:
         return cls(**kwargs)
 
 
+@dataclass(frozen=True)
+class ProviderReport:
+    """Which execution providers a session was asked for and which it really runs on."""
+
+    model: str
+    requested: tuple[str, ...]  # full provider names, in preference order
+    used: tuple[str, ...]  # session.get_providers(): what the session really has, in priority order
+    fallbacks: tuple[str, ...]  # why each requested provider that is not used was dropped
+
+    @property
+    def primary(self) -> str:
+        """The provider nodes go to first."""
+        return self.used[0]
+
+    def describe(self) -> str:
+        """One line: asked -> runs on, with the reasons."""
+        short = {v: k for k, v in _SHORT.items()}
+        asked = ", ".join(short.get(p, p) for p in self.requested)
+        line = f"{self.model}: asked {asked} -> runs on {', '.join(self.used)}"
+        return line + (f" ({'; '.join(self.fallbacks)})" if self.fallbacks else "")
+
+
+_REPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def provider_report(session: ort.InferenceSession) -> ProviderReport:
+    """The provider report of a session made by :func:`create_session` (a ModelLoadError for any other session)."""
+    try:
+        return _REPORTS[session]
+    except KeyError:
+        raise ModelLoadError("this session was not made by peoplelens.models.sessions.create_session") from None
+
+
 def resolve_providers(wanted: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Split the wanted providers into (usable in this build, reasons for the ones dropped)."""
     available = ort.get_available_providers()
@@ -85,14 +122,20 @@ def check_model_file(path: Path, kind: str = "ONNX") -> bytes:
 
 
 def create_session(path: str | Path, config: SessionConfig | None = None,
-                   entries: tuple[tuple[str, str], ...] = ()) -> ort.InferenceSession:
+                   entries: tuple[tuple[str, str], ...] = (),
+                   transform: Callable[[bytes], bytes] | None = None) -> ort.InferenceSession:
     """Load an ONNX model into an InferenceSession, falling back down the provider list with logged reasons.
 
-    ``entries``: extra ONNX Runtime session config entries a model needs (its registry ``session_entries``)."""
+    ``entries``: extra ONNX Runtime session config entries a model needs (its registry ``session_entries``).
+    ``transform`` rewrites the model's bytes in memory before loading (e.g. an exact graph rewrite); the file on
+    disk is never changed."""
     path = Path(path)
     config = config or SessionConfig.from_env()
     check_model_file(path)
+    model: str | bytes = str(path) if transform is None else transform(path.read_bytes())
     providers, reasons = resolve_providers(config.providers)
+    requested = tuple(dict.fromkeys(_SHORT.get(p.lower(), p) for p in config.providers))
+    fallbacks = list(reasons)
     for reason in reasons:
         log.info("%s: %s", path.name, reason)
     opts = ort.SessionOptions()
@@ -116,12 +159,13 @@ def create_session(path: str | Path, config: SessionConfig | None = None,
             provider_options.append({})
     while True:
         try:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=providers,
+            session = ort.InferenceSession(model, sess_options=opts, providers=providers,
                                            provider_options=provider_options)
             break
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
             if len(providers) > 1:
                 log.warning("%s: %s failed to start (%s); falling back", path.name, providers[0], exc)
+                fallbacks.append(f"{providers[0]} failed to start: {str(exc).splitlines()[0][:200]}")
                 providers, provider_options = providers[1:], provider_options[1:]
                 continue
             raise ModelLoadError(
@@ -133,6 +177,10 @@ def create_session(path: str | Path, config: SessionConfig | None = None,
     if dropped:
         log.warning("%s: running on %s; %s did not come up (missing CUDA/TensorRT libraries?)",
                     path.name, ", ".join(got), ", ".join(dropped))
+        fallbacks += [f"{p} did not come up (missing CUDA/TensorRT libraries?)" for p in dropped]
+    report = ProviderReport(path.name, requested, tuple(got), tuple(fallbacks))
+    _REPORTS[session] = report
+    log.info("%s", report.describe())
     return session
 
 

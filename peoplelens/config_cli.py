@@ -30,6 +30,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "face_attributes": ("peoplelens.lens.perception.face_attributes:FaceAttributeOptions", ""),
     "people_map": ("peoplelens.lens.world.people_map:PeopleMapConfig", ""),
     "visual_rotation": ("peoplelens.lens.world.visual:VisualRotationConfig", ""),
+    "imu": ("peoplelens.lens.world.imu_gate:ImuConfig", ""),
     "experiences": ("peoplelens.lens.experiences.config:ExperienceConfig",
                     "peoplelens.lens.experiences.config:experience_config"),
     "audio": ("peoplelens.audio.config:AudioConfig", ""),

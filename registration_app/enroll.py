@@ -2,13 +2,24 @@
 
 A photo is usable when exactly one dominant face is found, it is big enough and sharp enough. Each usable
 photo is also put in a coarse pose bin from its 5 keypoints, so the user can be told which views are still
-missing. Photos are decoded in memory and dropped; only the raw embedding is kept until it is protected.
+missing. Photos are decoded in memory and dropped; only the raw embedding is kept until it is protected. Every
+refusal says which photo, what was measured, and what to change when retaking it.
 
-Thresholds (defaults measured on /work/shared/data/faces, see ``scripts`` in the README section):
+Thresholds, measured with ``python -m peoplelens.bench.face_quality_accuracy`` (every sample enrolment photo shrunk
+or blurred, enrolled, and compared with the held-out probe photos; the rule: the mean genuine cosine stays within
+0.02 of the same photo at full size and at most 2 points more genuine comparisons fall below the identity accept
+threshold):
 
-* size: face box width >= 100 px (the 150 px sample crops give 112-140 px faces);
-* sharpness: variance of the Laplacian over the inner face of the aligned 112x112 crop >= 40 (sharp sample
-  photos: min 55, 5th percentile 93; the same photos blurred by sigma 2 crop-px: median 22);
+* size: face box width >= 55 px. Genuine cosine lost against the full-size photo: 0.007 at 100 px, 0.010 at 80,
+  0.013 at 70, 0.017 at 60, 0.020 at 55, 0.026 at 50, 0.049 at 40 (the old 100 px minimum refused ordinary
+  82-99 px phone photos for no measurable gain);
+* sharpness: :func:`peoplelens.lens.perception.face_quality.sharpness` (variance of the Laplacian over the inner
+  face of the aligned 112x112 crop) >= 28: at a blur that costs 0.016 of genuine cosine 90 % of the photos keep 28
+  or more; the next blur step (sharpness p10 18) costs 0.039. Small sharp faces measure lower (60 px faces: p10
+  36), so the size and sharpness gates do not refuse the same photo twice;
+* agreement: with several photos, each must match another photo of the set at cosine >= 0.35 (the one-shot
+  verification threshold: genuine photo pairs of the samples >= 0.41): a photo of somebody else would later put
+  this name on that person;
 * pose: yaw ratio = nose offset from the eye midpoint / inter-ocular distance (eye line levelled): frontal
   photos -0.27..0.27, so |yaw| > 0.3 is "turned"; pitch ratio = nose depth between eye line (0) and mouth
   line (1): frontal 0.35..0.79, < 0.36 is "up", > 0.8 is "down".
@@ -27,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from peoplelens.lens.perception.face_quality import sharpness
 from peoplelens.models.errors import ImageDecodeError
 from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder
@@ -43,8 +55,10 @@ class EnrolmentOptions:
     """Photo quality thresholds (config section ``[registration]``)."""
 
     detector: str | None = None  # photo face detector; None = det_2.5g (research set) or the set's own
-    min_face_px: float = 100.0
-    min_sharpness: float = 40.0
+    min_face_px: float = 55.0  # measured, see the module docstring
+    min_sharpness: float = 28.0  # measured, see the module docstring
+    min_photo_agreement: float = 0.35  # each photo must match another of the set this well (several photos)
+    similar_warning: float = 0.50  # warn when the new person matches someone already enrolled this well
     second_face_ratio: float = 0.5  # another face with >= this fraction of the biggest face's area = ambiguous
     yaw_turn: float = 0.3
     max_yaw: float = 0.9  # beyond this the face is near profile: not usable for recognition
@@ -93,6 +107,7 @@ class EnrolReport:
     record: PersonRecord | None = None
     name_audio: str = "none"  # "espeak-ng", "clip", "none", or why it failed
     message: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. looks like someone already enrolled
 
     def to_dict(self) -> dict:
         """JSON-friendly view."""
@@ -171,14 +186,6 @@ def pose_bin(yaw: float, pitch: float, options: EnrolmentOptions) -> str:
     return "frontal"
 
 
-def sharpness(aligned_crop: np.ndarray) -> float:
-    """Variance of the Laplacian over the inner face (rows 28-104, cols 20-92) of a 112x112 aligned crop.
-
-    The inner region keeps the crop's black fill (faces near the photo edge) out of the measure."""
-    grey = cv2.cvtColor(aligned_crop, cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(grey[28:104, 20:92], cv2.CV_64F).var())
-
-
 def _to_image(photo: np.ndarray | bytes | str | Path, options: EnrolmentOptions) -> np.ndarray:
     if isinstance(photo, bytes | bytearray | memoryview):
         image = decode_image(bytes(photo), what="photo")
@@ -218,12 +225,15 @@ def assess_photo(
     main = int(order[0])
     fb = PhotoFeedback(ok=False, face_found=True, n_faces=len(faces))
     if len(faces) > 1 and faces.areas[order[1]] >= options.second_face_ratio * faces.areas[main]:
-        fb.messages.append(f"{len(faces)} faces of similar size: only the person to enrol should be in the photo")
+        fb.messages.append(f"{len(faces)} faces of similar size: only the person to enrol should be in the photo "
+                           "(retake it, or crop the others out)")
+    assert faces.keypoints is not None  # the face detectors always give 5 keypoints
     kps = faces.keypoints[main]
     fb.face_px = float(faces.widths[main])
     fb.big_enough = fb.face_px >= options.min_face_px
     if not fb.big_enough:
-        fb.messages.append(f"face too small ({fb.face_px:.0f} px wide, need {options.min_face_px:.0f}): move closer")
+        fb.messages.append(f"face too small ({fb.face_px:.0f} px wide, need {options.min_face_px:.0f}): retake it "
+                           "from closer, at the camera's full resolution")
     fb.yaw_ratio, fb.pitch_ratio, _ = pose_ratios(kps)
     fb.pose = pose_bin(fb.yaw_ratio, fb.pitch_ratio, options)
     if abs(fb.yaw_ratio) > options.max_yaw:
@@ -234,7 +244,7 @@ def assess_photo(
         fb.sharp_enough = fb.sharpness >= options.min_sharpness
         if not fb.sharp_enough:
             fb.messages.append(f"photo is blurry (sharpness {fb.sharpness:.0f}, need {options.min_sharpness:.0f}): "
-                               "hold still, more light")
+                               "retake it holding the phone still, in more light, focused on the face")
         fb.ok = not fb.messages
         if fb.ok:
             fb.embedding = analyzer.embedder.embed_aligned(crop)[0]
@@ -250,26 +260,75 @@ def pose_coverage(feedbacks: Iterable[PhotoFeedback]) -> tuple[list[str], list[s
     return [b for b in POSE_BINS if b in done], [b for b in POSE_BINS if b not in done]
 
 
+def disagreeing_photos(embeddings: np.ndarray, minimum: float, others: np.ndarray | None = None
+                       ) -> dict[int, float]:
+    """Photos that match none of the other photos of the set (nor ``others``, the person's vectors already
+    enrolled) at cosine >= ``minimum``: {index: best cosine}. Needs at least two vectors to compare."""
+    vectors = np.asarray(embeddings, np.float32)
+    if len(vectors) == 0:
+        return {}
+    vectors = vectors.reshape(len(vectors), -1)
+    pool = vectors if others is None or len(others) == 0 else np.concatenate([vectors, others])
+    if len(pool) < 2:
+        return {}
+    cos = vectors @ pool.T
+    cos[np.arange(len(vectors)), np.arange(len(vectors))] = -1.0  # not with itself
+    best = cos.max(1)
+    return {i: float(b) for i, b in enumerate(best) if b < minimum}
+
+
+def _similar_people(store: PeopleStore, name: str, protected: np.ndarray, threshold: float) -> list[tuple[str, float]]:
+    """Already enrolled people (other than ``name``) whom the new photos match at ``threshold`` or more."""
+    gallery = store.gallery()
+    out = []
+    for k, other in enumerate(gallery.names):
+        if other.casefold() == name.casefold():
+            continue
+        best = float((protected @ gallery.vectors[gallery.owner == k].T).max()) if len(protected) else -1.0
+        if best >= threshold:
+            out.append((other, best))
+    return sorted(out, key=lambda x: -x[1])
+
+
 def enroll_feedbacks(
     store: PeopleStore, name: str, feedbacks: Sequence[PhotoFeedback],
-    name_clip: bytes | str | Path | None = None, speak: bool = True,
+    name_clip: bytes | str | Path | None = None, speak: bool = True, options: EnrolmentOptions | None = None,
 ) -> EnrolReport:
     """Enrol ``name`` from already-assessed photos; nothing is stored if no photo is usable.
 
-    The spoken name comes from ``name_clip`` (WAV) if given, else espeak-ng when ``speak``; a failure there
-    is reported but does not undo the enrolment (the runtime can still synthesise the name)."""
+    Usable photos must also agree with each other (and with the person's photos already enrolled): one that
+    matches none of them is refused, since a photo of somebody else would later put this name on that person.
+    The report warns when the new photos look like someone already enrolled. The spoken name comes from
+    ``name_clip`` (WAV) if given, else espeak-ng when ``speak``; a failure there is reported but does not undo the
+    enrolment (the runtime can still synthesise the name)."""
     from peoplelens.registration_app.name_audio import read_clip, speak_name
 
+    options = options or EnrolmentOptions()
     clean = normalise_name(name)
     clip = read_clip(name_clip) if name_clip is not None else None  # a bad clip is refused before enrolling
-    done, missing = pose_coverage(feedbacks)
-    rejected = [(i, fb.messages) for i, fb in enumerate(feedbacks) if not fb.ok]
-    good = [fb.embedding for fb in feedbacks if fb.ok and fb.embedding is not None]
+    rejected = [(i, list(fb.messages)) for i, fb in enumerate(feedbacks) if not fb.ok]
+    usable = [i for i, fb in enumerate(feedbacks) if fb.ok and fb.embedding is not None]
+    gallery = store.gallery()
+    mine = [k for k, n in enumerate(gallery.names) if n.casefold() == clean.casefold()]
+    enrolled_before = gallery.vectors[np.isin(gallery.owner, mine)] if mine else None
+    protected = store.protect(np.stack([feedbacks[i].embedding for i in usable])) if usable else np.zeros((0, 128))
+    odd = disagreeing_photos(protected, options.min_photo_agreement, enrolled_before)
+    for j, best in odd.items():
+        rejected.append((usable[j], [f"does not look like the other photos of {clean} (best match {best:.2f}, need "
+                                     f"{options.min_photo_agreement:.2f}): check that it shows {clean}, or retake it "
+                                     "facing the camera in good light"]))
+    rejected.sort()
+    keep = [j for j in range(len(usable)) if j not in odd]
+    ok_feedbacks = [feedbacks[usable[j]] for j in keep]
+    done, missing = pose_coverage(ok_feedbacks)
+    good = [feedbacks[usable[j]].embedding for j in keep]
     report = EnrolReport(clean, False, len(feedbacks), len(good), rejected, done, missing)
     if not good:
-        report.message = "nothing enrolled: no usable photo" if feedbacks else "nothing enrolled: no photo given"
+        report.message = ("nothing enrolled: no usable photo" if feedbacks else "nothing enrolled: no photo given") \
+            + ("; the photos do not look like one person" if odd else "")
         return report
-    embedder = next(fb.embedder for fb in feedbacks if fb.ok and fb.embedding is not None)
+    similar = _similar_people(store, clean, protected[keep], options.similar_warning)
+    embedder = feedbacks[usable[keep[0]]].embedder
     report.record = store.enroll(clean, np.stack(good), embedder=embedder)
     report.enrolled = True
     try:
@@ -287,6 +346,10 @@ def enroll_feedbacks(
     want = [b for b in REQUIRED_BINS if b in missing]
     report.message = f"enrolled {clean} from {len(good)} photo(s)" + (
         f"; for better recognition add: {', '.join(b.replace('_', ' ') for b in want)}" if want else "")
+    report.warnings = [f"{clean} looks like {other} (cosine {cos:.2f}): people who look this alike may be left "
+                       "unnamed when both could be in view" for other, cos in similar]
+    if report.warnings:
+        report.message += "; " + "; ".join(report.warnings)
     return report
 
 
@@ -300,4 +363,4 @@ def enroll_photos(
     if not images:
         raise EnrolmentError("no photo given")
     feedbacks = [assess_photo(img, analyzer, options) for img in images]
-    return enroll_feedbacks(store, name, feedbacks, name_clip=name_clip, speak=speak)
+    return enroll_feedbacks(store, name, feedbacks, name_clip=name_clip, speak=speak, options=options)

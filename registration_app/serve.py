@@ -123,12 +123,12 @@ def local_addresses() -> list[str]:
     name = socket.gethostname()
     candidates = [name, f"{name}.local"]
     with contextlib.suppress(OSError):
-        candidates += [info[4][0] for info in socket.getaddrinfo(name, None)]
+        candidates += [str(info[4][0]) for info in socket.getaddrinfo(name, None)]
     for family, probe in ((socket.AF_INET, ("192.0.2.1", 9)), (socket.AF_INET6, ("2001:db8::1", 9))):
         try:  # the source address the default route would use (a UDP "connect" sends nothing)
             with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.connect(probe)
-                candidates.append(s.getsockname()[0])
+                candidates.append(str(s.getsockname()[0]))
         except OSError:
             pass
     for c in candidates:

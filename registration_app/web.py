@@ -340,7 +340,7 @@ def create_app(
         except Exception:
             raise HTTPProblemError(400, 'send JSON {"name": "..."}') from None
         report = await run_in_threadpool(enroll_feedbacks, store, name, list(session.photos), session.name_clip,
-                                         speak_names)
+                                         speak_names, options)
         if report.enrolled:
             sessions.drop(sid)
         return report.to_dict()

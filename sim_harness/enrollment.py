@@ -27,6 +27,9 @@ class EnrolledPeople:
     name_map: dict[str, str] = field(default_factory=dict)  # stored (normalised) name -> folder name
     seconds: float = 0.0  # how long enrolling took
     description: str = ""  # one line for the start of a run (how many, where)
+    photos: int = 0  # photos looked at
+    photos_with_face: int = 0  # ... in which enrolment found a face (its detector retries padded photos)
+    photos_used: int = 0  # ... that passed every enrolment check and went into a gallery
     _tmp: tempfile.TemporaryDirectory | None = None
 
     def close(self) -> None:
@@ -67,6 +70,8 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
     tmp = tempfile.TemporaryDirectory(prefix="peoplelens-replay-")
     result = EnrolledPeople(PeopleStore.open(Path(tmp.name) / "people.db"), _tmp=tmp)
     t0 = time.perf_counter()
+    store = result.store
+    assert store is not None
     try:
         analyzer = default_analyzer()
         for person in people:
@@ -74,7 +79,12 @@ def enroll_folder(folder: str | Path) -> EnrolledPeople:
             if not photos:
                 result.skipped[person.name] = "no photos"
                 continue
-            report = enroll_photos(result.store, person.name, photos, analyzer=analyzer, speak=False)
+            report = enroll_photos(store, person.name, photos, analyzer=analyzer, speak=False)
+            result.photos += report.n_photos
+            result.photos_used += report.n_used
+            result.photos_with_face += report.n_photos - sum(
+                any(r.startswith(("no face found", "not a usable image")) for r in reasons)
+                for _, reasons in report.rejected)
             if report.enrolled:
                 result.enrolled.append(person.name)
                 result.name_map[report.record.name if report.record else person.name] = person.name

@@ -38,6 +38,7 @@ from peoplelens.lens.perception.gaze import GazeOptions, estimate_gaze
 from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.images import load_image
 
 OUR_ANNOTATION = Path(__file__).resolve().parents[1] / "tests" / "data" / "talking_heads_gaze.csv"
 VARIANTS = {
@@ -272,14 +273,18 @@ def run_sizes(samples: list[Sample], detector, est: FaceAttributeEstimator, fram
         full[k] = est.estimate(image, faces[[int(np.argmax(faces.areas))]])[0] if len(faces) else None
     print(f"  {'io px':>5s} {'eye yaw |diff| median / p90':>28s} {'aperture |diff|':>16s}  eyes+head per frame")
     for size in sizes:
-        dyaw, dap, decisions = [], [], []
+        dyaw: list[float] = []
+        dap: list[float] = []
+        decisions: list[bool | None] = []
         for k, s in enumerate(talking):
             ref = full[k]
             if ref is None or ref.eye is None:
                 decisions.append(None)
                 continue
             image = frames.get(s.video, s.frame)
+            assert image is not None
             kp = detector.detect(image)
+            assert kp.keypoints is not None
             io = float(np.linalg.norm(np.diff(kp.keypoints[int(np.argmax(kp.areas)), :2], axis=0)))
             small = cv2.resize(image, None, fx=size / io, fy=size / io, interpolation=cv2.INTER_AREA)
             canvas = np.full((480, 640, 3), 114, np.uint8)
@@ -301,7 +306,7 @@ def run_sizes(samples: list[Sample], detector, est: FaceAttributeEstimator, fram
 
 def face_cost_ms(estimators: dict[str, FaceAttributeEstimator], repeats: int = 30) -> dict[str, float]:
     """Median CPU ms per face of each option on one real frame (same process, repeated, median)."""
-    image = cv2.imread(str(asset_path("data/faces/enroll/barack_obama/fr_01.jpg")))
+    image = load_image(asset_path("data/faces/enroll/barack_obama/fr_01.jpg"))
     faces = create_face_detector(FaceDetectorOptions(pad_retry=True)).detect(image)
     faces = faces[[int(np.argmax(faces.areas))]]
     out = {}

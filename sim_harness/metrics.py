@@ -52,7 +52,7 @@ def iou_distance(gt: list[Box], hyp: list[Box], iou_threshold: float) -> np.ndar
 
 
 def mot_metrics(truth: FrameBoxes, hyp: FrameBoxes, iou_threshold: float = 0.3,
-                frames: list[int] | None = None) -> dict[str, float]:
+                frames: list[int] | None = None) -> dict[str, float | None]:
     """CLEAR-MOT + identity metrics (motmetrics) of ``hyp`` against ``truth`` on ``frames`` (default: truth's).
 
     Both map a frame index to ``[(id, (x1, y1, x2, y2)), ...]``.
@@ -66,7 +66,7 @@ def mot_metrics(truth: FrameBoxes, hyp: FrameBoxes, iou_threshold: float = 0.3,
         acc.update([i for i, _ in gt], [i for i, _ in hy], dist, frameid=f)
     mh = mm.metrics.create()
     df = mh.compute(acc, metrics=list(MOT_METRICS), name="replay")
-    out = {}
+    out: dict[str, float | None] = {}
     for k in MOT_METRICS:
         v = float(df.loc["replay", k])
         out[k] = int(v) if k.startswith("num_") else (round(v, 4) if np.isfinite(v) else None)

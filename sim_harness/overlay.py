@@ -134,7 +134,7 @@ def _draw_person(panel: np.ndarray, p: PersonState, c: float, px_per_m: float) -
     y = c - math.cos(math.radians(p.azimuth_deg)) * d * px_per_m
     colour = STATE_COLOURS.get(IdentityState(p.identity), (255, 255, 255))
     if not p.in_view:
-        colour = tuple(int(v * 0.5) for v in colour)
+        colour = (colour[0] // 2, colour[1] // 2, colour[2] // 2)
     cv2.circle(panel, (int(x), int(y)), 6 if p.in_view else 4, colour, -1)
     label = f"#{p.track_id}" + (f" {p.name}" if p.name else "")
     cv2.putText(panel, label, (int(x) + 7, int(y) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, colour, 1, cv2.LINE_AA)
@@ -171,7 +171,7 @@ def best_fourcc() -> str:
     if _FOURCC is None:
         _FOURCC = "mp4v"
         with tempfile.TemporaryDirectory() as tmp, _quiet_stderr():
-            w = cv2.VideoWriter(str(Path(tmp) / "probe.mp4"), cv2.VideoWriter_fourcc(*"avc1"), 10, (64, 48))
+            w = cv2.VideoWriter(str(Path(tmp) / "probe.mp4"), cv2.VideoWriter.fourcc(*"avc1"), 10, (64, 48))
             if w.isOpened():
                 _FOURCC = "avc1"
             w.release()
@@ -185,7 +185,7 @@ class OverlayWriter:
         self.path = Path(path)
         self.size = size
         self.fourcc = best_fourcc()
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), float(fps), size)
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc), float(fps), size)
         if not self.writer.isOpened():
             raise ReplayError(f"cannot write the overlay video {self.path} ({self.fourcc})")
         self.frames = 0

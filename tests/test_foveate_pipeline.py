@@ -270,8 +270,10 @@ def test_every_stage_touches_only_the_fields_it_declares(scenes, rose, people) -
                 seen["reads"] |= log["reads"]
                 seen["writes"] |= log["writes"]
         assert system.stage("foveate").stats.windows > 0
-        # the frame's own inputs (its pixels, its capture time ``state.t``) are always there
-        undeclared = {s.name: sorted(touched[s.name]["reads"] - s.reads - s.writes - INPUTS) for s in system.stages}
+        # the frame's own inputs (its pixels) and its time (``state.t``: the clock stage, first, sets it) are
+        # always there
+        always = INPUTS | {"clock_t"}
+        undeclared = {s.name: sorted(touched[s.name]["reads"] - s.reads - s.writes - always) for s in system.stages}
         assert not any(undeclared.values()), undeclared
         mismatched = {s.name: sorted(touched[s.name]["writes"] ^ s.writes) for s in system.stages}
         assert not any(mismatched.values()), mismatched

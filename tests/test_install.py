@@ -110,3 +110,15 @@ def test_a_missing_extra_names_the_pip_command(base_install: tuple[Path, dict[st
     bench = _run([str(bin_dir / "peoplelens"), "bench", "--max-frames", "1"], env)
     assert bench.returncode != 0 and "pip install 'peoplelens[baseline]'" in bench.stderr, bench.stderr
     assert "Traceback" not in bench.stderr
+
+
+def test_doctor_knows_every_extra() -> None:
+    """Every extra the package declares is one ``doctor`` reports and ``require`` can name."""
+    import tomllib
+
+    from peoplelens.core.extras import EXTRAS
+    from peoplelens.models.cli import EXTRA_MODULES
+
+    declared = set(tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]) - {"all", "dev"}
+    assert declared == set(EXTRAS) == set(EXTRA_MODULES)

@@ -19,8 +19,8 @@ from peoplelens.lens.pipeline.stage import Parallel, PipelineBuildError, StageRu
 from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
-STAGES = ["schedule", "detect_faces", "detect_people", "motion", "world", "foveate", "face_quality", "track", "embed",
-          "identify", "face_attributes", "place", "people_map", "experiences"]
+STAGES = ["clock", "schedule", "detect_faces", "detect_people", "motion", "world", "foveate", "face_quality", "track",
+          "embed", "identify", "face_attributes", "place", "people_map", "experiences"]
 
 
 @pytest.fixture(scope="module")
@@ -162,27 +162,31 @@ def test_every_session_gets_the_pipelines_thread_settings(people) -> None:
 
 
 def test_faces_too_poor_to_count_are_not_embedded(people, data_dir: Path) -> None:
-    """Royal opera: a crowd of small faces. Every embedding the system computes is of a face that identity or
+    """Royal opera: a crowd of small faces. Every face the system embeds is one whose quality identity or
     re-identification can use; the others are still counted as seen faces."""
     info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
     system = build_system({}, people=people.store)
     evidence = system.policy.evidence
     observed, seen_only = [], []
-    observe, saw_face = evidence.observe, evidence.saw_face
+    update_frame, saw_face = evidence.update_frame, evidence.saw_face
+    embed = system.stage("embed")
+    select = system.policy.select
 
-    def record_observe(track_id, t, embedding, quality):
-        observed.append(quality)
-        return observe(track_id, t, embedding, quality)
+    def record_select(tracks, t):
+        chosen = select(tracks, t)
+        observed.extend(tr.observation.face_quality for tr in chosen)
+        return chosen
 
     def record_saw_face(track_id, t):
         seen_only.append(track_id)
         return saw_face(track_id, t)
 
-    evidence.observe, evidence.saw_face = record_observe, record_saw_face
+    system.policy.select, evidence.saw_face = record_select, record_saw_face
+    assert embed.policy is system.policy
     try:
         for index, image, _ in decode_frames(info, 60):
             system.process(Frame(image, index / info.fps, index))
     finally:
         system.close()
-    assert observed and min(observed) >= system.policy.min_embed_quality
+    assert update_frame is not None and observed and min(observed) >= system.policy.min_embed_quality
     assert len(seen_only) > len(observed)  # most of this crowd is too small or turned away to identify

@@ -46,26 +46,36 @@ def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, 
     return env
 
 
+@pytest.fixture(scope="module")
+def replayed(user: dict[str, str], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``peoplelens replay`` of the clip with the default store (no store flag): its output folder and stderr."""
+    out = tmp_path_factory.mktemp("replay") / "out"
+    replay = _cli("replay", str(data_dir / CLIP), "--out", str(out), "--no-overlay", "--no-audio", "--no-report",
+                  "--quiet", env=user)
+    return out, replay.stderr
+
+
 def _names(records: list[dict]) -> list[tuple[float, str, int]]:
     return [(r["t"], r["name"], r["track"]) for r in records if r["sound"] == "name"]
 
 
-def _performer_azimuth(replay_out: Path, name_event: dict) -> float:
-    """Where the performer's face was when he was named, from the replay's own frame records."""
+def _performer_azimuth(replay_out: Path, frame_index: int) -> float:
+    """Where the performer's face was in the world frame at a frame, from the replay's own frame records."""
     frames = [json.loads(line) for line in (replay_out / "frames.jsonl").read_text().splitlines()]
-    frame = next(f for f in frames if f["index"] == name_event["frame_index"])
-    (box,) = [t["face_box"] or t["box"] for t in frame["tracks"] if t["track"] == name_event["track"]]
+    frame = next(f for f in frames if f["index"] == frame_index)
+    named = [t for t in frame["tracks"] if t["identity"] == "known"] or frame["tracks"]
+    (box,) = [t["face_box"] or t["box"] for t in named[:1]]
     intr = CameraIntrinsics.from_fov(640, 360, 70.0)  # the default camera ([camera] hfov_deg 70)
     az, _ = intr.pixel_to_angles((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     return float(az) + frame["head_yaw_deg"]
 
 
-def test_enrol_then_replay_run_and_score_name_the_performer_alike(user, data_dir: Path, tmp_path: Path) -> None:
+def test_enrol_then_replay_run_and_score_name_the_performer_alike(user, replayed, data_dir: Path,
+                                                                   tmp_path: Path) -> None:
     clip = data_dir / CLIP
-    replay = _cli("replay", str(clip), "--out", str(tmp_path / "replay"), "--no-overlay", "--no-audio",
-                  "--no-report", "--quiet", env=user)
-    assert "people: 2 enrolled in" in replay.stderr
-    replayed = read_event_log(tmp_path / "replay" / "events.jsonl")
+    replay_out, replay_stderr = replayed
+    assert "people: 2 enrolled in" in replay_stderr
+    replay_events = read_event_log(replay_out / "events.jsonl")
     seen_ep = "ipc://" + str(tmp_path / "seen")
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
@@ -86,9 +96,9 @@ def test_enrol_then_replay_run_and_score_name_the_performer_alike(user, data_dir
     assert announcements and len(seen) == len(announcements)  # one seen message per announcement, on the topic
     assert sorted(msgpack.unpackb(m.payload)["track_id"] for m in seen) == sorted(r["track"] for r in announcements)
     assert [n for _, n, _ in _names(live)] == [PERFORMER]
-    assert _names(live) == _names(replayed)  # the same frames through the same system: the same name, same time
+    assert _names(live) == _names(replay_events)  # the same frames through the same system: same name, same time
     (name,) = [r for r in live if r["sound"] == "name"]
-    assert name["azimuth_deg"] == pytest.approx(_performer_azimuth(tmp_path / "replay", name), abs=3.0)
+    assert name["azimuth_deg"] == pytest.approx(_performer_azimuth(replay_out, name["frame_index"]), abs=3.0)
     console = [line.split() for line in run.stdout.splitlines() if len(line.split()) > 3 and line.split()[2] == "name"]
     assert len(console) == 1 and console[0][-1] == PERFORMER  # one short console line per event
     only = tmp_path / "videos"  # the scorer replays every video of a folder: just this clip and its truth
@@ -104,7 +114,7 @@ def test_enrol_then_replay_run_and_score_name_the_performer_alike(user, data_dir
     assert hamilton["names_wrong"] == [] and hamilton["wrong_name_frames"] == 0
 
 
-def test_phone_and_device_name_the_performer(user, data_dir: Path, tmp_path: Path) -> None:
+def test_phone_and_device_name_the_performer(user, replayed, data_dir: Path, tmp_path: Path) -> None:
     base = "ipc://" + str(tmp_path / "lens")
     phone = subprocess.Popen([sys.executable, "-m", "peoplelens.cli", "phone", "--bind", base, "--report-every", "0"],
                              cwd=REPO, env=user, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -123,4 +133,8 @@ def test_phone_and_device_name_the_performer(user, data_dir: Path, tmp_path: Pat
     assert [n for _, n, _ in _names(records)] == [PERFORMER], records
     assert any(line.rstrip().endswith(PERFORMER) for line in device.stdout.splitlines())
     (name,) = [r for r in records if r["sound"] == "name"]
-    assert -20.0 < name["azimuth_deg"] < 20.0 and name["frame_index"] > 0 and name["latency_s"] < 1.0
+    assert name["frame_index"] > 0 and name["latency_s"] < 1.0, name
+    # from the performer's direction: where the replay saw his face at that frame (the live run drops frames, so
+    # its head rotation, integrated from the frames it kept, may differ by a few degrees)
+    expected = _performer_azimuth(replayed[0], name["frame_index"])
+    assert name["azimuth_deg"] == pytest.approx(expected, abs=6.0), (name, expected)

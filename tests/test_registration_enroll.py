@@ -33,10 +33,12 @@ def test_good_photo_feedback(data_dir, analyzer):
 
 
 def test_bad_photos_are_rejected_with_reasons(data_dir, analyzer):
-    photo = cv2.imread(str(_photos(data_dir, "enroll", "barack_obama")[0]))
-    small = cv2.resize(photo, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    photo = cv2.imread(str(_photos(data_dir, "enroll", "barack_obama")[0]))  # a 232 px face
+    small = cv2.resize(photo, None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
     fb = assess_photo(small, analyzer)
-    assert fb.face_found and not fb.big_enough and not fb.ok and "too small" in fb.messages[0]
+    assert fb.face_found and not fb.big_enough and not fb.ok
+    assert fb.messages == [f"face too small ({fb.face_px:.0f} px wide, need 55): retake it from closer, at the "
+                           "camera's full resolution"]
     blurred = cv2.GaussianBlur(photo, (0, 0), 8)
     fb = assess_photo(blurred, analyzer)
     assert fb.face_found and fb.big_enough and not fb.sharp_enough and "blurry" in " ".join(fb.messages)
@@ -105,3 +107,41 @@ def test_enrolled_people_are_recognised_from_probes(tmp_path, data_dir, analyzer
             total += 1
             correct += name == person
     assert total == 30 and correct == 30
+
+
+def test_ordinary_phone_photos_with_82_to_99_px_faces_are_accepted(data_dir, analyzer):
+    """The issue's refused photos: faces 82-99 px wide. The minimum is now measured (55 px, see enroll.py)."""
+    photo = cv2.imread(str(_photos(data_dir, "enroll", "barack_obama")[0]))  # a 232 px face
+    for width in (82, 90, 99, 60):
+        small = cv2.resize(photo, None, fx=width / 232, fy=width / 232, interpolation=cv2.INTER_AREA)
+        fb = assess_photo(small, analyzer)
+        assert fb.ok and fb.big_enough and fb.sharp_enough, (width, fb.messages)
+        assert abs(fb.face_px - width) < 0.1 * width
+    # the group photo's people (94-99 px faces) enrol from a crop around their face
+    t1 = cv2.imread(str(data_dir / "faces/group/ensemble_cast_t1.jpg"))
+    faces = analyzer.detector.detect(t1)
+    assert len(faces) == 6 and faces.widths.min() < 100
+    for box in faces.boxes:
+        w = box[2] - box[0]
+        crop = t1[int(max(0, box[1] - w)):int(box[3] + w), int(max(0, box[0] - w)):int(box[2] + w)]
+        assert assess_photo(crop, analyzer).ok
+
+
+def test_a_photo_of_someone_else_is_refused_and_look_alikes_are_reported(tmp_path, data_dir, analyzer):
+    store = PeopleStore.open(tmp_path / "people.db")
+    penny = _photos(data_dir, "enroll", "bbt_penny")
+    sheldon = _photos(data_dir, "enroll", "bbt_sheldon")[0]
+    report = enroll_photos(store, "Penny", [*penny[:3], sheldon], analyzer, speak=False)
+    assert report.enrolled and report.n_used == 3
+    assert [i for i, _ in report.rejected] == [3] and "does not look like the other photos of Penny" in \
+        report.rejected[0][1][0]
+    # a photo added later must agree with the ones already enrolled
+    report = enroll_photos(store, "Penny", [sheldon], analyzer, speak=False)
+    assert not report.enrolled and "does not look like" in report.rejected[0][1][0]
+    assert store.people()[0].n_vectors == 3
+    # two photos that disagree: nothing is enrolled
+    report = enroll_photos(store, "Sheldon", [sheldon, penny[3]], analyzer, speak=False)
+    assert not report.enrolled and len(report.rejected) == 2 and "do not look like one person" in report.message
+    # the same person under another name: enrolled, with a warning
+    report = enroll_photos(store, "P. Twin", [penny[3]], analyzer, speak=False)
+    assert report.enrolled and report.warnings and report.warnings[0].startswith("P. Twin looks like Penny")

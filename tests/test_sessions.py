@@ -83,3 +83,45 @@ def test_wrong_model_for_detector_is_refused(assets_root: Path) -> None:
     session = create_session(assets_root / get_spec("arcface_mobileface128").relpath, SessionConfig(providers=("cpu",)))
     with pytest.raises(ModelLoadError, match="right model"):
         ScrfdDetector(session, get_spec("det_500m"), FaceDetectorOptions(model="det_500m"))
+
+
+def test_provider_preference_and_the_provider_really_used(tmp_path: Path, caplog) -> None:
+    """TensorRT -> CUDA -> CPU is the default order; the report gives what the session REALLY runs on."""
+    import onnxruntime as ort
+
+    from peoplelens.models.sessions import DEFAULT_PROVIDERS, provider_report
+
+    assert SessionConfig().providers == DEFAULT_PROVIDERS == (
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+    with caplog.at_level(logging.INFO, logger="peoplelens.models.sessions"):
+        session = create_session(_tiny_model(tmp_path / "t.onnx"), SessionConfig(providers=("tensorrt", "cuda", "cpu")))
+    report = provider_report(session)
+    assert report.requested == DEFAULT_PROVIDERS
+    assert report.used == tuple(session.get_providers())
+    available = ort.get_available_providers()
+    # the first of TensorRT, CUDA, CPU that this build has is the one nodes go to first
+    assert report.primary == next(p for p in DEFAULT_PROVIDERS if p in available)
+    missing = [p for p in DEFAULT_PROVIDERS if p not in available]
+    for provider in missing:  # each one dropped has its reason, in preference order, in the report and the log
+        assert any(f.startswith(f"{provider} is not in this onnxruntime build") for f in report.fallbacks)
+        assert f"{provider} is not in this onnxruntime build" in caplog.text
+    assert [f.split()[0] for f in report.fallbacks] == missing
+    assert f"runs on {', '.join(report.used)}" in caplog.text
+    if "CUDAExecutionProvider" not in available:  # this machine: GPU asked for, CPU really used, and it says so
+        assert report.used == ("CPUExecutionProvider",)
+        assert report.describe().startswith("t.onnx: asked tensorrt, cuda, cpu -> runs on CPUExecutionProvider (")
+
+
+def test_provider_order_is_kept_and_foreign_sessions_have_no_report(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from peoplelens.models.sessions import provider_report
+
+    usable, _ = resolve_providers(("cpu", "cuda", "tensorrt"))
+    assert usable[0] == "CPUExecutionProvider"  # asked first, used first
+    session = create_session(_tiny_model(tmp_path / "t.onnx"), SessionConfig(providers=("cpu", "cuda")))
+    assert provider_report(session).requested == ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert provider_report(session).primary == "CPUExecutionProvider"
+    plain = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
+    with pytest.raises(ModelLoadError, match="not made by"):
+        provider_report(plain)

@@ -19,6 +19,14 @@ class PipelineConfig:
     #: face detector (registry name); None = the ``[models]`` set's (research: det_500m, ~3x faster than det_2.5g
     #: at equal verification accuracy here; permissive: YuNet)
     face_model: Literal["det_500m", "det_2.5g", "yunet"] | None = None
+    #: "fp32" or "int8" (variants made by `peoplelens assets quantize`) per model; None = $PEOPLELENS_PRECISION, else
+    #: fp32. Measured (python -m peoplelens.bench.evaluate_int8): only the embedder's int8 stays within tolerance and
+    #: it saves ~1 % of a frame here, so fp32 everywhere is the default
+    face_precision: Literal["fp32", "int8"] | None = None
+    embedder_precision: Literal["fp32", "int8"] | None = None
+    people_precision: Literal["fp32", "int8"] | None = None
+    #: the float embedder with its PRelu rewritten exactly (x + (a-1) min(x, 0)): 1.58x faster, the same vectors
+    embedder_fast_prelu: bool = True
     face_max_side: Annotated[int, Meta(ge=160, le=4096)] = 640  # network input longest side; larger reaches farther
     face_score_threshold: Annotated[float, Meta(gt=0.0, lt=1.0)] | None = None  # None = the model set's
     #: run the face detector (and everything that needs a face) every N frames; in between, tracks coast on their
@@ -47,6 +55,12 @@ class PipelineConfig:
     #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
     #: that run the body detector beside it, a one-thread session of the same model runs instead
     face_detector_threads: Annotated[int, Meta(ge=1, le=16)] = 2
+    #: frame clock: a step forward up to this long is time that really passed (a stalled camera, a network outage);
+    #: a longer leap (a damaged stamp such as t = 1e9) starts a new epoch: a cut, the timers keep their place
+    clock_max_gap_s: Annotated[float, Meta(gt=0.0, le=3600.0)] = 30.0
+    #: a step back up to this long is jitter (the time is held); a longer one (a camera restart, a looping video)
+    #: starts a new epoch
+    clock_max_backstep_s: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.1
 
 
 def face_detector_options(config: dict[str, Any], models: ModelSet | None = None) -> FaceDetectorOptions:
@@ -55,7 +69,8 @@ def face_detector_options(config: dict[str, Any], models: ModelSet | None = None
     pc = section(config, "pipeline", PipelineConfig)
     ms = models or configured_model_set(config)
     options = FaceDetectorOptions(model=ms.face_detector, max_side=pc.face_max_side,
-                                  score_threshold=ms.face_score_threshold, nms_iou=ms.face_nms_iou)
+                                  score_threshold=ms.face_score_threshold, nms_iou=ms.face_nms_iou,
+                                  precision=pc.face_precision)
     if pc.face_model is not None:
         options = replace(options, model=pc.face_model)
     if pc.face_score_threshold is not None:

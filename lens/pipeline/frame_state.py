@@ -18,7 +18,7 @@ from peoplelens.core.state import AudioEvent, HeadOrientation, PersonState, Proc
 from peoplelens.core.types import Detections, Frame
 from peoplelens.lens.perception.foveation import FoveationResult
 from peoplelens.lens.perception.geometry import CameraIntrinsics
-from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
+from peoplelens.lens.perception.identity_policy import AnnouncedIdentity, EmbeddedFace
 from peoplelens.lens.perception.tracking import PersonObservation as Sighting
 from peoplelens.lens.perception.tracking import Track
 from peoplelens.lens.world.people_map import PersonObservation
@@ -38,6 +38,9 @@ class FrameState:
 
     frame: Frame
     head_sample: HeadOrientation | None = None  # the live IMU orientation given with the frame, if any
+    # clock: the pipeline's time for this frame (the frame's own time unless its clock jumped; see stages.clock)
+    clock_t: float | None = None
+    clock_jumped: bool = False  # the frame's clock jumped: a new epoch (a cut for the tracker, the IMU resynchronised)
     # schedule: what runs on this frame
     intrinsics: CameraIntrinsics | None = None
     run_faces: bool = False  # the face detector (and everything that needs a fresh face) runs on this frame
@@ -66,7 +69,7 @@ class FrameState:
     merges: list[tuple[int, int]] = field(default_factory=list)  # (fresh id, restored id) from re-identification
     removed: list[int] = field(default_factory=list)  # track ids that ended on this frame
     # identity and face attributes (by track id)
-    embeddings: dict[int, np.ndarray] = field(default_factory=dict)  # raw unit embeddings computed now
+    embeddings: dict[int, EmbeddedFace] = field(default_factory=dict)  # faces embedded now (raw unit vectors)
     identities: dict[int, AnnouncedIdentity] = field(default_factory=dict)
     attributes: dict[int, Any] = field(default_factory=dict)  # FaceAttributes of faces seen now or coasting
     # place: camera directions and distances
@@ -80,8 +83,9 @@ class FrameState:
 
     @property
     def t(self) -> float:
-        """The frame's capture time (seconds)."""
-        return self.frame.timestamp
+        """The frame's time on the pipeline's clock (seconds): its capture time, resynchronised by the clock stage
+        when the frame clock jumped (never backwards, never a leap); the frame's own stamp before that stage."""
+        return self.clock_t if self.clock_t is not None else self.frame.timestamp
 
     def result(self) -> ProcessResult:
         """What this frame produced, for the runtime, the replay harness and the benchmark."""

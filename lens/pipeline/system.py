@@ -5,7 +5,7 @@
 ``process(frame, head) -> ProcessResult`` once per frame, ``reset()`` between recordings, ``reload_people()``
 after an enrolment, ``close()`` at the end. A frame's path through it::
 
-    schedule -> detect_faces | detect_people | motion -> world -> foveate -> face_quality -> track -> embed
+    clock -> schedule -> detect_faces | detect_people | motion -> world -> foveate -> face_quality -> track -> embed
              -> identify -> face_attributes -> place -> people_map -> experiences
 
 Frames keep the camera's resolution: the wide face pass sees a 640-px copy, the body detector the whole frame
@@ -40,6 +40,7 @@ from peoplelens.lens.pipeline.config import PipelineConfig, face_detector_option
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
+from peoplelens.lens.pipeline.stages.clock import ClockStage, FrameClock
 from peoplelens.lens.pipeline.stages.detect import DetectFacesStage, DetectPeopleStage, FaceQualityStage
 from peoplelens.lens.pipeline.stages.foveate import FoveateStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
@@ -48,7 +49,7 @@ from peoplelens.lens.pipeline.stages.place import PlaceStage
 from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
 from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate, TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
-from peoplelens.lens.world import ImuTrack, VisualRotationConfig
+from peoplelens.lens.world import ImuConfig, ImuTrack, VisualRotationConfig
 from peoplelens.lens.world.people_map import PeopleMap, PeopleMapConfig
 from peoplelens.models.face_detector import create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions
@@ -64,10 +65,23 @@ class LensSystem:
     """Frames in, People Map + audio events out (build with :func:`build_system`)."""
 
     def __init__(self, runner: StageRunner, policy: IdentityPolicy, people_map: PeopleMap,
-                 experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any]) -> None:
+                 experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any],
+                 clock: FrameClock | None = None, world: WorldModel | None = None) -> None:
         self.runner, self.policy, self.people_map, self.experiences = runner, policy, people_map, experiences
         self.config = config
         self.models = models  # the loaded model wrappers by role (for reports: sessions, providers, threads)
+        self.clock, self.world = clock, world
+
+    def health(self) -> dict[str, dict[str, float]]:
+        """What the frame clock and the world frame have coped with since the system was built: ``clock`` (epochs,
+        jumps back / forward, held jitter) and ``world`` (IMU samples accepted / refused by reason, IMU fall-backs
+        to the video's rotation and hand-overs back, seconds on each source). The runtime adds them to its stats."""
+        out: dict[str, dict[str, float]] = {}
+        if self.clock is not None:
+            out["clock"] = self.clock.health.as_counters()
+        if self.world is not None:
+            out["world"] = self.world.health.as_counters()
+        return out
 
     def sessions(self) -> dict[str, Any]:
         """The ONNX Runtime session of each model, by role."""
@@ -179,12 +193,15 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     # beside the body detector both cores are taken: there a one-thread session of the same model is faster
     beside_bodies = (create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=1))
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
-    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles),
+    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles,
+                                                                          precision=pc.people_precision),
                                                     session_config=sessions) if pc.people_detector else None)
     fovea = section(config, "foveation", FoveationConfig)
     window_detector = _window_detector(face_options, fovea, sessions)
     gaze_tile_px = fovea.body_tile_px if fovea.enabled is not False else 0
-    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder), session_config=sessions)
+    embedder = FaceEmbedder.from_registry(FaceEmbedderOptions(model=models.embedder, precision=pc.embedder_precision,
+                                                              fast_prelu=pc.embedder_fast_prelu),
+                                          session_config=sessions)
 
     # cosine thresholds belong to the embedder: the model set's, unless the config sets them
     tracker_config = _with_defaults(section(config, "tracking", TrackerConfig), config.get("tracking", {}),
@@ -195,12 +212,15 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                                      reject_threshold=models.thresholds.reject, margin=models.thresholds.margin)
     policy = IdentityPolicy(people, identity_config, EmbeddingSchedule(pc.embed_recheck_s, pc.max_embed_per_frame),
                             min_embed_quality=min(identity_config.min_quality, tracker_config.gallery_min_quality))
-    world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig))
+    world = WorldModel(imu, pc.visual_rotation, section(config, "visual_rotation", VisualRotationConfig),
+                       section(config, "imu", ImuConfig))
+    clock = FrameClock(pc.clock_max_gap_s, pc.clock_max_backstep_s)
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
     motion_since_update = MotionSinceUpdate()  # the head rotation the tracker has not applied yet (track, foveate)
     steps: list[Stage | Parallel] = [
+        ClockStage(clock),
         ScheduleStage(DetectionSchedule(pc.faces_every, pc.people_every),
                       camera if camera is not None else section(config, "camera", CameraConfig),
                       person_detector is not None),
@@ -214,7 +234,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                      motion_since_update, face_options.max_side, workers),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
         TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction, motion_since_update),
-        EmbedStage(policy, embedder, workers),
+        EmbedStage(policy, embedder, workers, section(config, "face_quality", FaceQualityConfig)),
         IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
     ]
     estimator = None
@@ -237,4 +257,4 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         models["face_detector_windows"] = window_detector
     if estimator is not None and estimator.head_pose is not None:
         models["head_pose"] = estimator.head_pose
-    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models)
+    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models, clock, world)

@@ -4,7 +4,10 @@
 clear :class:`CaptureError` at start-up. Recorded video is paced to its own frame rate in real-time mode
 (and may loop); cameras and streams deliver at their own pace. The IMU sidecar (CSV with a header line, or
 JSON lines) has ``t, yaw_deg, pitch_deg, roll_deg`` per row, ``t`` in seconds of video time; the head
-orientation at a frame is interpolated (yaw unwrapped first).
+orientation at a frame is interpolated (yaw unwrapped first) at the frame's time in the video and stamped with the
+frame's own time (``t_frame``, which keeps growing when a video loops), so a frame and its IMU sample always share
+one clock. Beyond the sidecar's ends (more than :data:`IMU_SLACK_S`) a frame has no IMU sample: the IMU has
+stopped, and the world frame falls back to the video's own rotation rather than hold a stale heading.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +26,8 @@ import numpy as np
 from peoplelens.core.state import HeadOrientation, wrap_deg
 from peoplelens.lens.runtime.errors import CaptureError, ImuError
 from peoplelens.lens.runtime.stats import RuntimeStats
+
+IMU_SLACK_S = 0.25  # a sidecar's first / last sample still stands for frames this close to it
 
 
 @dataclass
@@ -129,6 +134,10 @@ class ImuTrack:
             raise ImuError(f"IMU file {path} has non-finite values")
         return cls(cols["t"], cols["yaw_deg"], cols["pitch_deg"], cols["roll_deg"])
 
+    def covers(self, t: float, slack_s: float = IMU_SLACK_S) -> bool:
+        """Whether ``t`` lies within the track's span (plus ``slack_s`` either side)."""
+        return bool(self.t[0] - slack_s <= t <= self.t[-1] + slack_s)
+
     def at(self, t: float) -> HeadOrientation:
         """The interpolated head orientation at time ``t`` (clamped to the track's ends)."""
         yaw = wrap_deg(float(np.degrees(np.interp(t, self.t, self.yaw))))
@@ -152,7 +161,7 @@ def capture_loop(source: FrameSource, emit: Callable[[CapturedFrame], None], sto
                 if delay > 0 and stop.wait(delay):
                     break
             stats.count("capture", "frames_read")
-            head = imu.at(t_local) if imu is not None else None
+            head = replace(imu.at(t_local), timestamp=t_frame) if imu is not None and imu.covers(t_local) else None
             emit(CapturedFrame(img, t_frame, index, time.time(), head))
     finally:
         source.release()

@@ -5,20 +5,28 @@ the device keeps running: frames sent while no phone is connected are counted as
 and events resume as soon as the new phone session publishes. The capture thread sends JPEG frames on the
 conflated PUSH (latest frame wins); the main thread receives events, plays them, measures end-to-end latency
 against its own capture clock, publishes seen signals and sends a heartbeat (and the IMU head) each second.
+
+Everything it receives is untrusted: header fields are read from the validated, typed header, an events message
+with one bad event is rejected whole (``audio.rejected``, a rate-limited log line), at most
+:data:`~peoplelens.lens.runtime.transport.MAX_DRAIN` messages are taken per turn of the loop, and per-phone state
+(sessions, sequence numbers) is bounded and forgotten after ``peer_ttl_s`` of silence.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 import zmq
 
+from peoplelens.core.state import HeadOrientation
 from peoplelens.lens.runtime.capture import CapturedFrame, FrameSource, ImuTrack, capture_loop
 from peoplelens.lens.runtime.errors import MessageError
 from peoplelens.lens.runtime.lifecycle import emit_report, running
-from peoplelens.lens.runtime.messages import EventsPayload, Message, encode, encode_frame, head_from_list, head_to_list
+from peoplelens.lens.runtime.messages import EventsPayload, Message, encode, encode_frame, head_from_wire, head_to_list
+from peoplelens.lens.runtime.peers import DEFAULT_MAX_PEERS, DEFAULT_TTL_S, PeerTable
 from peoplelens.lens.runtime.sinks import EventSink, OutputStage, SeenPublisher
 from peoplelens.lens.runtime.stats import RuntimeStats
 from peoplelens.lens.runtime.transport import (
@@ -26,10 +34,14 @@ from peoplelens.lens.runtime.transport import (
     channel_endpoints,
     close_all,
     device_sockets,
-    receive,
+    drain,
+    events_subscriber,
     seen_publisher,
     send_nowait,
 )
+from peoplelens.lens.runtime.wire_schema import EventsHeader, HeartbeatHeader
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +63,8 @@ class DeviceOptions:
     heartbeat_s: float = 1.0
     phone_timeout_s: float = 3.0  # no phone heartbeat for this long = phone lost
     events_path: str | None = None  # write every event received as a JSON line (replay's events.jsonl schema)
+    max_peers: int = DEFAULT_MAX_PEERS  # phone sessions (and their sequence numbers) remembered at once
+    peer_ttl_s: float = DEFAULT_TTL_S  # a phone session silent this long is forgotten
 
 
 class DeviceStage:
@@ -64,11 +78,12 @@ class DeviceStage:
         self.ctx = zmq.Context()
         self.socks = device_sockets(self.ctx, opts.connect)
         self.seen_sock = seen_publisher(self.ctx, opts.seen_bind) if opts.seen_bind else None
+        self.poller = zmq.Poller()
         self.output = OutputStage(sink, SeenPublisher(self.seen_sock, stats), stats, opts.events_path)
-        self.events_seq = SeqTracker()
-        self.phone_sessions: dict[str, int] = {}
+        self.events_seq = SeqTracker(opts.max_peers, opts.peer_ttl_s)
+        self.phone_sessions: PeerTable[int] = PeerTable(opts.max_peers, opts.peer_ttl_s)  # session -> events played
         self.last_phone_beat: float | None = None
-        self.latest_head = None
+        self.latest_head: HeadOrientation | None = None
         self.heartbeat_seq = 0
 
     def _send_frame(self, frame: CapturedFrame) -> None:
@@ -80,35 +95,35 @@ class DeviceStage:
         self.stats.count("capture", "frames_sent" if sent else "frames_unsent")
 
     def _on_message(self, msg: Message) -> None:
-        session = str(msg.header.get("session", "?"))
-        if msg.kind == "heartbeat":
+        typed = msg.typed
+        session = (typed.session if typed is not None else None) or "?"
+        if isinstance(typed, HeartbeatHeader):
             self._phone_alive(session)
             return
-        if msg.kind != "events":
-            self.stats.count("audio", "rejected")
+        if not isinstance(typed, EventsHeader):
+            self.stats.reject("audio", f"rejected a {msg.kind!r} message on the events channel", log)
             return
         try:
             payload = EventsPayload.from_bytes(msg.payload)
-            head = head_from_list(msg.header.get("head"))
         except MessageError as exc:
-            self.stats.count("audio", "rejected")
-            emit_report(f"audio: rejected an events message: {exc}")
+            self.stats.reject("audio", f"rejected an events message: {exc}", log)
             return
-        self._phone_alive(session)
-        self.stats.count("audio", "events_lost", self.events_seq.gap(session, msg.seq))
-        self.stats.observe_s("transport_events", time.time() - msg.header["t_sent"])
-        self.phone_sessions[session] = self.phone_sessions.get(session, 0) + len(payload.events)
-        self.output.deliver(payload.events, payload.seen, float(msg.header["t_capture"]), head,
-                            frame_index=int(msg.header.get("frame_seq", -1)))
+        self._phone_alive(session, len(payload.events))
+        self.stats.count("audio", "events_lost", self.events_seq.gap(session, typed.seq))
+        self.stats.observe_s("transport_events", time.time() - typed.t_sent)
+        frame_index = typed.frame_seq if typed.frame_seq is not None else -1
+        self.output.deliver(payload.events, payload.seen, typed.t_capture, head_from_wire(typed.head),
+                            frame_index=frame_index)
 
-    def _phone_alive(self, session: str) -> None:
+    def _phone_alive(self, session: str, events: int = 0) -> None:
         self.last_phone_beat = time.monotonic()
-        if session not in self.phone_sessions:
-            self.phone_sessions[session] = 0
-            emit_report(f"device: phone session {session} connected")
+        played = self.phone_sessions.get(session) or 0
+        if self.phone_sessions.put(session, played + events):
+            self.stats.count("sessions", "phones_seen")
+            self.stats.note("sessions", f"device: phone session {session} connected")
 
     def _heartbeat(self) -> None:
-        counters = {k: self.stats.get("capture", k) for k in ("frames_read", "frames_sent", "frames_unsent")}
+        counters = {k: int(self.stats.get("capture", k)) for k in ("frames_read", "frames_sent", "frames_unsent")}
         data = encode("heartbeat", self.heartbeat_seq, time.time(), "device", session=self.session, counters=counters)
         self.heartbeat_seq += 1
         send_nowait(self.socks["control"], data)
@@ -119,14 +134,28 @@ class DeviceStage:
             emit_report("device: phone lost (no heartbeat); frames wait for it to come back")
             self.stats.count("device", "phone_lost")
             self.last_phone_beat = None
+            self._resubscribe()
+        self._sessions_report()
+
+    def _resubscribe(self) -> None:
+        """A new connection to the phone's events channel (ZeroMQ never reconnects one it dropped for an oversized
+        message; after a plain phone restart this costs nothing)."""
+        self.poller.unregister(self.socks["events"])
+        self.socks["events"].close(0)
+        self.socks["events"] = events_subscriber(self.ctx, self.opts.connect)
+        self.poller.register(self.socks["events"], zmq.POLLIN)
+
+    def _sessions_report(self) -> None:
+        table = self.phone_sessions
+        self.stats.set_section("peers", {"phones": len(table), "phones_expired": table.expired,
+                                         "phones_evicted": table.evicted, "senders": len(self.events_seq.last)})
 
     def run(self, stop: threading.Event) -> None:
         """Capture in a thread; receive and play events here until the source ends, a signal or the duration."""
         capture = threading.Thread(target=capture_loop, name="capture", daemon=True,
                                    args=(self.source, self._send_frame, stop, self.stats, self.opts.realtime, self.imu))
         capture.start()
-        poller = zmq.Poller()
-        poller.register(self.socks["events"], zmq.POLLIN)
+        self.poller.register(self.socks["events"], zmq.POLLIN)
         next_beat = time.monotonic()
         deadline = time.monotonic() + self.opts.duration_s if self.opts.duration_s > 0 else None
         ended_at: float | None = None
@@ -141,12 +170,13 @@ class DeviceStage:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + self.opts.heartbeat_s
-            if dict(poller.poll(timeout=50)):
-                while (msg := receive(self.socks["events"], self.stats, "audio")) is not None:
+            if dict(self.poller.poll(timeout=50)):
+                for msg in drain(self.socks["events"], self.stats, "audio"):
                     self._on_message(msg)
         stop.set()
         capture.join(timeout=5.0)
-        self.stats.info["phone_sessions"] = dict(self.phone_sessions)
+        self._sessions_report()
+        self.stats.info["phone_sessions"] = dict(self.phone_sessions.items())
 
     def close(self) -> None:
         """Close the output, the sockets (linger 0) and the context."""

@@ -53,7 +53,7 @@ from peoplelens.lens.runtime.wire_schema import (
     SeenWire,
 )
 from peoplelens.models.errors import ImageDecodeError
-from peoplelens.models.images import FRAME_LIMITS, ImageLimits, decode_image
+from peoplelens.models.images import FRAME_LIMITS, ImageLimits, decode_image, read_image_header
 
 VERSION = 1
 MAGIC = b"PL"
@@ -65,6 +65,13 @@ _MAX_HEADER = 64 * 1024
 WIRE_FRAME_LIMITS = ImageLimits(max_bytes=FRAME_LIMITS.max_bytes, max_side=FRAME_LIMITS.max_side,
                                 max_pixels=FRAME_LIMITS.max_pixels, formats=("jpeg",))
 _events_decoder = msgspec.msgpack.Decoder(EventsWire)
+
+
+def max_message_bytes(*kinds: str) -> int:
+    """The largest valid message of any of ``kinds`` (prefix + the largest header + the kind's largest payload):
+    what a receiving socket's ``zmq.MAXMSGSIZE`` is set to, so ZeroMQ drops anything bigger unread."""
+    return _PREFIX.size + _MAX_HEADER + max(MAX_PAYLOAD[k] for k in kinds)
+
 _seen_decoder = msgspec.msgpack.Decoder(SeenWire)
 
 
@@ -189,16 +196,19 @@ def encode_frame(image: np.ndarray, jpeg_quality: int = 85) -> tuple[bytes, dict
     return buf.tobytes(), {"fmt": "jpeg"}
 
 
-def decode_frame(msg: Message) -> np.ndarray:
-    """The BGR image of a ``frame`` message, its size checked before decoding; raises :class:`MessageError`."""
+def check_frame(msg: Message) -> FrameHeader:
+    """The typed header of a ``frame`` message whose image passes every check that needs no pixel decoded (the
+    JPEG header's size and scans, a raw frame's shape and length); raises :class:`MessageError`. Cheap enough to
+    run on every frame received, before choosing which one to decode."""
     typed = msg.typed if msg.typed is not None else decode(_reencode(msg)).typed
     if not isinstance(typed, FrameHeader):
         raise MessageError(f"a {msg.kind} message has no frame")
     if typed.fmt == "jpeg":
         try:
-            return decode_image(msg.payload, what="frame payload", limits=WIRE_FRAME_LIMITS)
+            read_image_header(msg.payload, WIRE_FRAME_LIMITS, "frame payload")
         except ImageDecodeError as exc:
             raise MessageError(str(exc)) from None
+        return typed
     if typed.shape is None or typed.dtype != "uint8":
         raise MessageError("a raw frame needs shape [H, W, 3] and dtype uint8")
     h, w, c = typed.shape
@@ -206,7 +216,19 @@ def decode_frame(msg: Message) -> np.ndarray:
         raise MessageError(f"raw frame of {w} x {h} pixels is over the limit of {FRAME_LIMITS.max_side} a side")
     if len(msg.payload) != h * w * c:
         raise MessageError(f"raw frame does not match its shape {list(typed.shape)}: {len(msg.payload)} bytes")
-    return np.frombuffer(msg.payload, dtype=np.uint8).reshape(h, w, c)
+    return typed
+
+
+def decode_frame(msg: Message) -> np.ndarray:
+    """The BGR image of a ``frame`` message, its size checked before decoding; raises :class:`MessageError`."""
+    typed = check_frame(msg)
+    if typed.fmt == "jpeg":
+        try:
+            return decode_image(msg.payload, what="frame payload", limits=WIRE_FRAME_LIMITS)
+        except ImageDecodeError as exc:
+            raise MessageError(str(exc)) from None
+    assert typed.shape is not None
+    return np.frombuffer(msg.payload, dtype=np.uint8).reshape(typed.shape)
 
 
 def _reencode(msg: Message) -> bytes:

@@ -1,16 +1,20 @@
 """``peoplelens phone``: the perception + world + experiences stage on the phone / GPU box.
 
-It binds the frames, control and events channels (see :mod:`peoplelens.lens.runtime.transport`), takes the newest frame
-(the conflated PULL keeps only one), runs the processor, and publishes each frame's events and seen signals
-with the frame's capture time, so the device can measure end-to-end latency. It publishes a heartbeat every
-second. Sequence gaps in the frames it receives are counted as ``perception.frames_dropped``; messages that
-fail to decode are counted as ``perception.rejected`` (frames channel) or ``control.rejected``.
+It binds the frames, control and events channels (see :mod:`peoplelens.lens.runtime.transport`), takes the newest
+valid frame (the intake thread, :mod:`peoplelens.lens.runtime.intake`, keeps only one), runs the processor, and
+publishes each frame's events and seen signals with the frame's capture time, so the device can measure end-to-end
+latency. It publishes a heartbeat every second. Sequence gaps in the frames it receives are counted as
+``perception.frames_dropped``; messages that fail their checks are counted as ``perception.rejected`` (frames
+channel) or ``control.rejected`` and dropped, with a rate-limited log line. Every header field is read from the
+validated, typed header (:mod:`peoplelens.lens.runtime.wire_schema`). Per-device state (sessions, sequence numbers)
+is bounded and forgotten after ``peer_ttl_s`` of silence (:class:`~peoplelens.lens.runtime.peers.PeerTable`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,19 +24,23 @@ import zmq
 from peoplelens.core.state import HeadOrientation
 from peoplelens.lens.runtime.capture import CapturedFrame
 from peoplelens.lens.runtime.errors import MessageError
+from peoplelens.lens.runtime.intake import FrameIntake
 from peoplelens.lens.runtime.lifecycle import emit_report, running
-from peoplelens.lens.runtime.messages import EventsPayload, Message, decode_frame, encode, head_from_list
+from peoplelens.lens.runtime.messages import EventsPayload, Message, decode_frame, encode, head_from_wire, head_to_list
+from peoplelens.lens.runtime.peers import DEFAULT_MAX_PEERS, DEFAULT_TTL_S, PeerTable
 from peoplelens.lens.runtime.perception import process_captured
 from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY, Processor, build_processor, close_processor
+from peoplelens.lens.runtime.sinks import playable_events
 from peoplelens.lens.runtime.stats import RuntimeStats
 from peoplelens.lens.runtime.transport import (
     SeqTracker,
     channel_endpoints,
     close_all,
+    drain,
     phone_sockets,
-    receive,
     send_nowait,
 )
+from peoplelens.lens.runtime.wire_schema import FrameHeader, HeartbeatHeader, ImuHeader
 
 log = logging.getLogger(__name__)
 
@@ -49,77 +57,87 @@ class PhoneOptions:
     stats_path: str | None = None
     report_every_s: float = 5.0
     heartbeat_s: float = 1.0
+    max_peers: int = DEFAULT_MAX_PEERS  # device sessions (and their sequence numbers) remembered at once
+    peer_ttl_s: float = DEFAULT_TTL_S  # a device session silent this long is forgotten
 
 
 class PhoneStage:
-    """The phone's loop state (sockets are used from the thread that runs :meth:`run` only)."""
+    """The phone's loop state (the frames socket belongs to the intake thread, the others to :meth:`run`'s)."""
 
     def __init__(self, opts: PhoneOptions, processor: Processor, stats: RuntimeStats) -> None:
         self.opts, self.processor, self.stats = opts, processor, stats
         self.session = f"{os.getpid()}-{int(time.time() * 1000)}"
         self.ctx = zmq.Context()
         self.socks = phone_sockets(self.ctx, opts.bind)
-        self.frames_seq = SeqTracker()
+        self.intake = FrameIntake(self.socks["frames"], stats)
+        self.frames_seq = SeqTracker(opts.max_peers, opts.peer_ttl_s)
         self.events_seq = 0
         self.heartbeat_seq = 0
-        self.head: HeadOrientation | None = None
-        self.device_sessions: set[str] = set()
+        self.control_head: HeadOrientation | None = None  # the latest IMU head from the control channel, unused yet
+        self.device_sessions: PeerTable[float] = PeerTable(opts.max_peers, opts.peer_ttl_s)
 
     def _on_control(self, msg: Message) -> None:
-        if msg.kind == "imu":
-            try:
-                self.head = head_from_list(msg.header.get("head"))
-            except MessageError as exc:
-                self.stats.count("control", "rejected")
-                log.warning("control: rejected an imu message: %s", exc)
-        elif msg.kind == "heartbeat":
-            session = str(msg.header.get("session", "?"))
-            if session not in self.device_sessions:
-                self.device_sessions.add(session)
-                emit_report(f"phone: device session {session} connected")
+        typed = msg.typed
+        if isinstance(typed, ImuHeader):
+            self.control_head = head_from_wire(typed.head)
+        elif isinstance(typed, HeartbeatHeader):
+            session = typed.session or "?"
+            if self.device_sessions.put(session, time.time()):
+                self.stats.count("sessions", "devices_seen")
+                self.stats.note("sessions", f"phone: device session {session} connected")
+        else:
+            self.stats.reject("control", f"rejected a {msg.kind!r} message on the control channel", log)
+
+    def _take_control_head(self) -> HeadOrientation | None:
+        """The control channel's IMU head, once (the world frame takes each sample once; a repeat is ignored)."""
+        head, self.control_head = self.control_head, None
+        return head
 
     def _on_frame(self, msg: Message) -> None:
-        if msg.kind != "frame":
-            self.stats.count("perception", "rejected")
-            log.warning("perception: rejected a %r message on the frames channel", msg.kind)
-            return
+        typed = msg.typed
+        assert isinstance(typed, FrameHeader)  # the intake passes frames only
         try:
             image = decode_frame(msg)
-            head = head_from_list(msg.header.get("head"))
-            t_frame, index = float(msg.header["t_frame"]), int(msg.header["index"])
-        except (MessageError, KeyError, TypeError, ValueError) as exc:
-            self.stats.count("perception", "rejected")
-            log.warning("perception: rejected a frame: %s", exc)
+        except MessageError as exc:
+            self.stats.reject("perception", f"rejected a frame: {exc}", log)
             return
-        self.stats.count("perception", "frames_dropped",
-                         self.frames_seq.gap(str(msg.header.get("session", msg.header["stage"])), msg.seq))
+        head = head_from_wire(typed.head) or self._take_control_head()
+        sender = typed.session or typed.stage
+        self.stats.count("perception", "frames_dropped", self.frames_seq.gap(sender, typed.seq))
         t_received = time.time()
-        if self.opts.max_frame_age_s > 0 and t_received - msg.header["t_capture"] > self.opts.max_frame_age_s:
+        if self.opts.max_frame_age_s > 0 and t_received - typed.t_capture > self.opts.max_frame_age_s:
             self.stats.count("perception", "frames_stale")
             return
-        item = CapturedFrame(image, t_frame, index, float(msg.header["t_capture"]), head or self.head)
+        item = CapturedFrame(image, typed.t_frame, typed.index, typed.t_capture, head)
         result = process_captured(self.processor, item, self.stats)
-        if result is None or not (result.events or result.seen):
+        if result is None:
             return
-        payload = EventsPayload(result.events, result.seen, result.timings).to_bytes()
-        data = encode("events", self.events_seq, item.t_capture, "phone", payload, frame_seq=msg.seq,
+        events = playable_events(result.events, self.stats, "perception")
+        if not (events or result.seen):
+            return
+        payload = EventsPayload(events, result.seen, result.timings).to_bytes()
+        data = encode("events", self.events_seq, item.t_capture, "phone", payload, frame_seq=typed.seq,
                       session=self.session, t_received=t_received, t_processed=time.time(),
-                      head=msg.header.get("head"))
+                      head=head_to_list(head_from_wire(typed.head)))
         self.events_seq += 1
         self.stats.count("perception", "events_sent" if send_nowait(self.socks["events"], data) else "events_unsent",
-                         len(result.events))
+                         len(events))
 
     def _heartbeat(self) -> None:
-        counters = {k: self.stats.get("perception", k) for k in ("frames_processed", "frames_dropped", "rejected")}
+        counters = {k: int(self.stats.get("perception", k)) for k in ("frames_processed", "frames_dropped", "rejected")}
         data = encode("heartbeat", self.heartbeat_seq, time.time(), "phone", session=self.session, counters=counters)
         self.heartbeat_seq += 1
         send_nowait(self.socks["events"], data)
+        self._sessions_report()
 
-    def run(self, stop) -> None:
+    def _sessions_report(self) -> None:
+        table = self.device_sessions
+        self.stats.set_section("peers", {"devices": len(table), "devices_expired": table.expired,
+                                         "devices_evicted": table.evicted, "senders": len(self.frames_seq.last)})
+
+    def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set (or ``duration_s`` passes)."""
-        poller = zmq.Poller()
-        poller.register(self.socks["frames"], zmq.POLLIN)
-        poller.register(self.socks["control"], zmq.POLLIN)
+        self.intake.start()
         next_beat = time.monotonic()
         deadline = time.monotonic() + self.opts.duration_s if self.opts.duration_s > 0 else None
         while not stop.is_set():
@@ -129,17 +147,19 @@ class PhoneStage:
             if now >= next_beat:
                 self._heartbeat()
                 next_beat = now + self.opts.heartbeat_s
-            ready = dict(poller.poll(timeout=100))
-            if self.socks["control"] in ready:
-                while (msg := receive(self.socks["control"], self.stats, "control")) is not None:
-                    self._on_control(msg)
-            if self.socks["frames"] in ready:
-                msg = receive(self.socks["frames"], self.stats, "perception")
-                if msg is not None:
-                    self._on_frame(msg)
+            for msg in drain(self.socks["control"], self.stats, "control"):
+                self._on_control(msg)
+            frame = self.intake.get(timeout=0.05)
+            if frame is not None:
+                self._on_frame(frame)
+        for msg in drain(self.socks["control"], self.stats, "control"):  # what arrived before the stop is counted
+            self._on_control(msg)
+        self._sessions_report()
+        self.stats.info["device_sessions"] = [session for session, _ in self.device_sessions.items()]
 
     def close(self) -> None:
-        """Close the sockets (linger 0) and the context."""
+        """Stop the intake, close the sockets (linger 0) and the context."""
+        self.intake.stop()
         close_all(self.socks)
         self.ctx.term()
 

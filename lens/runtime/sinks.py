@@ -3,10 +3,17 @@ optional ``events.jsonl`` file (``--events``, the same records replay writes), a
 peers' LED drivers. :class:`OutputStage` is the audio-output stage both run modes use: it hands events to the sink,
 writes them, measures end-to-end latency (now - frame capture time) and publishes the processor's seen signals
 (one per announcement: the experiences raise them, nothing here adds more).
+
+No sink ever plays an event it cannot place: events from the network are validated at the boundary
+(:mod:`peoplelens.lens.runtime.wire_schema`), and :func:`playable_events` checks every event again right before it
+is played or sent (finite direction, distance and pitch in range, a known sound): a bad one is dropped and counted
+as ``<stage>.invalid_events``, the others play.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -15,10 +22,55 @@ from typing import Protocol, TextIO
 import zmq
 
 from peoplelens.core.event_log import EventLog
-from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal
+from peoplelens.core.state import AudioEvent, HeadOrientation, SeenSignal, Sound
 from peoplelens.lens.runtime.messages import encode, packb
 from peoplelens.lens.runtime.stats import RuntimeStats
 from peoplelens.lens.runtime.transport import SEEN_TOPIC, send_nowait
+
+log = logging.getLogger(__name__)
+
+MAX_PLAUSIBLE_AGE_S = 60.0  # an event's frame older than this (or from the future) is not a latency sample
+
+#: (field, lowest, highest) an event must meet to be played (the wire schema's ranges)
+_RANGES = (("azimuth_deg", -360.0, 360.0), ("elevation_deg", -180.0, 180.0), ("distance_m", 0.0, 1000.0),
+           ("pitch_semitones", -48.0, 48.0))
+
+
+def event_problem(event: object) -> str | None:
+    """Why ``event`` cannot be played (not an AudioEvent, an unknown sound, a value not finite or out of range),
+    or None when it can."""
+    if not isinstance(event, AudioEvent):
+        return f"not an AudioEvent but {type(event).__name__}"
+    if not isinstance(event.sound, Sound):
+        return f"unknown sound {event.sound!r}"
+    for name, low, high in _RANGES:
+        value = getattr(event, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                or not low <= value <= high:
+            return f"{name} = {value!r} (a finite number in [{low:g}, {high:g}] expected)"
+    return None
+
+
+def playable_events(events: list[AudioEvent], stats: RuntimeStats, stage: str) -> list[AudioEvent]:
+    """``events`` without those that cannot be played, each of which is counted (``<stage>.invalid_events``) and
+    logged (rate limited)."""
+    good = []
+    for event in events:
+        problem = event_problem(event)
+        if problem is None:
+            good.append(event)
+        else:
+            stats.count(stage, "invalid_events")
+            stats.note(f"{stage}.invalid", f"{stage}: dropped an event that cannot be played: {problem}", log)
+    return good
+
+
+def head_problem(head: HeadOrientation) -> str | None:
+    """Why ``head`` cannot steer the audio (a non-finite angle), or None."""
+    values = (head.yaw_deg, head.pitch_deg, head.roll_deg)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        return f"head orientation {values} is not finite"
+    return None
 
 
 class EventSink(Protocol):
@@ -119,16 +171,23 @@ class OutputStage:
 
     def deliver(self, events: list[AudioEvent], seen: list[SeenSignal], t_capture: float,
                 head: HeadOrientation | None = None, frame_index: int = -1) -> None:
-        """Play ``events`` of frame ``frame_index`` captured at ``t_capture`` (wall clock); publish its seen signals."""
+        """Play ``events`` of frame ``frame_index`` captured at ``t_capture`` (wall clock); publish its seen signals.
+        An event that cannot be played (see :func:`event_problem`) is dropped and counted, never played."""
         if head is not None:
-            self.sink.set_head(head)
-        for event in events:
+            if head_problem(head) is None:
+                self.sink.set_head(head)
+            else:
+                self.stats.count("audio", "invalid_heads")
+        for event in playable_events(events, self.stats, "audio"):
             age = time.time() - t_capture
             self.sink.handle(event, age)
             if self.events_log is not None:
                 self.events_log.log(event, frame_index=frame_index, latency_s=age)
             self.stats.count("audio", "events")
-            self.stats.observe_s("end_to_end", age)
+            if 0.0 <= age <= MAX_PLAUSIBLE_AGE_S:
+                self.stats.observe_s("end_to_end", age)
+            else:  # a capture time from another clock (or a forged one) must not spoil the percentiles
+                self.stats.count("audio", "latency_outliers")
         for signal in seen:
             self.seen.publish(signal, t_capture)
 

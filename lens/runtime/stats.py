@@ -6,8 +6,9 @@ Stats JSON (``--stats FILE.json``), written on exit::
       "version": 1,
       "mode": "run" | "device" | "phone",
       "wall_s": seconds the command ran,
-      "counters": {stage: {name: int}},          # e.g. capture.frames_sent, perception.frames_dropped,
-                                                 #      perception.rejected, audio.events, seen.published
+      "counters": {stage: {name: number}},       # e.g. capture.frames_sent, perception.frames_dropped,
+                                                 #      perception.rejected, audio.events, seen.published,
+                                                 #      world.imu_fallbacks, world.visual_s, clock.epochs
       "latency_ms": {metric: {"count", "mean", "p50", "p90", "p95", "p99", "max"}},
       "info": {...}                              # mode-specific facts (source, endpoints, processor, sessions)
     }
@@ -26,6 +27,8 @@ except ``end_to_end``, which the device measures against its own capture time.
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -61,6 +64,27 @@ class Samples:
         return out
 
 
+class LogLimiter:
+    """Keeps a flood from flooding the log: per key, the first ``burst`` lines, then one line every ``every_s``
+    seconds that says how many were left out since the last one."""
+
+    def __init__(self, burst: int = 20, every_s: float = 5.0) -> None:
+        self.burst, self.every_s = burst, every_s
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[int, float, int]] = {}  # key -> (lines so far, last line time, left out since)
+
+    def allow(self, key: str) -> tuple[bool, int]:
+        """Whether to write this line for ``key``, and how many lines were left out before it."""
+        now = time.monotonic()
+        with self._lock:
+            lines, last, skipped = self._state.get(key, (0, -float("inf"), 0))
+            if lines < self.burst or now - last >= self.every_s:
+                self._state[key] = (lines + 1, now, 0)
+                return True, skipped
+            self._state[key] = (lines, last, skipped + 1)
+            return False, skipped + 1
+
+
 class RuntimeStats:
     """Thread-safe counters (per stage) and latency samples (milliseconds) for one runtime process."""
 
@@ -70,17 +94,45 @@ class RuntimeStats:
         self._lock = threading.Lock()
         self._counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._samples: dict[str, Samples] = defaultdict(Samples)
+        self._sections: dict[str, dict[str, float]] = {}
         self.info: dict[str, Any] = {}
+        self.log_limiter = LogLimiter()
 
     def count(self, stage: str, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``stage.name``."""
         with self._lock:
             self._counters[stage][name] += n
 
-    def get(self, stage: str, name: str) -> int:
+    def get(self, stage: str, name: str) -> float:
         """The current value of a counter (0 when never counted)."""
         with self._lock:
+            if stage in self._sections:
+                return self._sections[stage].get(name, 0)
             return self._counters.get(stage, {}).get(name, 0)
+
+    def set_section(self, stage: str, values: dict[str, float]) -> None:
+        """Replace the counters of ``stage`` by ``values`` (counters kept elsewhere, e.g. the pipeline's
+        ``world`` and ``clock`` health)."""
+        with self._lock:
+            self._sections[stage] = dict(values)
+
+    def reject(self, stage: str, what: str, logger: logging.Logger | None = None) -> None:
+        """Count one rejected message of ``stage`` (``<stage>.rejected``) and log ``"<stage>: <what>"`` (rate
+        limited: a flood of bad messages writes a few lines, then one every few seconds with the count)."""
+        self.count(stage, "rejected")
+        self.note(stage, f"{stage}: {what}", logger)
+
+    def note(self, key: str, line: str, logger: logging.Logger | None = None) -> None:
+        """Log ``line`` (warning level, or stderr without a logger) unless lines of ``key`` are flooding."""
+        ok, skipped = self.log_limiter.allow(key)
+        if not ok:
+            return
+        if skipped:
+            line += f" ({skipped} more like it not logged)"
+        if logger is not None:
+            logger.warning("%s", line)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def observe_s(self, metric: str, seconds: float) -> None:
         """Record a duration given in seconds (stored in milliseconds)."""
@@ -90,7 +142,8 @@ class RuntimeStats:
     def snapshot(self) -> dict[str, Any]:
         """Everything as a JSON-ready dict (the ``--stats`` file format)."""
         with self._lock:
-            counters = {s: dict(c) for s, c in self._counters.items()}
+            counters: dict[str, dict[str, float]] = {s: dict(c) for s, c in self._counters.items()}
+            counters.update({s: dict(v) for s, v in self._sections.items()})
             latency = {m: s.summary() for m, s in sorted(self._samples.items())}
         return {"version": 1, "mode": self.mode, "wall_s": round(time.time() - self.started, 3),
                 "counters": counters, "latency_ms": latency, "info": dict(self.info)}

@@ -6,8 +6,9 @@ itself, so either side can be restarted without restarting the other. From one b
 ====================  ==========================  ====================================================
 channel               tcp://H:P / ipc://PATH        sockets and queueing
 ====================  ==========================  ====================================================
-frames                P       / PATH.frames        device PUSH -> phone PULL, ``CONFLATE`` on both ends:
-                                                   at most one frame waits anywhere (latest frame wins)
+frames                P       / PATH.frames        device PUSH (``CONFLATE``: the newest frame waits) ->
+                                                   phone PULL drained by its own thread, newest *valid*
+                                                   frame wins (see :mod:`.intake`)
 control (heartbeats,  P+1     / PATH.control       device PUSH -> phone PULL, high-water mark 100
 IMU)
 events (+heartbeats)  P+2     / PATH.events        phone PUB -> device SUB, high-water mark 1000
@@ -15,24 +16,33 @@ events (+heartbeats)  P+2     / PATH.events        phone PUB -> device SUB, high
 
 The device's own ``seen`` PUB (for peers' LED drivers) binds its own endpoint and sends two-part messages
 ``[b"seen", message]`` so subscribers can filter on the topic. Every socket has ``LINGER`` 0.
+
+Receiving sockets are bounded: ``MAXMSGSIZE`` is the largest valid message of the kinds the channel carries
+(ZeroMQ drops a bigger one unread and disconnects its sender, who reconnects), high-water marks bound the queues,
+a receiver takes at most :data:`MAX_DRAIN` messages per turn (a flood cannot starve the loop), and every rejected
+message is counted (``<stage>.rejected``) with a rate-limited log line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import zmq
 
 from peoplelens.lens.runtime.errors import MessageError, RuntimeStageError
-from peoplelens.lens.runtime.messages import Message, decode
+from peoplelens.lens.runtime.messages import Message, decode, max_message_bytes
+from peoplelens.lens.runtime.peers import DEFAULT_MAX_PEERS, DEFAULT_TTL_S, PeerTable
 from peoplelens.lens.runtime.stats import RuntimeStats
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("frames", "control", "events")
 SEEN_TOPIC = b"seen"
+MAX_DRAIN = 256  # messages a receiver takes from one socket per turn of its loop
+FRAMES_RCVHWM = 4  # frames queued per sender on the phone (its intake thread keeps the queue empty)
 _TCP = re.compile(r"^tcp://(?P<host>[^:/]+|\[[^\]]+\]):(?P<port>\d+)$")
 
 
@@ -80,8 +90,10 @@ def phone_sockets(ctx: zmq.Context, base: str) -> dict[str, zmq.Socket]:
     eps = channel_endpoints(base)
     socks: dict[str, zmq.Socket] = {}
     try:
-        socks["frames"] = _bind(_socket(ctx, zmq.PULL, RCVHWM=1, CONFLATE=1), eps["frames"])
-        socks["control"] = _bind(_socket(ctx, zmq.PULL, RCVHWM=100), eps["control"])
+        socks["frames"] = _bind(_socket(ctx, zmq.PULL, RCVHWM=FRAMES_RCVHWM,
+                                        MAXMSGSIZE=max_message_bytes("frame")), eps["frames"])
+        socks["control"] = _bind(_socket(ctx, zmq.PULL, RCVHWM=100, MAXMSGSIZE=max_message_bytes("imu", "heartbeat")),
+                                 eps["control"])
         socks["events"] = _bind(_socket(ctx, zmq.PUB, SNDHWM=1000), eps["events"])
     except RuntimeStageError:
         close_all(socks)
@@ -96,13 +108,20 @@ def device_sockets(ctx: zmq.Context, base: str) -> dict[str, zmq.Socket]:
     try:
         socks["frames"] = _connect(_socket(ctx, zmq.PUSH, SNDHWM=1, CONFLATE=1, IMMEDIATE=1), eps["frames"])
         socks["control"] = _connect(_socket(ctx, zmq.PUSH, SNDHWM=100, IMMEDIATE=1), eps["control"])
-        sub = _socket(ctx, zmq.SUB, RCVHWM=1000)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        socks["events"] = _connect(sub, eps["events"])
+        socks["events"] = events_subscriber(ctx, base)
     except RuntimeStageError:
         close_all(socks)
         raise
     return socks
+
+
+def events_subscriber(ctx: zmq.Context, base: str) -> zmq.Socket:
+    """The device's SUB on the phone's events channel. A message over ``MAXMSGSIZE`` makes ZeroMQ drop the
+    connection for good on this (connecting) side, so the device makes a new one when the phone's heartbeats stop
+    (:meth:`~peoplelens.lens.runtime.device.DeviceStage` does, after ``phone_timeout_s``)."""
+    sub = _socket(ctx, zmq.SUB, RCVHWM=1000, MAXMSGSIZE=max_message_bytes("events", "heartbeat"))
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    return _connect(sub, channel_endpoints(base)["events"])
 
 
 def seen_publisher(ctx: zmq.Context, endpoint: str) -> zmq.Socket:
@@ -128,16 +147,7 @@ def send_nowait(sock: zmq.Socket, data: bytes | list[bytes]) -> bool:
         return False
 
 
-def receive(sock: zmq.Socket, stats: RuntimeStats, stage: str, topic: bytes | None = None) -> Message | None:
-    """One message from ``sock`` without blocking, or None (nothing waiting, or rejected and counted).
-
-    With ``topic`` the message is two-part ``[topic, message]``. A rejected message logs one line and adds
-    one to ``stats.counters[stage]["rejected"]``.
-    """
-    try:
-        parts = sock.recv_multipart(flags=zmq.NOBLOCK)
-    except zmq.Again:
-        return None
+def _parse(parts: list[bytes], stats: RuntimeStats, stage: str, topic: bytes | None) -> Message | None:
     try:
         if topic is not None:
             if len(parts) != 2 or parts[0] != topic:
@@ -149,23 +159,50 @@ def receive(sock: zmq.Socket, stats: RuntimeStats, stage: str, topic: bytes | No
             data = parts[0]
         msg = decode(data)
     except MessageError as exc:
-        stats.count(stage, "rejected")
-        log.warning("%s: rejected a message: %s", stage, exc)
+        stats.reject(stage, f"rejected a message: {exc}", log)
         return None
     stats.count(stage, f"received_{msg.kind}")
     return msg
 
 
-class SeqTracker:
-    """Counts gaps in a sender's sequence numbers (messages lost or conflated); a restart resets it."""
+def receive(sock: zmq.Socket, stats: RuntimeStats, stage: str, topic: bytes | None = None) -> Message | None:
+    """One message from ``sock`` without blocking, or None (nothing waiting, or rejected and counted).
 
-    def __init__(self) -> None:
-        self.last: dict[str, int] = {}
+    With ``topic`` the message is two-part ``[topic, message]``. A rejected message adds one to
+    ``stats.counters[stage]["rejected"]`` and logs a line (rate limited).
+    """
+    try:
+        parts = sock.recv_multipart(flags=zmq.NOBLOCK)
+    except zmq.Again:
+        return None
+    return _parse(parts, stats, stage, topic)
+
+
+def drain(sock: zmq.Socket, stats: RuntimeStats, stage: str, limit: int = MAX_DRAIN,
+          topic: bytes | None = None) -> Iterator[Message]:
+    """The valid messages waiting on ``sock`` (at most ``limit`` taken, so a flood cannot starve the caller's
+    loop); rejected ones are counted and skipped, as :func:`receive` does."""
+    for _ in range(limit):
+        try:
+            parts = sock.recv_multipart(flags=zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        msg = _parse(parts, stats, stage, topic)
+        if msg is not None:
+            yield msg
+
+
+class SeqTracker:
+    """Counts gaps in each sender's sequence numbers (messages lost or superseded); a restart resets it. The
+    senders are a :class:`PeerTable`: bounded in number, forgotten after ``ttl_s`` of silence."""
+
+    def __init__(self, max_senders: int = DEFAULT_MAX_PEERS, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self.last: PeerTable[int] = PeerTable(max_senders, ttl_s)
 
     def gap(self, sender: str, seq: int) -> int:
         """How many messages were skipped before ``seq`` from ``sender`` (0 after a restart or first sight)."""
         prev = self.last.get(sender)
-        self.last[sender] = seq
+        self.last.put(sender, seq)
         if prev is None or seq <= prev:
             return 0
         return seq - prev - 1

@@ -64,6 +64,18 @@ class ImuTrack:
         """Time of the last sample (None when empty)."""
         return self._t[-1] if self._t else None
 
+    @property
+    def last(self) -> HeadOrientation | None:
+        """The latest sample (yaw and roll wrapped), or None when empty."""
+        if not self._t:
+            return None
+        return HeadOrientation(wrap_deg(self._yaw[-1]), self._pitch[-1], wrap_deg(self._roll[-1]), self._t[-1], "imu")
+
+    def clear(self) -> None:
+        """Forget every sample (the IMU's clock or reference changed: a new segment starts)."""
+        for arr in (self._t, self._yaw, self._pitch, self._roll):
+            arr.clear()
+
     def push(self, sample: HeadOrientation) -> None:
         """Append a live sample; its timestamp must be later than the previous one."""
         values = (sample.timestamp, sample.yaw_deg, sample.pitch_deg, sample.roll_deg)
@@ -96,7 +108,8 @@ class ImuTrack:
         return HeadOrientation(wrap_deg(yaw), pitch, wrap_deg(roll), float(t), "imu")
 
     def covers(self, t: float, slack_s: float = 0.25) -> bool:
-        """Whether ``t`` lies within the recorded span (plus ``slack_s`` either side)."""
+        """Whether ``t`` lies within the recorded span (plus ``slack_s`` either side). One sample covers
+        ``slack_s`` either side of itself; beyond that :meth:`at` would only hold a stale value."""
         return bool(self._t) and self._t[0] - slack_s <= t <= self._t[-1] + slack_s
 
     def samples(self) -> list[HeadOrientation]:

@@ -153,6 +153,17 @@ class VisualRotationEstimator:
         self._orientation = head_rotation(yaw_deg, pitch_deg, roll_deg)
         self._prev_grey = self._prev_thumbnail = None
 
+    def anchor(self, bgr: np.ndarray, person_boxes: np.ndarray | None, yaw_deg: float, pitch_deg: float = 0.0,
+               roll_deg: float = 0.0) -> None:
+        """Set the heading (e.g. to an IMU reading) and take ``bgr`` as the previous frame, so that if the next
+        frame needs the video's rotation it continues from here without losing a frame (costs a grey downscale)."""
+        h, w = bgr.shape[:2]
+        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
+            self.intrinsics = self.intrinsics.scaled(w, h)
+        self._orientation = head_rotation(yaw_deg, pitch_deg, roll_deg)
+        grey = self._grey(bgr)
+        self._prev_grey, self._prev_mask = grey, self._mask(grey.shape, person_boxes)
+
     @property
     def orientation_matrix(self) -> np.ndarray:
         """The integrated camera-to-world rotation."""
