@@ -286,3 +286,24 @@ def test_every_stage_touches_only_the_fields_it_declares(scenes, rose, people) -
         assert any(isinstance(s, Parallel) and "detect_faces" in s.name for s in steps[:world])
     finally:
         system.close()
+
+
+def test_the_benchmark_measures_the_native_1080p_arm_beside_the_640_one(data_dir: Path, tmp_path: Path) -> None:
+    """``peoplelens bench``: the pedestrian clip fitted inside 640x480 (today's arm) and at its own 1920x1080 (the
+    product with foveation) in one run, with the native section's goals."""
+    from peoplelens.bench.core import BenchOptions, run_benchmark
+
+    videos, enroll = tmp_path / "videos", tmp_path / "enroll"
+    videos.mkdir()
+    enroll.mkdir()
+    (videos / "royal_opera_pedestrians_1080p25.mp4").symlink_to(
+        data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
+    (enroll / "bbt_amy").symlink_to(data_dir / "faces" / "enroll" / "bbt_amy")
+    report = run_benchmark(BenchOptions(videos=videos, enroll=enroll, max_frames=8, skip_baseline=True,
+                                        skip_paced=True, config={}))
+    (fitted,), (native,) = report["videos"], report["native"]["videos"]
+    assert fitted["size"] == [640, 360] and native["size"] == [1920, 1080] and native["frames"] == 8
+    assert native["ms_per_frame_ratio_native_over_fitted"] > 0
+    assert report["ours"]["stages"]["foveate"]["n"] == report["native"]["ours"]["stages"]["foveate"]["n"] == 8
+    assert report["native"]["ours"]["stages"]["foveate"]["max_ms"] > report["ours"]["stages"]["foveate"]["max_ms"]
+    assert {"native_sustained_30fps", "sustained_30fps"} <= set(report["goals"])
