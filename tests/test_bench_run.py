@@ -17,8 +17,8 @@ from peoplelens.bench.errors import BenchError
 from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
 STAGES = ("decode", "clock", "schedule", "detect_faces", "detect_people", "motion", "detect", "world", "foveate",
-          "face_quality", "track", "embed", "identify", "identity", "face_attributes", "place", "people_map", "experiences",
-          "audio_render")
+          "face_quality", "track", "embed", "identify", "identity", "face_attributes", "place", "people_map",
+          "experiences", "audio_render")
 
 
 @pytest.fixture(scope="module")
