@@ -117,7 +117,7 @@ def measure(photos: list[Path], video: Path, model: str = "det_500m", widths=WID
     for image, box in faces:
         det = full_det.detect(image)
         best = int(np.argmax(box_iou(box[None], det.boxes)[0]))
-        truths.append((image, box, det.keypoints[best]))
+        truths.append((image, box, det.required_keypoints[best]))
     wide = create_face_detector(FaceDetectorOptions(model=model, max_side=640), session_config=session)
     # windows and the whole frame at native size: SCRFD never upscales, so a window runs at its own size
     native = create_face_detector(FaceDetectorOptions(model=model, max_side=2048), session_config=session)

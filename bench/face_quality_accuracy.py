@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> dict:
     enrol = enrolment_rows(faces, probes, accept)
     from peoplelens.bench.openset_data import _enrol_photos  # the accepted enrolment vectors of every person
 
-    accepted = [p for p in _enrol_photos(faces.parent, faces) if p.ok and p.embedding is not None]
-    view = view_rows(faces, src, ([p.person for p in accepted], np.stack([p.embedding for p in accepted])), accept)
+    accepted = [(p.person, p.embedding) for p in _enrol_photos(faces.parent, faces) if p.ok and p.embedding is not None]
+    view = view_rows(faces, src, ([person for person, _ in accepted], np.stack([e for _, e in accepted])), accept)
     console = Console(width=160)
     for title, rows in (("enrolment photo: face width", enrol["size"]), ("enrolment photo: blur", enrol["blur"]),
                         ("face in view: size and blur (against the enrolled people)", view)):

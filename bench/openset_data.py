@@ -127,9 +127,10 @@ class FaceSource:
         det = self.detector.detect(frame)
         if len(det) == 0:
             return np.zeros((0, 4), np.float32), []
-        crops = self.embedder.align(frame, det.keypoints)
+        kps = det.required_keypoints
+        crops = self.embedder.align(frame, kps)
         vectors = self.embedder.embed_aligned(crops)
-        obs = [FaceObs(vectors[i], det.keypoints[i].copy(), float(det.scores[i]), sharpness(crops[i]),
+        obs = [FaceObs(vectors[i], kps[i].copy(), float(det.scores[i]), sharpness(crops[i]),
                        float(det.widths[i])) for i in range(len(det))]
         return det.boxes, obs
 
@@ -177,7 +178,7 @@ def _reference_faces(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                                session_config=SessionConfig(intra_op_threads=1))
     faces = det.detect(image)
     emb = FaceEmbedder.from_registry(session_config=SessionConfig(intra_op_threads=1))
-    return faces.boxes, emb.embed(image, faces.keypoints) if len(faces) else np.zeros((0, 128), np.float32)
+    return faces.boxes, emb.embed(image, faces.required_keypoints) if len(faces) else np.zeros((0, 128), np.float32)
 
 
 def _enrol_photos(data: Path, faces: Path, people: set[str] | None = None) -> list[EnrolPhoto]:
@@ -330,7 +331,7 @@ def _tracked_scene(src: FaceSource, path: Path, label) -> Scene:
         boxes, obs = src.faces(frame)
         det = Detections(boxes, np.array([o.score for o in obs], np.float32),
                          keypoints=np.stack([o.keypoints for o in obs]) if obs else np.zeros((0, 5, 2)))
-        quality = face_qualities(det.keypoints, det.scores) if obs else np.zeros(0)
+        quality = face_qualities(det.required_keypoints, det.scores) if obs else np.zeros(0)
         step = {}
         for tr in tracker.update(t, build_observations(None, det, quality)):
             if tr.observation is not None and tr.observation.face_index is not None:

@@ -139,7 +139,8 @@ def load_faces(folder: Path, model: str = "det_500m") -> list[FacePhoto]:
         # a face cut by the photo's edge (partial-face probes) is left out: the box must lie inside the photo
         if x1 < 0 or y1 < 0 or x2 > image.shape[1] or y2 > image.shape[0]:
             continue
-        photos.append(FacePhoto(path.parent.name, path, image, faces.boxes[i].copy(), faces.keypoints[i].copy()))
+        photos.append(FacePhoto(path.parent.name, path, image, faces.boxes[i].copy(),
+                                faces.required_keypoints[i].copy()))
     if not photos:
         raise SceneError(f"no face found in any photo under {folder}")
     return photos

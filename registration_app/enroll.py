@@ -308,10 +308,11 @@ def enroll_feedbacks(
     clip = read_clip(name_clip) if name_clip is not None else None  # a bad clip is refused before enrolling
     rejected = [(i, list(fb.messages)) for i, fb in enumerate(feedbacks) if not fb.ok]
     usable = [i for i, fb in enumerate(feedbacks) if fb.ok and fb.embedding is not None]
+    raw = [fb.embedding for fb in feedbacks if fb.ok and fb.embedding is not None]  # in the order of usable
     gallery = store.gallery()
     mine = [k for k, n in enumerate(gallery.names) if n.casefold() == clean.casefold()]
     enrolled_before = gallery.vectors[np.isin(gallery.owner, mine)] if mine else None
-    protected = store.protect(np.stack([feedbacks[i].embedding for i in usable])) if usable else np.zeros((0, 128))
+    protected = store.protect(np.stack(raw)) if usable else np.zeros((0, 128))
     odd = disagreeing_photos(protected, options.min_photo_agreement, enrolled_before)
     for j, best in odd.items():
         rejected.append((usable[j], [f"does not look like the other photos of {clean} (best match {best:.2f}, need "
@@ -321,7 +322,7 @@ def enroll_feedbacks(
     keep = [j for j in range(len(usable)) if j not in odd]
     ok_feedbacks = [feedbacks[usable[j]] for j in keep]
     done, missing = pose_coverage(ok_feedbacks)
-    good = [feedbacks[usable[j]].embedding for j in keep]
+    good = [raw[j] for j in keep]
     report = EnrolReport(clean, False, len(feedbacks), len(good), rejected, done, missing)
     if not good:
         report.message = ("nothing enrolled: no usable photo" if feedbacks else "nothing enrolled: no photo given") \

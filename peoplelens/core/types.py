@@ -93,6 +93,14 @@ class Detections:
         """Box areas in square pixels."""
         return self.widths * self.heights
 
+    @property
+    def required_keypoints(self) -> np.ndarray:
+        """The keypoints (N, K, 2) of detections that always carry them (a face detector's); a ``ValueError``
+        for detections made without any."""
+        if self.keypoints is None:
+            raise ValueError("these detections carry no keypoints")
+        return self.keypoints
+
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of two box arrays (N, 4) and (M, 4) in xyxy; returns (N, M)."""

@@ -30,7 +30,8 @@ def _part_iou(track_boxes: list[np.ndarray | None], obs_boxes: list[np.ndarray |
     ti = [i for i, b in enumerate(track_boxes) if b is not None]
     oi = [j for j, b in enumerate(obs_boxes) if b is not None]
     if ti and oi:
-        iou = box_iou(np.stack([track_boxes[i] for i in ti]), np.stack([obs_boxes[j] for j in oi]))
+        iou = box_iou(np.stack([b for b in track_boxes if b is not None]),
+                      np.stack([b for b in obs_boxes if b is not None]))
         out[np.ix_(ti, oi)] = iou
     return out
 
@@ -45,7 +46,8 @@ def head_region_similarity(bodies: list[np.ndarray | None], faces: list[np.ndarr
     fi = [j for j, f in enumerate(faces) if f is not None]
     if not bi or not fi:
         return out
-    feasible, distance = head_fit(np.stack([faces[j] for j in fi]), np.stack([bodies[i] for i in bi]), top_fraction)
+    feasible, distance = head_fit(np.stack([f for f in faces if f is not None]),
+                                  np.stack([b for b in bodies if b is not None]), top_fraction)
     sim = np.where(feasible, CROSS_PART_SIMILARITY * np.clip(1.0 - distance, 0.0, 1.0), 0.0)
     out[np.ix_(bi, fi)] = sim.T
     return out
