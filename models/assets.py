@@ -136,8 +136,9 @@ class AssetManager:
             source = get_spec(spec.derived.source)
             return (f"run `peoplelens assets fetch {spec.name}` (makes it from {source.name}, "
                     f"{source.filename}: {self.how_to_get(source)})")
-        if spec.url or spec.archive:
-            ways.append(f"run `peoplelens assets fetch {spec.name}` (downloads {spec.url or spec.archive.url})")
+        url = spec.url or (spec.archive.url if spec.archive is not None else None)
+        if url:
+            ways.append(f"run `peoplelens assets fetch {spec.name}` (downloads {url})")
         ways.append(
             f"or set {ENV_ASSETS} to a folder holding {spec.relpath} (e.g. the PeopleLens sample bundle), "
             "or run `peoplelens assets import DIR`"

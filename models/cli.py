@@ -86,11 +86,11 @@ def fetch(names: tuple[str, ...], data: bool) -> None:
     """Make assets available: keep verified copies, download and verify the rest (resumable, atomic)."""
     manager = default_manager()
     specs = _select(names, data)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=_console(), transient=True) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(name: str, done: int, total: int) -> None:
             if name not in tasks:
@@ -230,7 +230,7 @@ def doctor() -> None:
     _console().print(f"sample data assets present and verified: {data_ok}/{len(data_assets())}")
     spec = get_spec("det_500m")
     status = manager.check(spec)
-    if status.ok:  # what a session really runs on, not only what was asked for
+    if status.ok and status.path is not None:  # what a session really runs on, not only what was asked for
         from peoplelens.models.sessions import create_session, provider_report
 
         report = provider_report(create_session(status.path, SessionConfig.from_env()))

@@ -57,14 +57,16 @@ def largest_face_embedding(path: Path, detector: FaceDetector, embedder: FaceEmb
     if len(faces) == 0:
         return None
     best = faces[int(np.argmax(faces.areas))]
-    return embedder.embed(image, best.keypoints)[0]
+    return embedder.embed(image, best.required_keypoints)[0]
 
 
 def photo_pair_scores(pairs_csv: Path, detector: FaceDetector, embedder: FaceEmbedder) -> tuple[PairScores, int]:
     """Scores of every pair in a ``img_a,img_b,same,...`` CSV (paths relative to the CSV); also the number
     of pairs skipped because a photo had no detectable face."""
     cache: dict[str, np.ndarray | None] = {}
-    genuine, impostor, skipped = [], [], 0
+    genuine: list[float] = []
+    impostor: list[float] = []
+    skipped = 0
     with open(pairs_csv) as fh:
         for row in csv.DictReader(fh):
             vecs = []
@@ -86,7 +88,7 @@ def time_per_face(detector: FaceDetector, embedder: FaceEmbedder, images: list[n
         for image in images:
             t0 = time.perf_counter()
             faces = detector.detect(image)
-            embedder.embed(image, faces.keypoints)
+            embedder.embed(image, faces.required_keypoints)
             if len(faces):
                 per_face.append((time.perf_counter() - t0) / len(faces))
     return float(np.median(per_face))
@@ -133,7 +135,8 @@ def lfw_pair_scores(pairs_csv: Path, embedder: FaceEmbedder) -> PairScores:
     """Scores for already-aligned crop pairs (no detection)."""
     from peoplelens.models.face_embedder import resize_for_embedding
 
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     with open(pairs_csv) as fh:
         for row in csv.DictReader(fh):
             crops = np.stack([resize_for_embedding(load_image(pairs_csv.parent / row[k])) for k in ("img_a", "img_b")])

@@ -74,8 +74,7 @@ def offsets_to_keypoints(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray
 
 
 def _blob(canvas: np.ndarray, spec: AssetSpec) -> np.ndarray:
-    assert spec.preprocess is not None
-    return nchw_blob(canvas, spec.preprocess)
+    return nchw_blob(canvas, spec.required_preprocess)
 
 
 def _finish(boxes, scores, kps, options: FaceDetectorOptions) -> Detections:
@@ -161,7 +160,7 @@ class ScrfdDetector:
         """The network input for a BGR image (letterboxed to :meth:`canvas_size`, registry normalisation) and
         the scale from image to network pixels. Also what int8 calibration feeds the model."""
         h, w = image.shape[:2]
-        canvas, scale = letterbox(image, self.canvas_size(w, h), self.spec.preprocess.pad_value)
+        canvas, scale = letterbox(image, self.canvas_size(w, h), self.spec.required_preprocess.pad_value)
         return _blob(canvas, self.spec), scale
 
     def _detect_once(self, image: np.ndarray) -> Detections:
@@ -203,7 +202,7 @@ class YuNetDetector:
             from peoplelens.models.errors import ModelLoadError
 
             raise ModelLoadError(f"{spec.name}: outputs {missing} missing; is this the YuNet model?")
-        self.size = spec.preprocess.input_size or (640, 640)
+        self.size = spec.required_preprocess.input_size or (640, 640)
 
     @classmethod
     def from_registry(
@@ -223,7 +222,7 @@ class YuNetDetector:
 
     def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """The network input for a BGR image (letterboxed to 640x640) and the image-to-network scale."""
-        canvas, scale = letterbox(image, self.size, self.spec.preprocess.pad_value)
+        canvas, scale = letterbox(image, self.size, self.spec.required_preprocess.pad_value)
         return _blob(canvas, self.spec), scale
 
     def _detect_once(self, image: np.ndarray) -> Detections:

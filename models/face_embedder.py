@@ -49,7 +49,7 @@ class FaceEmbedder:
         self.input_name = inputs[0].name
         fixed_batch = inputs[0].shape[0]  # SFace's graph takes exactly one face, ArcFace-128's any number
         self.batch_size = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else options.batch_size
-        self.size = spec.preprocess.input_size or (112, 112)
+        self.size = spec.required_preprocess.input_size or (112, 112)
         self.dim = int(session.get_outputs()[0].shape[-1])
 
     @classmethod
@@ -91,7 +91,7 @@ class FaceEmbedder:
     def input_tensor(self, crops: np.ndarray) -> np.ndarray:
         """The network input (N, 3, 112, 112) of aligned BGR crops: the registry's colour order and normalisation.
         Also what int8 calibration feeds the model."""
-        return nchw_blob(np.asarray(crops), self.spec.preprocess)
+        return nchw_blob(np.asarray(crops), self.spec.required_preprocess)
 
     def embed(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
         """Align the faces given by their keypoints and embed them: (N, D), unit length."""

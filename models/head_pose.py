@@ -76,7 +76,7 @@ class HeadPoseEstimator:
                 raise ModelLoadError(f"{spec.name}: expected a (1, 3) yaw/pitch/roll output, "
                                      f"got {s.get_outputs()[0].shape}")
         self.sessions, self.spec, self.options = sessions, spec, options
-        self.size = spec.preprocess.input_size or (64, 64)
+        self.size = spec.required_preprocess.input_size or (64, 64)
 
     @classmethod
     def from_registry(
@@ -95,7 +95,7 @@ class HeadPoseEstimator:
     def blobs(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """The network inputs (N, 3, 64, 64) for face boxes (N, 4) in ``image``."""
         crops = crop_boxes(ensure_bgr(image), expand_boxes(boxes, self.options.expand), self.size)
-        return nchw_blob(crops, self.spec.preprocess)
+        return nchw_blob(crops, self.spec.required_preprocess)
 
     def estimate_native(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """FSA-Net's own (yaw, pitch, roll) per box, averaged over the models: (N, 3) degrees."""

@@ -20,6 +20,10 @@ import numpy as np
 from peoplelens.models.errors import ImageDecodeError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PIL.ImageFile import ImageFile
+
     from peoplelens.models.registry import Preprocess
 
 #: Formats the project decodes, by the name :func:`image_kind` gives them.
@@ -70,8 +74,10 @@ def _pillow_header(kind: str, data: bytes) -> tuple[int, int]:
     # decompression-bomb check. Constructing the plugin parses the header only; no pixel is decoded.
     from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-    plugin = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
-              "webp": WebPImagePlugin.WebPImageFile, "bmp": BmpImagePlugin.BmpImageFile}[kind]
+    plugins: dict[str, Callable[[io.BytesIO], ImageFile]] = {
+        "jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
+        "webp": WebPImagePlugin.WebPImageFile, "bmp": BmpImagePlugin.BmpImageFile}
+    plugin = plugins[kind]
     image = plugin(io.BytesIO(data))
     try:
         return int(image.size[0]), int(image.size[1])
@@ -176,5 +182,5 @@ def nchw_blob(images: np.ndarray, preprocess: Preprocess) -> np.ndarray:
     if not batch:
         return np.zeros((0, 3, 0, 0), np.float32)
     mean = float(preprocess.mean)
-    return cv2.dnn.blobFromImages(batch, 1.0 / float(preprocess.std), None, (mean, mean, mean),
+    return cv2.dnn.blobFromImages(batch, scalefactor=1.0 / float(preprocess.std), mean=(mean, mean, mean),
                                   swapRB=preprocess.color == "RGB", crop=False)

@@ -14,7 +14,7 @@ Cosine similarities of two embedders are not comparable, so each set carries its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from peoplelens.core.config import ConfigError, section
 
@@ -85,7 +85,7 @@ MODEL_SETS: dict[str, ModelSet] = {
                 "MediaPipe FaceMesh + iris Apache-2.0",
     ),
 }
-DEFAULT_MODEL_SET = "research"
+DEFAULT_MODEL_SET: Final = "research"
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,8 @@ class PersonDetector:
         """The network input for one window of a BGR frame (default: the whole frame), letterboxed into 416x416
         padded with 114, and the window-to-network scale. Also what int8 calibration feeds the model."""
         x1, y1, x2, y2 = window or (0, 0, image.shape[1], image.shape[0])
-        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.preprocess.pad_value)
-        return nchw_blob(canvas, self.spec.preprocess), scale
+        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.required_preprocess.pad_value)
+        return nchw_blob(canvas, self.spec.required_preprocess), scale
 
     def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         x1, y1, x2, y2 = window

@@ -77,6 +77,13 @@ class AssetSpec:
         """The file's base name."""
         return self.relpath.rsplit("/", 1)[-1]
 
+    @property
+    def required_preprocess(self) -> Preprocess:
+        """The preprocessing of a model entry (every model has one, tests/test_assets.py checks; data has none)."""
+        if self.preprocess is None:
+            raise ValueError(f"{self.name}: the registry entry has no preprocessing")
+        return self.preprocess
+
 
 _GH = "https://github.com"
 _MP = f"{_GH}/google-ai-edge/mediapipe/raw"
