@@ -248,13 +248,13 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     steps += [FaceAttributesStage(estimator, workers), PlaceStage(section(config, "distance", DistancePriors)),
               PeopleMapStage(people_map),
               ExperiencesStage(experiences)]
-    models: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
+    loaded: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
     if beside_bodies is not None:
-        models["face_detector_beside_bodies"] = beside_bodies
+        loaded["face_detector_beside_bodies"] = beside_bodies
     if person_detector is not None:
-        models["person_detector"] = person_detector
+        loaded["person_detector"] = person_detector
     if window_detector is not None:
-        models["face_detector_windows"] = window_detector
+        loaded["face_detector_windows"] = window_detector
     if estimator is not None and estimator.head_pose is not None:
-        models["head_pose"] = estimator.head_pose
-    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, models, clock, world)
+        loaded["head_pose"] = estimator.head_pose
+    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, loaded, clock, world)

@@ -55,7 +55,7 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any], peopl
     source = FrameSource(opts.camera, opts.video, loop=opts.loop)
     imu = ImuTrack.load(opts.imu) if opts.imu else None
     processor = build_processor(opts.processor, config, opts.slow_ms, people=people)
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context = zmq.Context.instance()
     seen_sock = seen_publisher(ctx, opts.seen_bind) if opts.seen_bind else None
     output = OutputStage(sink, SeenPublisher(seen_sock, stats), stats, opts.events_path)
     stats.info.update(source=source.description, fps=source.fps, processor=opts.processor, realtime=opts.realtime,
@@ -88,9 +88,9 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any], peopl
                     if not opts.realtime:  # offline: a frame counts as captured when perception takes it
                         item = replace(item, t_capture=time.time())
                     result = process_captured(processor, item, stats)
-                    has_output = result is not None and (result.events or result.seen)
-                    if has_output and queue.put((result.events, result.seen, item.t_capture, result.head,
-                                                 item.index)):
+                    if result is None or not (result.events or result.seen):
+                        continue
+                    if queue.put((result.events, result.seen, item.t_capture, result.head, item.index)):
                         stats.count("audio", "batches_dropped")
             finally:
                 queue.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from peoplelens.core.state import HeadOrientation, ProcessResult
@@ -24,8 +23,8 @@ from peoplelens.core.types import Frame
 from peoplelens.lens.runtime.errors import ProcessorLoadError
 
 __all__ = [
-    "DEFAULT_FACTORY", "ProcessResult", "Processor", "SlowProcessor", "build_processor", "close_processor",
-    "load_factory",
+    "DEFAULT_FACTORY", "ProcessResult", "Processor", "ProcessorFactory", "SlowProcessor", "build_processor",
+    "close_processor", "load_factory",
 ]
 
 DEFAULT_FACTORY = "peoplelens.lens.pipeline:build_system"
@@ -40,7 +39,15 @@ class Processor(Protocol):
         ...
 
 
-def load_factory(dotted: str) -> Callable[[dict[str, Any]], Processor]:
+class ProcessorFactory(Protocol):
+    """What a dotted processor path names: ``factory(config, people=None) -> Processor``."""
+
+    def __call__(self, config: dict[str, Any], people: Any = None) -> Processor:
+        """Build a processor from its config and the enrolled people (a people store or None)."""
+        ...
+
+
+def load_factory(dotted: str) -> ProcessorFactory:
     """Import ``"module:attr"`` (or ``"module.attr"``) and return the callable; clear error when it fails."""
     module_name, sep, attr = dotted.partition(":")
     if not sep:

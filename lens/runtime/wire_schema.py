@@ -62,7 +62,7 @@ class Header(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
     session: Label | None = None
 
 
-class FrameHeader(Header, tag="frame"):
+class FrameHeader(Header, tag="frame", frozen=True):
     """A camera frame: JPEG bytes, or raw (H, W, 3) uint8 pixels described by ``shape`` and ``dtype``."""
 
     index: Count
@@ -73,13 +73,13 @@ class FrameHeader(Header, tag="frame"):
     head: HeadWire | None = None
 
 
-class ImuHeader(Header, tag="imu"):
+class ImuHeader(Header, tag="imu", frozen=True):
     """The device's latest head orientation."""
 
     head: HeadWire
 
 
-class EventsHeader(Header, tag="events"):
+class EventsHeader(Header, tag="events", frozen=True):
     """The events of one processed frame (payload: :class:`EventsWire`)."""
 
     frame_seq: Count | None = None
@@ -88,13 +88,13 @@ class EventsHeader(Header, tag="events"):
     head: HeadWire | None = None
 
 
-class HeartbeatHeader(Header, tag="heartbeat"):
+class HeartbeatHeader(Header, tag="heartbeat", frozen=True):
     """A liveness beat with a few counters."""
 
     counters: Annotated[dict[Label, Count], msgspec.Meta(max_length=64)] = {}
 
 
-class SeenHeader(Header, tag="seen"):
+class SeenHeader(Header, tag="seen", frozen=True):
     """A seen signal for peers (payload: :class:`SeenWire`)."""
 
 
