@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 from peoplelens.core.state import AudioEvent, IdentityState, PersonState, SeenSignal, Sound
 from peoplelens.lens.experiences.context import (
@@ -117,8 +118,11 @@ class AttentionExperience:
             return
         st.in_flight = True
         ctx.submit(candidate(ctx, event, delay_s=after_s,
-                             on_emit=lambda ev, st=st: self._emitted(ev, st),
-                             on_drop=lambda why, st=st: setattr(st, "in_flight", False)))
+                             on_emit=partial(self._emitted, st=st), on_drop=partial(self._dropped, st=st)))
+
+    @staticmethod
+    def _dropped(why: str, st: _PersonAttention) -> None:
+        st.in_flight = False
 
     def _emitted(self, event: AudioEvent, st: _PersonAttention) -> None:
         st.in_flight, st.announced = False, True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from peoplelens.core.state import AudioEvent, HeadOrientation, IdentityState, PersonState, Sound, wrap_deg
 from peoplelens.lens.experiences.config import ExperienceConfig
@@ -58,7 +59,7 @@ def who(person: PersonState) -> str:
     return f"person {person.track_id} ({person.name})" if person.name else f"person {person.track_id}"
 
 
-def make_event(ctx: Context, sound: Sound, person: PersonState | None, reason: str, **kwargs: object) -> AudioEvent:
+def make_event(ctx: Context, sound: Sound, person: PersonState | None, reason: str, **kwargs: Any) -> AudioEvent:
     """An event from ``person``'s world direction (or ``azimuth_deg``/``elevation_deg``/``distance_m`` given)."""
     azimuth = kwargs.pop("azimuth_deg", None)
     elevation = kwargs.pop("elevation_deg", None)
@@ -76,7 +77,7 @@ def make_event(ctx: Context, sound: Sound, person: PersonState | None, reason: s
         reason=reason,
         priority=PRIORITY[sound],
         frame_t=ctx.t,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 from peoplelens.core.state import AudioEvent, Sound
 from peoplelens.lens.experiences.context import Context, camera_azimuth, candidate, make_event, side, who
@@ -52,7 +53,7 @@ class GazeNotifyExperience:
             reason = (f"{who(p)} started looking at the wearer ({p.distance_m:.1f} m, "
                       f"{side(camera_azimuth(p, ctx.head))}; looking for {cfg.gaze_debounce_s:g} s)")
             event = make_event(ctx, Sound.GAZE, p, reason)
-            ctx.submit(candidate(ctx, event, on_emit=lambda ev, st=st: self._done(ev, st)))
+            ctx.submit(candidate(ctx, event, on_emit=partial(self._done, st=st)))
 
     @staticmethod
     def _done(event: AudioEvent, st: _Look) -> None:
