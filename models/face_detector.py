@@ -147,7 +147,7 @@ class ScrfdDetector:
         key = (h, w, stride)
         if key not in self._centers:
             gh, gw = h // stride, w // stride
-            grid = np.stack(np.mgrid[:gh, :gw][::-1], axis=-1).astype(np.float32) * stride
+            grid = np.stack(list(np.mgrid[:gh, :gw][::-1]), axis=-1).astype(np.float32) * stride
             grid = grid.reshape(-1, 2)
             self._centers[key] = np.repeat(grid, self.ANCHORS_PER_CELL, axis=0)
         return self._centers[key]

@@ -195,8 +195,8 @@ def distance_from_body_box(intrinsics: CameraIntrinsics, box: Sequence[float], m
     if y1 <= m or y2 >= intrinsics.height - m or y2 - y1 < 4.0:
         return None
     xc = (x1 + x2) / 2.0
-    (_, el_top), (_, el_bot) = (intrinsics.pixel_to_angles(xc, y) for y in (y1, y2))
-    el_top, el_bot = float(el_top) + camera_pitch_deg, float(el_bot) + camera_pitch_deg
+    (_, top), (_, bot) = (intrinsics.pixel_to_angles(xc, y) for y in (y1, y2))
+    el_top, el_bot = float(top) + camera_pitch_deg, float(bot) + camera_pitch_deg
     if el_top >= 89.0 or el_bot <= -89.0:
         return None
     span = math.tan(math.radians(el_top)) - math.tan(math.radians(el_bot))

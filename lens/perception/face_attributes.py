@@ -165,9 +165,11 @@ class FaceAttributeEstimator:
     def _read_eyes(self, image: np.ndarray, kps: np.ndarray, mesh: FaceMeshResult | None) -> EyeReading | None:
         o = self.options
         if mesh is not None:
-            if mesh.presence < o.min_presence or mesh.eye_contours is None:
+            # the iris model sets iris_centers and eye_contours together
+            if mesh.presence < o.min_presence or mesh.iris_centers is None or mesh.eye_contours is None:
                 return None
             return read_eyes(mesh.iris_centers, mesh.eye_contours)
+        assert self.face_mesh is not None, "eyes are read only when the FaceMesh models are loaded"
         eyes = self.face_mesh.eyes_from_keypoints(image, kps[:2])
         return read_eyes(eyes.iris_centers, eyes.contours)
 
@@ -209,10 +211,12 @@ class FaceAttributeEstimator:
             want_mesh = (self.face_mesh is not None and self.face_mesh.mesh is not None
                          and (o.use_mesh and width >= o.mesh_min_face_px or want_eyes and o.eye_roi == "mesh"))
             scheduled = (want_eyes or want_mesh) and self._scheduled(tid)
-            if scheduled and want_mesh:
+            if scheduled and want_mesh and self.face_mesh is not None:  # (want_mesh: the mesh models are loaded)
                 mesh = self.face_mesh.process(image, box, kps[:2], intrinsics=k)
                 presence = mesh.presence
-                if presence >= o.min_presence and mesh.yaw is not None and o.pose_source != "fsanet":
+                # PnP sets yaw, pitch and roll together
+                if (presence >= o.min_presence and mesh.yaw is not None and mesh.pitch is not None
+                        and mesh.roll is not None and o.pose_source != "fsanet"):
                     pnp = (mesh.yaw + az, mesh.pitch + o.pnp_pitch_offset_deg + el, mesh.roll)
                     if o.pose_source == "mean":
                         yaw, pitch, roll = ((a + b) / 2 for a, b in zip((yaw, pitch, roll), pnp, strict=True))

@@ -120,8 +120,8 @@ class CameraIntrinsics:
 
     def contains(self, azimuth_deg: float, elevation_deg: float, margin_px: float = 0.0) -> bool:
         """Whether a camera direction falls inside the image (shrunk by ``margin_px`` on every side)."""
-        x, y = self.angles_to_pixel(azimuth_deg, elevation_deg)
-        x, y = float(x), float(y)
+        px, py = self.angles_to_pixel(azimuth_deg, elevation_deg)
+        x, y = float(px), float(py)
         if math.isnan(x):
             return False
         return margin_px <= x <= self.width - margin_px and margin_px <= y <= self.height - margin_px

@@ -210,9 +210,10 @@ class VisualRotationEstimator:
         if (w, h) != (self.intrinsics.width, self.intrinsics.height):
             self.intrinsics = self.intrinsics.scaled(w, h)
         grey = self._grey(bgr)
-        tracked = TrackedCorners(grey, thumbnail=_thumbnail(grey))
-        if self._prev_thumbnail is not None and self._prev_thumbnail.shape == tracked.thumbnail.shape:
-            tracked.similarity = float((tracked.thumbnail * self._prev_thumbnail).sum())
+        thumbnail = _thumbnail(grey)
+        tracked = TrackedCorners(grey, thumbnail=thumbnail)
+        if self._prev_thumbnail is not None and self._prev_thumbnail.shape == thumbnail.shape:
+            tracked.similarity = float((thumbnail * self._prev_thumbnail).sum())
         prev = self._prev_grey
         if prev is None or prev.shape != grey.shape:
             tracked.failure = VisualMotion(reason="first frame" if prev is None else "image size changed",
@@ -224,10 +225,11 @@ class VisualRotationEstimator:
         if pts is None or len(pts) < cfg.min_points:
             tracked.failure = VisualMotion(reason=f"low texture: {0 if pts is None else len(pts)} corners")
             return tracked
-        lk = {"winSize": (21, 21), "maxLevel": 3,
-              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, **lk)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, **lk)
+        win, levels = (21, 21), 3
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, winSize=win, maxLevel=levels, criteria=criteria)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, winSize=win, maxLevel=levels,
+                                                criteria=criteria)
         fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
         good = (st.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb < cfg.fb_threshold_px)
         p0, p1 = pts.reshape(-1, 2)[good], nxt.reshape(-1, 2)[good]
