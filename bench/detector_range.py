@@ -73,7 +73,8 @@ def measure(photos: list[Path], model: str = "det_500m", widths=WIDTHS, max_side
     detectors = {m: create_face_detector(FaceDetectorOptions(model=model, max_side=m),
                                          session_config=SessionConfig(intra_op_threads=1)) for m in max_sides}
     intr = CameraIntrinsics.from_fov(*FRAME)
-    rows, times = [], {m: [] for m in max_sides}
+    rows: list[RangeRow] = []
+    times: dict[int, list[float]] = {m: [] for m in max_sides}
     for width in widths:
         found = dict.fromkeys(max_sides, 0)
         distances = []

@@ -13,8 +13,9 @@ Definition (printed with the results):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 DEFINITION = (
     "per frame, every face/track a system names counts as one name given; a name is correct if that enrolled "
@@ -22,6 +23,9 @@ DEFINITION = (
     "given; recall = frames where the enrolled person is visible (recall frames: face big enough to detect) and "
     "named / those frames; names of anyone else (everyone in the other videos) are false positives"
 )
+
+#: A frame of one video, or ``(video index, frame)`` across videos (:func:`merge_named`).
+FrameKey = TypeVar("FrameKey", int, tuple[int, int])
 
 
 @dataclass
@@ -42,8 +46,8 @@ class IdentityScore:
         return asdict(self)
 
 
-def score_identity(named: Mapping[int, Sequence[str]], visible: Mapping[int, set[str]],
-                   recall_frames: Mapping[str, set[int]]) -> IdentityScore:
+def score_identity(named: Mapping[FrameKey, Sequence[str]], visible: Mapping[FrameKey, Collection[str]],
+                   recall_frames: Mapping[str, set[FrameKey]]) -> IdentityScore:
     """Score the names a system gave.
 
     ``named[frame]``: the names given in that frame (one entry per named face/track); ``visible[frame]``: the
@@ -52,7 +56,7 @@ def score_identity(named: Mapping[int, Sequence[str]], visible: Mapping[int, set
     """
     given = correct = 0
     wrong: Counter[str] = Counter()
-    wrong_frames = []
+    wrong_frames: list[FrameKey] = []
     for frame, names in sorted(named.items()):
         truth = visible.get(frame, set())
         for name, count in Counter(names).items():

@@ -29,7 +29,9 @@ import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
@@ -274,7 +276,7 @@ def evaluate(corpus: Corpus, config: IdentityConfig, splits: int, sizes: tuple[i
     sightings in the cohort, as over a day."""
     t0 = time.process_time()
     outcomes = run_protocol(corpus, config, splits, sizes, seed, first_sight=True)
-    report = {
+    report: dict[str, Any] = {
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "protocol": {"splits": splits, "gallery_sizes": list(sizes), "seed": seed,
                      "identities": corpus.identities(), "scenes": len(corpus.scenes)},
@@ -289,7 +291,7 @@ def evaluate(corpus: Corpus, config: IdentityConfig, splits: int, sizes: tuple[i
                                            for o in outcomes if o.mated and o.wrong_name}),
         "closest_strangers": sorted(({"face": o.face_key, "name": o.evidence[2], "cosine": round(o.evidence[0], 3),
                                       "normalised": round(o.evidence[1], 3)} for o in outcomes
-                                     if not o.mated and o.evidence), key=lambda d: -d["cosine"])[:10],
+                                     if not o.mated and o.evidence), key=itemgetter("cosine"), reverse=True)[:10],
     }
     report["sweep"] = sweep(corpus, config, thresholds, sweep_splits, sizes, seed)
     report["cross_validation"] = cross_validate(corpus, config, sweep_splits, sizes, seed)

@@ -144,7 +144,7 @@ class FaceSource:
 
 
 def jitter(image: np.ndarray, scale: float, rng: np.random.Generator | None, out_size: tuple[int, int] | None,
-           centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           centre: np.ndarray | tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``image`` scaled by ``scale`` (area filter), then (with an ``rng``) rotated, shifted and re-exposed, on an
     ``out_size`` canvas (default: the scaled size) with ``centre`` (in source pixels) at the canvas centre.
     Returns the frame and the 2x3 source -> frame affine."""
@@ -161,7 +161,8 @@ def jitter(image: np.ndarray, scale: float, rng: np.random.Generator | None, out
     if rng is not None:
         frame = cv2.convertScaleAbs(frame, alpha=rng.uniform(0.85, 1.15), beta=rng.uniform(-15, 15))
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
-        frame = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else frame
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        frame = decoded if decoded is not None else frame
     affine = m @ np.array([[s, 0, 0], [0, s, 0], [0, 0, 1]])
     return frame, affine
 

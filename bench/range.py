@@ -275,7 +275,7 @@ def run_range(data: Path, arms: tuple[str, ...] = ("today-640", "foveated"), cam
                 rows = run_scenes(pipeline, arm, scenes, specs, say, stage_ms)
                 windows = windows_share(before, _fovea_totals(pipeline), stage_ms)
                 bands = summarise(rows)
-                entry = {"settings": {"config": arm.config, "max_side": arm.max_side}, "bands": bands,
+                entry: dict[str, Any] = {"settings": {"config": arm.config, "max_side": arm.max_side}, "bands": bands,
                          "windows": windows, "goals": goals(bands, rows, windows),
                          "ms_per_frame_scenes": float(np.median([r["ms_per_frame"] for r in rows])),
                          "cpu_ms_per_frame_scenes": float(np.mean([r["cpu_ms_per_frame"] for r in rows])),

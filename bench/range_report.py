@@ -56,14 +56,14 @@ def goals(bands: list[dict], rows: list[dict], windows: dict) -> dict:
 
     named_adult, named_child = share("adult", "named", True), share("child", "named", True)
     bumps = [b for scale in SCALES if (b := share(scale, "bump", False)) is not None]
-    share = windows.get("cpu_share")
+    cpu_share = windows.get("cpu_share")
     return {"named_within_4m_adult": named_adult, "named_within_4m_child": named_child,
             "bumped_at_10m": min(bumps) if bumps else None, "wrong_name_scenes": sum(bool(r["wrong"]) for r in rows),
             "met": {"named_adult_95": named_adult is not None and named_adult >= 0.95,
                     "named_child_90": named_child is not None and named_child >= 0.90,
                     "no_wrong_name": not any(r["wrong"] for r in rows),
                     "bumped_at_10m_90": bool(bumps) and min(bumps) >= 0.90,
-                    "windows_at_most_30pct": share is None or share <= 0.30}}
+                    "windows_at_most_30pct": cpu_share is None or cpu_share <= 0.30}}
 
 
 def print_table(report: dict, echo=print) -> None:

@@ -34,15 +34,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.lens.perception.geometry import CameraIntrinsics
-from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
+from peoplelens.models.face_detector import FaceDetector, FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 from peoplelens.models.sessions import SessionConfig
+
+if TYPE_CHECKING:
+    from peoplelens.models.person_detector import PersonDetector
 
 BACKGROUND_VIDEO = "videos/royal_opera_pedestrians_1080p25.mp4"
 BODY_VIDEO = "videos/talking_heads/liveportrait_s13.mp4"
@@ -206,6 +210,12 @@ class _Body:
     eyes: np.ndarray  # (2, 2) her own eye centres in the body clip's frame
 
 
+def _box4(points: np.ndarray) -> tuple[float, float, float, float]:
+    """``x1, y1, x2, y2`` as floats from the (2, 2) corners of a box."""
+    x1, y1, x2, y2 = (float(v) for v in points.reshape(4))
+    return x1, y1, x2, y2
+
+
 def _paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, offset: tuple[float, float],
            src_box: np.ndarray) -> None:
     """Blend ``src[src_box]`` scaled by ``scale`` into ``dst`` where frame = src * scale + offset (in place); only
@@ -266,7 +276,7 @@ class RangeScenes:
         for path in (self._background, self._body_video):
             if not path.is_file():
                 raise SceneError(f"range scenes need {path} (the shared data folder, $PEOPLELENS_ASSETS/data)")
-        self._detector = None
+        self._detector: tuple[PersonDetector, FaceDetector] | None = None
 
     def _body(self, index: int) -> _Body:
         if index not in self._bodies:
@@ -287,7 +297,7 @@ class RangeScenes:
             x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
             self._bodies[index] = _Body(frame[y0:y1, x0:x1].copy(), alpha[y0:y1, x0:x1].copy(),
                                         np.array([x0, y0, x1, y1], np.float32),
-                                        found.keypoints[int(np.argmax(found.areas))][:2].copy())
+                                        found.required_keypoints[int(np.argmax(found.areas))][:2].copy())
         return self._bodies[index]
 
     def render(self, spec: SceneSpec):
@@ -338,6 +348,5 @@ class RangeScenes:
             fb = photo.box.reshape(2, 2) * face_scale + np.array(face_offset)
             bb = body.box.reshape(2, 2) * scale + np.array(offset)
             bb = np.clip(bb, 0, [self.camera.width, self.camera.height])
-            yield SceneFrame(frame, i / FPS, i, tuple(float(v) for v in bb.reshape(4)),
-                             tuple(float(v) for v in fb.reshape(4)),
+            yield SceneFrame(frame, i / FPS, i, _box4(bb), _box4(fb),
                              photo.keypoints[:2] * face_scale + np.array(face_offset), face_ray_m)

@@ -8,12 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import numpy as np
 
 from peoplelens.bench.baseline import Baseline
 from peoplelens.bench.videos import VideoInfo, decode_frames
-from peoplelens.core.state import IdentityState, wrap_deg
+from peoplelens.core.state import AudioEvent, HeadOrientation, IdentityState, wrap_deg
 from peoplelens.core.types import Frame
 
 #: the product's stages, in frame order (``ProcessResult.timings`` keys; see peoplelens.lens.pipeline.system)
@@ -196,7 +197,17 @@ def run_baseline(baseline: Baseline, info: VideoInfo, max_frames: int | None) ->
     return run
 
 
-def make_event_renderer(backend: str | None = None) -> Callable:
+class EventRenderer(Protocol):
+    """``render(event, head) -> samples`` with ``describe()``, the renderer's description for the report."""
+
+    def __call__(self, event: AudioEvent, head: HeadOrientation | None) -> np.ndarray: ...
+
+    def describe(self) -> str:
+        """The renderer's backend and settings in words."""
+        ...
+
+
+def make_event_renderer(backend: str | None = None) -> EventRenderer:
     """``render(event, head)``: the event's cue from the sound bank, spatialised head-relative by the renderer."""
     from peoplelens.audio.bank import SoundBank
     from peoplelens.audio.config import AudioConfig
@@ -214,4 +225,4 @@ def make_event_renderer(backend: str | None = None) -> Callable:
                                else 1.0)
 
     render.describe = renderer.describe  # type: ignore[attr-defined]
-    return render
+    return cast(EventRenderer, render)

@@ -54,11 +54,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
 from peoplelens.lens.perception.geometry import CameraIntrinsics, GeometryError
+
+#: A box ``x1, y1, x2, y2`` in pixels: a sequence, or a detector's (4,) array row.
+Box: TypeAlias = Sequence[float] | np.ndarray
 
 
 class DistanceEstimate(NamedTuple):
@@ -168,7 +171,7 @@ def distance_from_eyes(intrinsics: CameraIntrinsics, right_eye: tuple[float, flo
     return DistanceEstimate(d, d * math.sqrt(rel2))
 
 
-def distance_from_face_box(intrinsics: CameraIntrinsics, box: Sequence[float],
+def distance_from_face_box(intrinsics: CameraIntrinsics, box: Box,
                            priors: DistancePriors = DistancePriors()) -> DistanceEstimate | None:
     """Distance from a face box's width (xyxy pixels), measured across its vertical centre line."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
@@ -181,7 +184,7 @@ def distance_from_face_box(intrinsics: CameraIntrinsics, box: Sequence[float],
     return DistanceEstimate(d, d * rel)
 
 
-def distance_from_body_box(intrinsics: CameraIntrinsics, box: Sequence[float], maybe_child: bool = False,
+def distance_from_body_box(intrinsics: CameraIntrinsics, box: Box, maybe_child: bool = False,
                            camera_pitch_deg: float = 0.0, priors: DistancePriors = DistancePriors()
                            ) -> DistanceEstimate | None:
     """Distance from a standing person's box height (xyxy pixels); ``None`` when the box is cut by the top
@@ -223,8 +226,8 @@ def fuse_estimates(estimates: Iterable[DistanceEstimate | tuple[float, float] | 
     return DistanceEstimate(d, float(1.0 / math.sqrt(w.sum())))
 
 
-def _cues(intrinsics: CameraIntrinsics, kps: np.ndarray | None, face_box: Sequence[float] | None,
-          body_box: Sequence[float] | None, head_yaw_deg: float | None, camera_pitch_deg: float,
+def _cues(intrinsics: CameraIntrinsics, kps: np.ndarray | None, face_box: Box | None,
+          body_box: Box | None, head_yaw_deg: float | None, camera_pitch_deg: float,
           priors: DistancePriors) -> list[DistanceEstimate]:
     """Every usable cue's estimate under one set of sizes."""
     estimates: list[DistanceEstimate | None] = []
@@ -252,7 +255,7 @@ def _log_agreement(cues: list[DistanceEstimate]) -> float:
 
 
 def estimate_distance(intrinsics: CameraIntrinsics, face_keypoints: np.ndarray | None = None,
-                      face_box: Sequence[float] | None = None, body_box: Sequence[float] | None = None,
+                      face_box: Box | None = None, body_box: Box | None = None,
                       head_yaw_deg: float | None = None, maybe_child: bool = True, camera_pitch_deg: float = 0.0,
                       priors: DistancePriors = DistancePriors()) -> PersonDistance | None:
     """Every available cue (eyes from 5-point ``face_keypoints``, face box width, body box height) fused by
