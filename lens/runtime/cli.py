@@ -71,7 +71,7 @@ def _apply(options):
     return deco
 
 
-def _open_people(people_path: str | None):  # type: ignore[no-untyped-def]
+def _open_people(people_path: str | None):
     from peoplelens.registration_app.people import open_run_people
 
     people = open_run_people(people_path)

@@ -103,7 +103,7 @@ def describe_type(hint: Any) -> str:
 def field_types(cls: type) -> dict[str, Any]:
     """The dataclass's field name -> type hint, with ``Annotated`` ranges kept."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 _PATH = re.compile(r" - at `\$\.([A-Za-z0-9_]+)(.*)`$")
