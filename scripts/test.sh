@@ -8,5 +8,5 @@ bash scripts/setup.sh
 if [ -z "${PEOPLELENS_ASSETS:-}" ] && [ -d ../shared/models ]; then
   export PEOPLELENS_ASSETS="$(cd ../shared && pwd)"
 fi
-bash scripts/lint.sh          # ruff, import-layer contracts
+bash scripts/lint.sh          # ruff, import-layer contracts, mypy
 .venv/bin/python -m pytest -q "$@"
