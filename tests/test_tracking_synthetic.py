@@ -158,21 +158,3 @@ def test_bad_input_gives_clear_errors() -> None:
         tracker.update(2.0, [body(0)], camera_motion=np.zeros(5))
     with pytest.raises(TrackingError, match="qualities"):
         build_observations(None, Detections(np.zeros((2, 4)), np.ones(2)), face_quality=np.ones(3))
-
-
-def test_a_far_body_only_person_is_confirmed_across_frames_without_body_detection() -> None:
-    """Someone facing away at ~10 m is seen only by the body detector, which runs on every 3rd detection frame:
-    the frames in between did not look for bodies, so the tentative track is not 'missed' there and is confirmed on
-    the next body frame (a tracker that dropped it would never confirm, and never bump, such a person)."""
-    tracker = PersonTracker(TrackerConfig())
-    far = body(600.0, y=300.0, w=20.0, h=50.0, score=0.8)
-    assert tracker.update(0.0, [far]) == []  # tentative
-    assert tracker.update(0.066, [], bodies_looked_for=False) == [] and len(tracker.tracks) == 1
-    assert tracker.update(0.133, [], bodies_looked_for=False) == [] and len(tracker.tracks) == 1
-    (confirmed,) = tracker.update(0.2, [body(601.0, y=300.0, w=20.0, h=50.0, score=0.8)])
-    assert confirmed.confirmed and confirmed.track_id == tracker.tracks[0].track_id
-    # a detection frame that did look for bodies and missed the tentative one drops it (noise, as before)
-    other = PersonTracker(TrackerConfig())
-    other.update(0.0, [far])
-    other.update(0.066, [])
-    assert other.tracks == []

@@ -58,8 +58,7 @@ class ByteTrackBaseline:
         return list(self._tracks.values())
 
     def update(self, t: float, observations: Sequence[PersonObservation],
-               camera_motion: np.ndarray | Sequence[float] | None = None,
-               bodies_looked_for: bool = True) -> list[Track]:
+               camera_motion: np.ndarray | Sequence[float] | None = None) -> list[Track]:
         """One ByteTrack step at time ``t``; ``camera_motion`` is ignored (a plain ByteTrack has no compensation)."""
         import supervision as sv
 

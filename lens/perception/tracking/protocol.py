@@ -25,10 +25,8 @@ class Tracker(Protocol):
         ...
 
     def update(self, t: float, observations: Sequence[PersonObservation],
-               camera_motion: np.ndarray | Sequence[float] | None = None,
-               bodies_looked_for: bool = True) -> list[Track]:
-        """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now.
-        ``bodies_looked_for`` False: the body detector did not run on this frame (body-only tracks were not missed)."""
+               camera_motion: np.ndarray | Sequence[float] | None = None) -> list[Track]:
+        """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now."""
         ...
 
     def break_continuity(self, t: float) -> None:

@@ -55,12 +55,9 @@ class PersonTracker:
         t: float,
         observations: Sequence[PersonObservation],
         camera_motion: np.ndarray | Sequence[float] | None = None,
-        bodies_looked_for: bool = True,
     ) -> list[Track]:
         """Advance to time ``t`` (seconds), apply the camera motion since the previous frame, associate the
-        observations and return the confirmed tracks matched in this frame. ``bodies_looked_for`` False: the body
-        detector did not run on this frame, so a tentative body-only track (someone facing away, far) that nothing
-        matched was not missed and is kept."""
+        observations and return the confirmed tracks matched in this frame."""
         if self.t is not None and t < self.t:
             raise TrackingError(f"time went backwards: {t} after {self.t}")
         cfg = self.config
@@ -91,7 +88,7 @@ class PersonTracker:
                 self._apply(tr, high[oi], t)
                 self.tracks.append(tr)
 
-        self._retire(t, bodies_looked_for)
+        self._retire(t)
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
@@ -128,12 +125,11 @@ class PersonTracker:
             self.removed_ids.append(tr.track_id)
         self.tracks = []
 
-    def _retire(self, t: float, bodies_looked_for: bool = True) -> None:
+    def _retire(self, t: float) -> None:
         cfg = self.config
         keep = []
         for tr in self.tracks:
-            unlooked = not bodies_looked_for and tr.face is None  # a body-only track the detectors did not look for
-            if tr.observation is None and not tr.confirmed and not unlooked:
+            if tr.observation is None and not tr.confirmed:
                 self.removed_ids.append(tr.track_id)  # a tentative track that missed a frame: noise
                 continue
             if tr.time_since_update(t) > cfg.max_age_s:

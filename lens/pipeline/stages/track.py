@@ -30,7 +30,6 @@ class TrackStage:
 
     name = "track"
     reads = frozenset({"faces", "face_quality", "bodies", "image_motion", "view_jumped", "faces_observed"})
-    # (``bodies`` is None on a frame without body detection: body-only tentative tracks were not missed then)
     writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
 
     def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0,
@@ -48,8 +47,7 @@ class TrackStage:
         self.motion.matrix = state.image_motion @ self.motion.matrix
         state.sightings = build_observations(state.bodies, state.faces, state.face_quality, self.face_top_fraction)
         if state.faces_observed:
-            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix,
-                                               bodies_looked_for=state.bodies is not None)
+            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix)
             self.motion.clear()
             state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
         else:
