@@ -48,12 +48,17 @@ def _default_data(rel: str) -> Path:
 @click.option("--range", "range_", is_flag=True,
               help="Also run the range scenes (1-10 m, adult and child): today's pipeline on 640-px frames against "
                    "the product on native 1080p frames (python -m peoplelens.bench.range; minutes).")
+@click.option("--battery", is_flag=True,
+              help="Also run the battery budget: CPU s per minute of live use for a busy scene, a quiet one and an "
+                   "empty room at 640x480 and 1920x1080, float32 and int8, adaptive schedule on and off, and the "
+                   "delay before a person stepping into an idle view is bumped (python -m peoplelens.bench.battery; "
+                   "minutes; int8 needs `peoplelens assets quantize` first).")
 @click.option("--range-per-cell", type=click.IntRange(min=1, max=20), default=2, show_default=True,
               help="Range scenes per distance and scale.")
 def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
           skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None,
           only: tuple[str, ...], baseline_session: str, aspect: str | None, native: bool, range_: bool,
-          range_per_cell: int) -> None:
+          battery: bool, range_per_cell: int) -> None:
     """Time every stage, end-to-end latency, sustained fps, peak memory and identity precision/recall of our
     pipeline against insightface FaceAnalysis on every frame, on the same videos in the same run."""
     from peoplelens.core.config import load_config
@@ -61,7 +66,7 @@ def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_
     try:
         _run(videos, enroll, json_path, max_frames, providers, skip_baseline, skip_paced, pace_fps, threads, only,
              load_config(), baseline_session, aspect, native, _default_data("data") if range_ else None,
-             range_per_cell)
+             range_per_cell, _default_data("data") if battery else None)
     except PeopleLensError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -69,7 +74,7 @@ def bench(videos: Path | None, enroll: Path | None, json_path: Path | None, max_
 def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_frames: int | None, providers: str,
          skip_baseline: bool, skip_paced: bool, pace_fps: float | None, threads: int | None, only: tuple[str, ...],
          config: dict, baseline_session: str = "default", aspect: str | None = None, native: bool = True,
-         range_data: Path | None = None, range_per_cell: int = 2) -> None:
+         range_data: Path | None = None, range_per_cell: int = 2, battery_data: Path | None = None) -> None:
     from peoplelens.bench.core import BenchOptions, run_benchmark
     from peoplelens.bench.print_report import print_report
 
@@ -85,9 +90,25 @@ def _run(videos: Path | None, enroll: Path | None, json_path: Path | None, max_f
                            range_data=range_data, range_per_cell=range_per_cell)
     report = run_benchmark(options, say=lambda s: click.echo(s, err=True))
     print_report(report)
+    if battery_data is not None:
+        report["battery"] = _battery(battery_data, options.enroll)
     if json_path is not None:
         try:
             json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
         except OSError as exc:
             raise BenchError(f"cannot write {json_path}: {exc}") from exc
         click.echo(f"wrote {json_path}", err=True)
+
+
+def _battery(data: Path, enroll: Path) -> dict:
+    """The battery budget (:mod:`peoplelens.bench.battery`) with the enrolment photos' people enrolled."""
+    from peoplelens.bench.battery import print_battery, run_battery
+    from peoplelens.sim_harness.enrollment import enroll_folder
+
+    people = enroll_folder(enroll)
+    try:
+        report = run_battery(data, people.store, say=lambda s: click.echo(s, err=True))
+    finally:
+        people.close()
+    print_battery(report, click.echo)
+    return report

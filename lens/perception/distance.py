@@ -54,9 +54,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple, TypeAlias
+from typing import Annotated, NamedTuple, TypeAlias
 
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.lens.perception.geometry import CameraIntrinsics, GeometryError
 
@@ -75,27 +76,33 @@ class DistanceEstimate(NamedTuple):
 class DistancePriors:
     """``[distance]`` config section: real-world sizes behind the distance estimates (module docstring table)."""
 
-    interocular_m: float = 0.063
-    interocular_sigma_m: float = 0.004
-    face_width_m: float = 0.14  # the face detector's box width (~2.2 x the eye spacing), not the skull's
-    face_width_sigma_m: float = 0.02
-    body_height_m: float = 1.70
-    body_height_sigma_m: float = 0.10
-    child_interocular_m: float = 0.054
-    child_interocular_sigma_m: float = 0.0035
-    child_face_width_m: float = 0.12
-    child_face_width_sigma_m: float = 0.018
-    child_body_height_m: float = 1.27
-    child_body_height_sigma_m: float = 0.13
-    child_prior: float = 0.5  # P(child) before the cues speak (0 = adults only)
-    near_sigmas: float = 1.0  # near_m / far_m = the extreme plausible hypothesis's distance -+ this many sigmas
-    min_hypothesis_p: float = 0.05  # a hypothesis less probable than this does not widen near_m / far_m
-    keypoint_sigma_px: float = 1.5  # localisation noise of one landmark
-    box_sigma_px: float = 3.0  # noise of a box edge
-    unknown_yaw_rel_sigma: float = 0.15  # added relative sigma for eyes when the head yaw is unknown
-    yaw_sigma_deg: float = 10.0  # uncertainty of a known head yaw
-    max_yaw_deg: float = 60.0  # beyond this the eyes are a profile: correction capped, sigma widened
-    border_margin_px: float = 2.0  # a body box this close to the top/bottom border is cut
+    interocular_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.063
+    interocular_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.004
+    #: the face detector's box width (~2.2 x the eye spacing), not the skull's
+    face_width_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.14
+    face_width_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.02
+    body_height_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 1.70
+    body_height_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.10
+    child_interocular_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.054
+    child_interocular_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.0035
+    child_face_width_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.12
+    child_face_width_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.018
+    child_body_height_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 1.27
+    child_body_height_sigma_m: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.13
+    child_prior: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5  # P(child) before the cues speak (0 = adults only)
+    #: near_m / far_m = the extreme plausible hypothesis's distance -+ this many sigmas
+    near_sigmas: Annotated[float, Meta(ge=0.0, le=10.0)] = 1.0
+    #: a hypothesis less probable than this does not widen near_m / far_m
+    min_hypothesis_p: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.05
+    keypoint_sigma_px: Annotated[float, Meta(ge=0.0, le=100.0)] = 1.5  # localisation noise of one landmark
+    box_sigma_px: Annotated[float, Meta(ge=0.0, le=100.0)] = 3.0  # noise of a box edge
+    #: added relative sigma for eyes when the head yaw is unknown
+    unknown_yaw_rel_sigma: Annotated[float, Meta(ge=0.0, le=10.0)] = 0.15
+    yaw_sigma_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 10.0  # uncertainty of a known head yaw
+    #: beyond this the eyes are a profile: correction capped, sigma widened
+    max_yaw_deg: Annotated[float, Meta(gt=0.0, le=90.0)] = 60.0
+    #: a body box this close to the top/bottom border is cut
+    border_margin_px: Annotated[float, Meta(ge=0.0, le=1000.0)] = 2.0
 
     def __post_init__(self) -> None:
         sizes = (self.interocular_m, self.face_width_m, self.body_height_m, self.child_interocular_m,

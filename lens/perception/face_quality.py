@@ -24,9 +24,11 @@ What the pipeline calls (two steps, so that a face too poor to count is never em
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import cv2
 import numpy as np
+from msgspec import Meta
 
 #: The inner face of the 112x112 ArcFace-aligned crop (rows, columns): eyes to chin, cheek to cheek. Measuring
 #: sharpness there keeps the crop's black fill (a face at the image edge) and the background out of it.
@@ -46,15 +48,19 @@ class FaceQualityConfig:
     photo at cosine 0.53, so frontalness only falls to 0 near profile (offset 0.7).
     """
 
-    iod_min_px: float = 6.0  # inter-ocular distance at which size quality is 0 (~15 px face)
-    iod_good_px: float = 22.0  # ... and 1 (~55 px face)
-    blur_min: float = 8.0  # inner-face sharpness of the 112x112 aligned crop: 0 below (a match is a guess)
-    blur_good: float = 40.0  # ... 1 above (genuine cosines intact)
-    nose_offset_ok: float = 0.15  # |nose offset| / eye distance up to which the face counts as frontal (1)
-    nose_offset_max: float = 0.7  # ... and at which frontalness is 0 (profile)
-    yaw_max_deg: float = 70.0  # head yaw at which frontalness is 0 (when a head pose is given)
-    score_min: float = 0.45  # detector score at which the score factor is 0
-    score_good: float = 0.75  # ... and 1
+    #: inter-ocular distance at which size quality is 0 (~15 px face)
+    iod_min_px: Annotated[float, Meta(ge=0.0, le=1000.0)] = 6.0
+    iod_good_px: Annotated[float, Meta(gt=0.0, le=1000.0)] = 22.0  # ... and 1 (~55 px face)
+    #: inner-face sharpness of the 112x112 aligned crop: 0 below (a match is a guess)
+    blur_min: Annotated[float, Meta(ge=0.0, le=10000.0)] = 8.0
+    blur_good: Annotated[float, Meta(gt=0.0, le=10000.0)] = 40.0  # ... 1 above (genuine cosines intact)
+    #: |nose offset| / eye distance up to which the face counts as frontal (1)
+    nose_offset_ok: Annotated[float, Meta(ge=0.0, le=5.0)] = 0.15
+    nose_offset_max: Annotated[float, Meta(gt=0.0, le=5.0)] = 0.7  # ... and at which frontalness is 0 (profile)
+    #: head yaw at which frontalness is 0 (when a head pose is given)
+    yaw_max_deg: Annotated[float, Meta(gt=0.0, le=180.0)] = 70.0
+    score_min: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.45  # detector score at which the score factor is 0
+    score_good: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.75  # ... and 1
 
 
 @dataclass(frozen=True)

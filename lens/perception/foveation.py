@@ -101,6 +101,10 @@ class FoveationConfig:
     budget_ms: Annotated[float, Meta(ge=0.0, le=1000.0)] = 4.0
     #: the foveate stage's CPU time over the wide face pass's, on average (an account; 0 = budget_ms per frame)
     budget_share: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3
+    #: what the account counts: "cpu" = measured CPU time (live: adapts to the device and its load); "predicted" =
+    #: the cost model's predictions only (no measurement, no adaptation), so a recording gives the same windows
+    #: on any machine and under any load (reproducible replays and comparisons)
+    budget_clock: Literal["cpu", "predicted"] = "cpu"
     #: the body detector also runs on a square of this side (frame px) around the gaze at full resolution, so people
     #: 40-80 px tall (~10 m) are found where a bump needs them (0 = whole frame only)
     body_tile_px: Annotated[int, Meta(ge=0, le=8192)] = 720
@@ -393,7 +397,7 @@ class Foveator:
         results = split(items, run) if split is not None else run(items)
         ms = 1000.0 * (time.perf_counter() - t0)
         cpu_ms = float(sum(c for _, c in results))
-        if crops and self.config.cost_adapt > 0:
+        if crops and self.config.cost_adapt > 0 and self.config.budget_clock == "cpu":
             mpx = sum(_canvas_pixels(c.input_size) for c in crops) / 1e6
             measured = max(0.0, cpu_ms - self.config.cost_base_ms * len(crops)) / max(mpx, 1e-6)
             self.cost_per_mpx_ms += self.config.cost_adapt * (measured - self.cost_per_mpx_ms)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.core.state import wrap_deg
@@ -33,11 +35,15 @@ class CameraConfig:
     the focal length comes from ``hfov_deg`` (70 deg is typical of AR-glasses cameras).
     """
 
-    hfov_deg: float = 70.0
-    fx: float | None = None
-    fy: float | None = None
-    cx: float | None = None
-    cy: float | None = None
+    hfov_deg: Annotated[float, Meta(gt=0.0, lt=180.0)] = 70.0
+    #: the camera's resolution, requested from a live camera (None: its default, often 640x480); recorded video keeps
+    #: whatever it has. Head-worn cameras deliver 1920x1080 and more: the far field needs it (README "Far field")
+    width: Annotated[int, Meta(ge=16, le=16384)] | None = None
+    height: Annotated[int, Meta(ge=16, le=16384)] | None = None
+    fx: Annotated[float, Meta(gt=0.0)] | None = None
+    fy: Annotated[float, Meta(gt=0.0)] | None = None
+    cx: Annotated[float, Meta(ge=0.0)] | None = None
+    cy: Annotated[float, Meta(ge=0.0)] | None = None
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from msgspec import Meta
 
 from peoplelens.core.state import IdentityState
 from peoplelens.lens.perception.identity_scores import (
@@ -61,24 +62,32 @@ class IdentityConfig:
 
     #: quality-weighted mean cosine a name needs. The sample impostors reach 0.40 (a track's mean, group photos at
     #: 640x480) and the issue's held-out look-alikes 0.46 for single faces; genuine group faces p1 0.47-0.50
-    accept_threshold: float = 0.50
+    accept_threshold: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.50
     #: mean of (cosine - cohort level) a name needs: the name must stand out from the faces the face, and the
     #: enrolled person, resemble most among people they are not (typical cohort level ~0.19 on the benchmark)
-    cohort_margin: float = 0.22
-    reject_threshold: float = 0.30  # per-frame best cosine below this = "matches nobody enrolled"
-    reopen_threshold: float = 0.40  # a not-enrolled track whose faces score this high again is reconsidered
-    margin: float = 0.08  # weighted-mean margin of the confirmed name over the second-best name
-    column_margin: float = 0.08  # another face in view this close to the name's evidence: nobody gets the name
-    min_quality: float = 0.3  # faces below this quality are not evidence at all
-    min_good_frames: int = 5  # good frames needed before any decision
-    min_evidence: float = 3.0  # summed quality needed before confirming a name (low quality counts less)
-    consistency: float = 0.8  # fraction of good frames in which the name must be the best one
-    reject_frames: int = 8  # consecutive good frames all below the reject threshold to confirm not-enrolled
-    withdraw_frames: int = 3  # consecutive contradicting good frames (or frames that lose the name) to withdraw
-    window: int = 60  # good frames kept per track
-    cohort_top_fraction: float = CohortConfig.top_fraction
-    cohort_seen_size: int = CohortConfig.seen_size
-    cohort_seen_memory_s: float = CohortConfig.seen_memory_s
+    cohort_margin: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.22
+    #: per-frame best cosine below this = "matches nobody enrolled"
+    reject_threshold: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.30
+    #: a not-enrolled track whose faces score this high again is reconsidered
+    reopen_threshold: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.40
+    #: weighted-mean margin of the confirmed name over the second-best name
+    margin: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.08
+    #: another face in view this close to the name's evidence: nobody gets the name
+    column_margin: Annotated[float, Meta(ge=0.0, le=2.0)] = 0.08
+    min_quality: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3  # faces below this quality are not evidence at all
+    min_good_frames: Annotated[int, Meta(ge=1, le=1000)] = 5  # good frames needed before any decision
+    #: summed quality needed before confirming a name (low quality counts less)
+    min_evidence: Annotated[float, Meta(ge=0.0, le=1000.0)] = 3.0
+    #: fraction of good frames in which the name must be the best one
+    consistency: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.8
+    #: consecutive good frames all below the reject threshold to confirm not-enrolled
+    reject_frames: Annotated[int, Meta(ge=1, le=1000)] = 8
+    #: consecutive contradicting good frames (or frames that lose the name) to withdraw
+    withdraw_frames: Annotated[int, Meta(ge=1, le=1000)] = 3
+    window: Annotated[int, Meta(ge=1, le=10000)] = 60  # good frames kept per track
+    cohort_top_fraction: Annotated[float, Meta(gt=0.0, le=1.0)] = CohortConfig.top_fraction
+    cohort_seen_size: Annotated[int, Meta(ge=0, le=100000)] = CohortConfig.seen_size
+    cohort_seen_memory_s: Annotated[float, Meta(ge=0.0, le=86400.0)] = CohortConfig.seen_memory_s
 
     def cohort(self) -> CohortConfig:
         """The cohort settings."""

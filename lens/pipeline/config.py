@@ -33,6 +33,17 @@ class PipelineConfig:
     #: motion model. 2 halves the cost per frame (Hamilton: 20 vs 37 ms) for a name ~0.1 s later; 1 = every frame
     faces_every: Annotated[int, Meta(ge=1, le=10)] = 2
     people_detector: bool = True
+    #: adaptive schedule (battery): with nobody in view and the head still for ``idle_after_s`` the detectors run
+    #: only every ``idle_every_s``; a detection, a head turn faster than ``idle_still_dps`` (deg/s), a view jump or
+    #: a wearer's request (``LensSystem.wake``, full rate for ``wake_s``) brings the full rate back on the next frame.
+    #: Worst case before a person stepping into view is bumped: ~idle_every_s + 2 detections (README "Battery")
+    adaptive: bool = True
+    idle_after_s: Annotated[float, Meta(ge=0.0, le=600.0)] = 2.0
+    idle_every_s: Annotated[float, Meta(gt=0.0, le=2.0)] = 0.3
+    #: idle: the video's head rotation (background corners) is estimated this often (an IMU covers every frame)
+    idle_motion_every_s: Annotated[float, Meta(gt=0.0, le=2.0)] = 0.1
+    idle_still_dps: Annotated[float, Meta(gt=0.0, le=1000.0)] = 10.0
+    wake_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 10.0
     people_every: Annotated[int, Meta(ge=1, le=30)] = 3  # run the body detector on every Nth face-detection frame
     #: 0 = whole frame only; "auto" tiles wide frames for far people (costs 2-4x)
     people_tiles: Literal["auto"] | Annotated[int, Meta(ge=0, le=9)] = 0

@@ -45,6 +45,8 @@ class FrameState:
     intrinsics: CameraIntrinsics | None = None
     run_faces: bool = False  # the face detector (and everything that needs a fresh face) runs on this frame
     run_people: bool = False  # the body detector runs on this frame
+    run_motion: bool = True  # the video's head rotation is estimated on this frame (idle: at a low rate)
+    idle: bool = False  # the adaptive schedule is idle (nobody in view, the head still): detectors at a low rate
     # detection (pixels of this frame)
     wide_faces: Detections = field(default_factory=_no_faces)  # the face detector on the whole frame (shrunk)
     wide_cpu_ms: float | None = None  # its CPU time, when its session computes in the calling thread (one thread)
@@ -92,4 +94,4 @@ class FrameState:
         head = self.head or HeadOrientation(0.0, timestamp=self.t, source="none")
         return ProcessResult(frame_index=self.frame.index, t=self.t, head=head, events=list(self.events),
                              seen=list(self.seen), people=list(self.people), tracks=list(self.views),
-                             timings=dict(self.timings))
+                             timings=dict(self.timings), detected=self.run_faces, idle=self.idle)

@@ -6,7 +6,7 @@
 after an enrolment, ``close()`` at the end. A frame's path through it::
 
     clock -> schedule -> detect_faces | detect_people | motion -> world -> foveate -> face_quality -> track -> embed
-             -> identify -> face_attributes -> place -> people_map -> experiences
+             -> identify -> face_attributes -> place -> people_map -> experiences -> activity
 
 Frames keep the camera's resolution: the wide face pass sees a 640-px copy, the body detector the whole frame
 plus (at high resolution) a full-resolution tile around the gaze, and ``foveate`` looks at small and tracked
@@ -46,7 +46,7 @@ from peoplelens.lens.pipeline.stages.foveate import FoveateStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
 from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
 from peoplelens.lens.pipeline.stages.place import PlaceStage
-from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
+from peoplelens.lens.pipeline.stages.schedule import Activity, ActivityStage, DetectionSchedule, ScheduleStage
 from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate, TrackStage
 from peoplelens.lens.pipeline.stages.world import MotionStage, WorldModel, WorldStage
 from peoplelens.lens.world import ImuConfig, ImuTrack, VisualRotationConfig
@@ -66,11 +66,24 @@ class LensSystem:
 
     def __init__(self, runner: StageRunner, policy: IdentityPolicy, people_map: PeopleMap,
                  experiences: ExperienceEngine, config: PipelineConfig, models: dict[str, Any],
-                 clock: FrameClock | None = None, world: WorldModel | None = None) -> None:
+                 clock: FrameClock | None = None, world: WorldModel | None = None,
+                 activity: Activity | None = None) -> None:
         self.runner, self.policy, self.people_map, self.experiences = runner, policy, people_map, experiences
         self.config = config
         self.models = models  # the loaded model wrappers by role (for reports: sessions, providers, threads)
         self.clock, self.world = clock, world
+        self.activity = activity  # the adaptive schedule's view of the recent frames
+
+    def wake(self) -> None:
+        """The wearer asked for something (a button, a voice command): run at the full rate from the next frame
+        for ``[pipeline] wake_s``, even with nobody in view."""
+        if self.activity is not None:
+            self.activity.wake()
+
+    def request_orientation(self) -> None:
+        """The wearer asks where everyone is: the orientation guide, with the detectors at the full rate."""
+        self.wake()
+        self.experiences.request_orientation()
 
     def health(self) -> dict[str, dict[str, float]]:
         """What the frame clock and the world frame have coped with since the system was built: ``clock`` (epochs,
@@ -218,12 +231,14 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
+    schedule = DetectionSchedule(pc.faces_every, pc.people_every, pc.adaptive, pc.idle_after_s, pc.idle_every_s,
+                                 pc.idle_motion_every_s, pc.idle_still_dps, pc.wake_s)
+    activity = Activity(schedule)  # the adaptive schedule: what the last frames found (schedule, activity stages)
     motion_since_update = MotionSinceUpdate()  # the head rotation the tracker has not applied yet (track, foveate)
     steps: list[Stage | Parallel] = [
         ClockStage(clock),
-        ScheduleStage(DetectionSchedule(pc.faces_every, pc.people_every),
-                      camera if camera is not None else section(config, "camera", CameraConfig),
-                      person_detector is not None),
+        ScheduleStage(schedule, camera if camera is not None else section(config, "camera", CameraConfig),
+                      person_detector is not None, activity),
         # listed in the order the two threads take them: faces here, bodies (when they run) and corners beside
         Parallel(DetectFacesStage(face_detector, beside_bodies),
                  DetectPeopleStage(person_detector, gaze_tile_px,
@@ -247,7 +262,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
     steps += [FaceAttributesStage(estimator, workers), PlaceStage(section(config, "distance", DistancePriors)),
               PeopleMapStage(people_map),
-              ExperiencesStage(experiences)]
+              ExperiencesStage(experiences), ActivityStage(activity)]
     loaded: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
     if beside_bodies is not None:
         loaded["face_detector_beside_bodies"] = beside_bodies
@@ -257,4 +272,5 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         loaded["face_detector_windows"] = window_detector
     if estimator is not None and estimator.head_pose is not None:
         loaded["head_pose"] = estimator.head_pose
-    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, loaded, clock, world)
+    return LensSystem(StageRunner(steps, workers), policy, people_map, experiences, pc, loaded, clock, world,
+                      activity)

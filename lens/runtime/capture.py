@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,10 +42,14 @@ class CapturedFrame:
     head: HeadOrientation | None = None
 
 
+log = logging.getLogger(__name__)
+
+
 class FrameSource:
     """An opened camera, video file or stream; iterate to get ``(image, t_frame, index)``."""
 
-    def __init__(self, camera: int | None = None, video: str | None = None, loop: bool = False) -> None:
+    def __init__(self, camera: int | None = None, video: str | None = None, loop: bool = False,
+                 resolution: tuple[int, int] | None = None) -> None:
         if (camera is None) == (video is None):
             raise CaptureError("give exactly one of a camera index or a video file / stream URL")
         self.is_file = video is not None and "://" not in video
@@ -53,6 +58,7 @@ class FrameSource:
         if self.is_file and not Path(str(video)).is_file():
             raise CaptureError(f"video file not found: {video}")
         self._target: int | str = camera if camera is not None else str(video)
+        self.resolution = resolution if camera is not None else None  # a live camera is asked for this size
         self.cap = self._open()
         ok, first = self.cap.read()
         if not ok or first is None:
@@ -63,6 +69,9 @@ class FrameSource:
         fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
         self.width, self.height = int(first.shape[1]), int(first.shape[0])
+        if self.resolution is not None and (self.width, self.height) != tuple(self.resolution):
+            log.warning("capture: asked %s for %dx%d, it delivers %dx%d (set [camera] width/height to a size it "
+                        "supports)", self.description, *self.resolution, self.width, self.height)
 
     def _open(self) -> cv2.VideoCapture:
         level = cv2.utils.logging.getLogLevel()
@@ -73,6 +82,9 @@ class FrameSource:
             cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             raise CaptureError(f"cannot open {self.description}")
+        if self.resolution is not None:  # native resolution: the far field needs the camera's full frame
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, float(self.resolution[0]))
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, float(self.resolution[1]))
         return cap
 
     def frames(self) -> Iterator[tuple[np.ndarray, float, int, float]]:

@@ -23,6 +23,15 @@ def _factory(processor: str | None) -> str:
     return processor or DEFAULT_FACTORY
 
 
+def _camera_resolution(config: dict[str, Any]) -> tuple[int, int] | None:
+    """The ``[camera]`` width/height a live camera is asked for (None: its default)."""
+    from peoplelens.core.config import section
+    from peoplelens.lens.perception.geometry import CameraConfig
+
+    camera = section(config, "camera", CameraConfig)
+    return (camera.width, camera.height) if camera.width and camera.height else None
+
+
 def _check_source(camera: int | None, video: str | None) -> None:
     if (camera is None) == (video is None):
         raise click.UsageError("give exactly one of --camera INDEX or --video FILE|URL")
@@ -87,10 +96,11 @@ def run(camera, video, imu, realtime, loop, duration_s, stats_path, report_every
     from peoplelens.lens.runtime.local import LocalOptions, run_local
 
     _check_source(camera, video)
+    config = load_config()
     opts = LocalOptions(camera=camera, video=video, imu=imu, realtime=realtime, loop=loop, duration_s=duration_s,
                         processor=_factory(processor), slow_ms=slow_ms, seen_bind=seen_bind, stats_path=stats_path,
-                        report_every_s=report_every_s, events_path=events_path)
-    config = load_config()
+                        report_every_s=report_every_s, events_path=events_path,
+                        resolution=_camera_resolution(config))
     run_local(opts, _sink(audio, audio_device), config, people=_open_people(people_path))
 
 
@@ -108,7 +118,8 @@ def device(connect, camera, video, imu, realtime, loop, duration_s, stats_path, 
     _check_source(camera, video)
     opts = DeviceOptions(connect=connect, camera=camera, video=video, imu=imu, realtime=realtime, loop=loop,
                          duration_s=duration_s, seen_bind=seen_bind, stats_path=stats_path,
-                         report_every_s=report_every_s, jpeg_quality=jpeg_quality, events_path=events_path)
+                         report_every_s=report_every_s, jpeg_quality=jpeg_quality, events_path=events_path,
+                         resolution=_camera_resolution(load_config()))
     run_device(opts, _sink(audio, audio_device))
 
 

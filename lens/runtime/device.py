@@ -63,6 +63,7 @@ class DeviceOptions:
     heartbeat_s: float = 1.0
     phone_timeout_s: float = 3.0  # no phone heartbeat for this long = phone lost
     events_path: str | None = None  # write every event received as a JSON line (replay's events.jsonl schema)
+    resolution: tuple[int, int] | None = None  # asked of a live camera ([camera] width/height)
     max_peers: int = DEFAULT_MAX_PEERS  # phone sessions (and their sequence numbers) remembered at once
     peer_ttl_s: float = DEFAULT_TTL_S  # a phone session silent this long is forgotten
 
@@ -73,7 +74,7 @@ class DeviceStage:
     def __init__(self, opts: DeviceOptions, sink: EventSink, stats: RuntimeStats) -> None:
         self.opts, self.stats = opts, stats
         self.session = f"device-{int(time.time() * 1000)}"
-        self.source = FrameSource(opts.camera, opts.video, loop=opts.loop)
+        self.source = FrameSource(opts.camera, opts.video, loop=opts.loop, resolution=opts.resolution)
         self.imu = ImuTrack.load(opts.imu) if opts.imu else None
         self.ctx = zmq.Context()
         self.socks = device_sockets(self.ctx, opts.connect)

@@ -43,6 +43,7 @@ class LocalOptions:
     stats_path: str | None = None
     report_every_s: float = 5.0
     events_path: str | None = None  # write every event as a JSON line (replay's events.jsonl schema)
+    resolution: tuple[int, int] | None = None  # asked of a live camera ([camera] width/height)
 
 
 _Batch = tuple[list[AudioEvent], list[SeenSignal], float, HeadOrientation | None, int]
@@ -52,7 +53,7 @@ def run_local(opts: LocalOptions, sink: EventSink, config: dict[str, Any], peopl
     """Run all stages until the source ends, ``duration_s`` passes or SIGINT/SIGTERM; returns the stats.
     ``people`` is the enrolled people store the processor names against (None: nobody enrolled)."""
     stats = RuntimeStats("run")
-    source = FrameSource(opts.camera, opts.video, loop=opts.loop)
+    source = FrameSource(opts.camera, opts.video, loop=opts.loop, resolution=opts.resolution)
     imu = ImuTrack.load(opts.imu) if opts.imu else None
     processor = build_processor(opts.processor, config, opts.slow_ms, people=people)
     ctx: zmq.Context = zmq.Context.instance()

@@ -155,3 +155,5 @@ class ProcessResult:
     people: list[PersonState] = field(default_factory=list)  # the whole People Map after this frame
     tracks: list[TrackView] = field(default_factory=list)  # people in view in this frame
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage for this frame
+    detected: bool = False  # the face detector ran on this frame (the adaptive schedule skips it when idle)
+    idle: bool = False  # the adaptive schedule was idle: nobody in view, the head still (detectors at a low rate)

@@ -153,7 +153,8 @@ class FoveateStage:
         self.stats.frames += 1
         wide_scale = max(1.0, max(w, h) / self.wide_side)
         if state.run_faces:
-            self._credit(state.wide_cpu_ms, self.foveator.predicted_ms((round(w / wide_scale), round(h / wide_scale))))
+            measured = state.wide_cpu_ms if self.config.budget_clock == "cpu" else None
+            self._credit(measured, self.foveator.predicted_ms((round(w / wide_scale), round(h / wide_scale))))
         motion = state.image_motion @ self.motion.matrix
         hints = [] if state.view_jumped else self._hints(state.t, None if np.allclose(motion, np.eye(3)) else motion)
         targets = self._targets(state, hints, wide_scale)
@@ -174,7 +175,7 @@ class FoveateStage:
             state.faces, state.faces_observed = faces, True
             state.foveation = FoveationResult(faces, crops, found, ms, len(targets), cpu_ms)
         planning = 1000.0 * (c1 - c0 + time.thread_time() - c2)
-        self.budget.spend(planning + cpu_ms)
+        self.budget.spend(planning + cpu_ms if self.config.budget_clock == "cpu" else sum(c.cost_ms for c in crops))
         s = self.stats
         s.planning_cpu_ms += planning
         if crops:

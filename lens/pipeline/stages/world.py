@@ -42,7 +42,7 @@ class MotionStage:
     the visual rotation, independent of the people, so it runs beside the detectors)."""
 
     name = "motion"
-    reads = frozenset({"frame", "head_sample", "intrinsics", "clock_jumped"})
+    reads = frozenset({"frame", "head_sample", "intrinsics", "clock_jumped", "run_motion"})
     writes = frozenset({"corners"})
 
     def __init__(self, world: WorldModel) -> None:
@@ -58,7 +58,7 @@ class MotionStage:
             world.new_epoch()
         if state.head_sample is not None:
             world.push_imu(state.head_sample, frame_t=t_frame)
-        state.corners = world.prepare(state.frame.image, t_frame)
+        state.corners = world.prepare(state.frame.image if state.run_motion else None, t_frame)
 
     def reset(self) -> None:
         """The world model is reset by the world stage."""
@@ -68,7 +68,7 @@ class WorldStage:
     """The head orientation and the image motion since the previous frame; flags a view jump (cut, fast turn)."""
 
     name = "world"
-    reads = frozenset({"frame", "intrinsics", "corners", "wide_faces", "latest_bodies", "clock_jumped"})
+    reads = frozenset({"frame", "intrinsics", "corners", "wide_faces", "latest_bodies", "clock_jumped", "run_motion"})
     writes = frozenset({"head", "image_motion", "view_jumped"})
 
     def __init__(self, world: WorldModel) -> None:
@@ -81,7 +81,10 @@ class WorldStage:
         world = self.world.get(state.intrinsics)
         bodies = state.latest_bodies.boxes if state.latest_bodies is not None else np.zeros((0, 4), np.float32)
         people = np.concatenate([state.wide_faces.boxes, bodies])
-        state.head = world.update(state.frame.image, float(state.frame.timestamp), people, prepared=state.corners)
+        # idle frames between the schedule's motion frames keep the heading (the IMU, when it covers them, still
+        # gives it); the next motion frame tracks the corners from the last one that ran
+        image = state.frame.image if state.run_motion else None
+        state.head = world.update(image, float(state.frame.timestamp), people, prepared=state.corners)
         state.image_motion = np.asarray(world.homography, np.float64)
         motion = world.visual.last_motion if world.visual is not None else None
         cut = bool(motion is not None and motion.cut and state.head.source == "visual")
