@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -32,8 +33,8 @@ from peoplelens.lens.pipeline import build_system
 from peoplelens.lens.pipeline.config import PipelineConfig
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
-INT8 = {"face_precision": "int8", "embedder_precision": "int8", "people_precision": "int8"}
-ARMS = {"fp32": ({}, True), "fp32, adaptive off": ({"adaptive": False}, True), "int8": (INT8, False),
+INT8: dict[str, Any] = {"face_precision": "int8", "embedder_precision": "int8", "people_precision": "int8"}
+ARMS: dict[str, tuple[dict[str, Any], bool]] = {"fp32": ({}, True), "fp32, adaptive off": ({"adaptive": False}, True), "int8": (INT8, False),
         "int8, adaptive off": ({**INT8, "adaptive": False}, False)}
 
 
@@ -75,17 +76,18 @@ def step_in_delays(system: Any, data: Path, size: tuple[int, int], fps: float = 
         system.reset()
         bump_t = seen_t = None
         idle_before = False
+        enters = scene.enters if scene.enters is not None else 0
         for i, image in enumerate(scene.frames):
             result = system.process(Frame(image=image, timestamp=i / fps, index=i))
-            if i == scene.enters - 1:
+            if i == enters - 1:
                 idle_before = result.idle
-            if scene.enters is not None and i >= scene.enters:
+            if i >= enters:
                 if seen_t is None and result.tracks:
                     seen_t = result.t
                 if bump_t is None and any(e.sound == Sound.BUMP for e in result.events):
                     bump_t = result.t
                     break
-        t_in = scene.enters / fps if scene.enters is not None else 0.0
+        t_in = enters / fps
         delays.append(None if bump_t is None else round(bump_t - t_in, 3))
         in_map.append(None if seen_t is None else round(seen_t - t_in, 3))
         reasons.append(system.activity.wake_reason if idle_before else "not idle")
@@ -147,7 +149,6 @@ def print_battery(report: dict[str, Any], write: Callable[[str], None] = print) 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m peoplelens.bench.battery [--size 640x480] [--arm fp32] [--json FILE]``."""
-    from peoplelens.bench.cli import _default_data
     from peoplelens.sim_harness.enrollment import enroll_folder
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -156,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds of empty room measured")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
-    data = _default_data("data")
+    root = os.environ.get("PEOPLELENS_ASSETS")
+    if not root:
+        parser.error("set PEOPLELENS_ASSETS (the shared assets folder: its data/ holds the recordings)")
+    data = Path(root) / "data"
     people = enroll_folder(data / "faces" / "enroll")
     try:
         report = run_battery(data, people.store, args.arm, args.size, args.seconds,
