@@ -34,8 +34,9 @@ from peoplelens.lens.pipeline.config import PipelineConfig
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 INT8: dict[str, Any] = {"face_precision": "int8", "embedder_precision": "int8", "people_precision": "int8"}
-ARMS: dict[str, tuple[dict[str, Any], bool]] = {"fp32": ({}, True), "fp32, adaptive off": ({"adaptive": False}, True), "int8": (INT8, False),
-        "int8, adaptive off": ({**INT8, "adaptive": False}, False)}
+ARMS: dict[str, tuple[dict[str, Any], bool]] = {
+    "fp32": ({}, True), "fp32, adaptive off": ({"adaptive": False}, True), "int8": (INT8, False),
+    "int8, adaptive off": ({**INT8, "adaptive": False}, False)}
 
 
 def _config(pipeline: dict[str, Any]) -> dict[str, Any]:
