@@ -1,6 +1,6 @@
 """Looking-at-the-wearer against hand annotations: head pose alone vs eyes + head, per clip, with counts and cost.
 
-``python -m peoplelens.sim_harness.gaze_eval [--sizes] [--no-tracked]``
+``python -m peoplelens.sim_harness.gaze_eval [--sizes] [--no-tracked] [--product | --product-only]``
 
 Material (``$PEOPLELENS_ASSETS/data/videos``): the royal opera and hamilton ``*samples_0p5s.csv`` annotations and
 our own annotation of five talking-head clips (``tests/data/talking_heads_gaze.csv``, see its header). Only
@@ -15,6 +15,9 @@ detector with the pipeline's settings (``PipelineConfig``); the decisions are th
   ``eye_neutral_vertical``) chosen on all clips but one and scored on the left-out clip, pooled; beside the
   result with the defaults and with thresholds fitted on everything (optimistic, for reference). The choice
   re-decides the estimator's per-frame readings with the product's own ``estimate_gaze``.
+* ``--hysteresis``: the per-track hysteresis chosen leave-one-clip-out (:mod:`.gaze_hysteresis_cv`);
+* ``--product``: the product itself (``build_system``) replayed over every annotated clip, its per-track
+  ``looking_at_wearer`` scored at the annotated frames (:mod:`peoplelens.sim_harness.gaze_product`);
 * ``--sizes``: the same faces shrunk until the detector's inter-ocular distance is N px, to see from which face
   size the eye reading is worth having (agreement with the full-size reading, and precision / recall).
 """
@@ -22,25 +25,26 @@ detector with the pipeline's settings (``PipelineConfig``); the decisions are th
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from peoplelens.core.types import Detections, box_iou
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, FaceAttributes
 from peoplelens.lens.perception.gaze import GazeOptions, estimate_gaze
 from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
+from peoplelens.sim_harness.gaze_hysteresis_cv import clip_readings
+from peoplelens.sim_harness.gaze_hysteresis_cv import cross_validate as cv_hysteresis
+from peoplelens.sim_harness.gaze_product import product_decisions
+from peoplelens.sim_harness.gaze_samples import OUR_ANNOTATION, Counts, Sample, load_samples, pick_face
 
-OUR_ANNOTATION = Path(__file__).resolve().parents[1] / "tests" / "data" / "talking_heads_gaze.csv"
 VARIANTS = {
     "head pose only": FaceAttributeOptions(use_eyes=False, gaze_enter_deg=15.0),  # as before eyes (15 deg)
     "eyes+head (keypoint ROI)": FaceAttributeOptions(eye_roi="keypoints"),
@@ -52,61 +56,6 @@ VARIANTS = {
 GRID = {"gaze_enter_deg": (10.0, 12.5, 15.0, 17.5, 20.0, 22.5),
         "eyes_open_min_aperture": (0.0, 0.16, 0.18, 0.20, 0.22, 0.24),
         "eye_neutral_vertical": (0.03, 0.05, 0.07, 0.09)}
-
-
-@dataclass
-class Sample:
-    """One annotated face: which clip, frame and face (ground-truth box, or a rule), and the label."""
-
-    clip: str
-    video: Path
-    frame: int
-    looking: bool
-    gt_box: list[float] | None = None
-    rule: str = "largest"  # "largest", "gt" or "hamilton"
-
-
-def load_samples(videos: Path, ours: Path) -> list[Sample]:
-    """Every decided (yes/no) annotation of the shared clips and of our talking-head annotation."""
-    out: list[Sample] = []
-    gt: dict[int, dict[int, list[float]]] = defaultdict(dict)
-    for line in (videos / "royal_opera_pedestrians.faces_gt_mot.txt").read_text().split():
-        f, i, x, y, w, h = (float(v) for v in line.split(",")[:6])
-        gt[int(f) - 1][int(i)] = [x, y, x + w, y + h]
-    opera = videos / "royal_opera_pedestrians_1080p25.mp4"
-    with open(videos / "royal_opera_pedestrians.samples_0p5s.csv") as fh:
-        for r in csv.DictReader(fh):
-            if r["looking_at_camera"] in ("yes", "no"):
-                fr = int(r["frame0"])
-                out.append(Sample("royal_opera", opera, fr, r["looking_at_camera"] == "yes",
-                                  gt[fr].get(int(r["person_id"])), "gt"))
-    with open(videos / "hamilton_short_clip.samples_0p5s.csv") as fh:
-        for r in csv.DictReader(fh):
-            lab = r["performer_looking_at_camera"]
-            if r["performer_visible"].startswith("yes") and lab in ("yes", "no"):
-                out.append(Sample("hamilton", videos / "hamilton_short_clip.mp4", int(r["frame"]), lab == "yes",
-                                  rule="hamilton"))
-    with open(ours) as fh:
-        for r in csv.DictReader(line for line in fh if not line.startswith("#")):
-            if r["looking_at_camera"] in ("yes", "no"):
-                out.append(Sample(r["clip"], videos / "talking_heads" / f"liveportrait_{r['clip']}.mp4",
-                                  int(r["frame"]), r["looking_at_camera"] == "yes"))
-    return out
-
-
-def pick_face(sample: Sample, image: np.ndarray, faces: Detections) -> int | None:
-    """The annotated person's face among the detections (None when the detector missed it)."""
-    if len(faces) == 0:
-        return None
-    if sample.rule == "gt":
-        if sample.gt_box is None:
-            return None
-        iou = box_iou(np.array([sample.gt_box]), faces.boxes)[0]
-        return int(iou.argmax()) if iou.max() >= 0.3 else None
-    cand = list(range(len(faces)))
-    if sample.rule == "hamilton" and sample.frame <= 20:  # wide shot: the performer is in the right half
-        cand = [j for j in cand if faces.centers[j, 0] > image.shape[1] / 2]
-    return max(cand, key=lambda j: faces.areas[j]) if cand else None
 
 
 class Frames:
@@ -129,45 +78,6 @@ class Frames:
         return self._cache[key]
 
 
-@dataclass
-class Counts:
-    """Confusion counts of "looking at the wearer"."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-    missed: int = 0  # annotated face not found by the detector (scored as "not looking")
-
-    def add(self, truth: bool, pred: bool) -> None:
-        """Count one decision."""
-        self.tp += truth and pred
-        self.fp += (not truth) and pred
-        self.fn += truth and not pred
-        self.tn += (not truth) and not pred
-
-    def __iadd__(self, other: Counts) -> Counts:
-        self.tp, self.fp, self.fn, self.tn = (self.tp + other.tp, self.fp + other.fp, self.fn + other.fn,
-                                              self.tn + other.tn)
-        self.missed += other.missed
-        return self
-
-    def line(self) -> str:
-        """Precision, recall, accuracy and the counts."""
-        n = self.tp + self.fp + self.fn + self.tn
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
-        return (f"P={p:4.2f} R={r:4.2f} acc={(self.tp + self.tn) / max(1, n):4.2f}  "
-                f"TP={self.tp:3d} FP={self.fp:3d} FN={self.fn:3d} TN={self.tn:3d}" +
-                (f" (face missed: {self.missed})" if self.missed else ""))
-
-    def worst(self) -> float:
-        """min(precision, recall): what the threshold search maximises."""
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-        return min(p, r) + 1e-3 * (p + r)
-
-
 def run_per_frame(samples: list[Sample], detector, estimators: dict[str, FaceAttributeEstimator], frames: Frames,
                   ) -> tuple[dict[str, list[FaceAttributes | None]], dict[str, list[float]]]:
     """Each estimator on each annotated face, without track ids; its attributes and the CPU ms per face."""
@@ -176,7 +86,7 @@ def run_per_frame(samples: list[Sample], detector, estimators: dict[str, FaceAtt
     for s in samples:
         image = frames.get(s.video, s.frame)
         faces = detector.detect(image)
-        j = pick_face(s, image, faces)
+        j = pick_face(s, image.shape[1], faces)
         for name, est in estimators.items():
             if j is None:
                 results[name].append(None)
@@ -321,13 +231,28 @@ def face_cost_ms(estimators: dict[str, FaceAttributeEstimator], repeats: int = 3
     return out
 
 
+def print_product(samples: list[Sample]) -> None:
+    """Score the product pipeline's per-track ``looking_at_wearer`` (default config) at the annotated frames."""
+    print(f"\nproduct (build_system, default config, every frame of each clip; {len(samples)} samples):")
+    counts = score(samples, product_decisions(samples, pick_face))
+    for clip in sorted(counts, key=lambda c: (c == "all", c)):
+        print(f"  {clip:12s} {counts[clip].line()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the evaluation (see the module doc)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--annotations", type=Path, default=OUR_ANNOTATION, help="our talking-head annotation CSV")
     parser.add_argument("--sizes", action="store_true", help="also measure the eye reading against face size")
     parser.add_argument("--no-tracked", action="store_true", help="skip the every-frame tracked runs")
+    parser.add_argument("--product", action="store_true", help="also score the product pipeline's tracks")
+    parser.add_argument("--hysteresis", action="store_true", help="leave-one-clip-out choice of the hysteresis")
+    parser.add_argument("--product-only", action="store_true", help="only score the product pipeline's tracks")
     args = parser.parse_args(argv)
+    if args.product_only:
+        samples = load_samples(asset_path("data/videos/royal_opera_pedestrians_1080p25.mp4").parent, args.annotations)
+        print_product(samples)
+        return
     face_options = face_detector_options({})  # the product's video face detector
     detector = create_face_detector(face_options)
     shared = FaceAttributeEstimator.from_registry(FaceAttributeOptions(use_mesh=True))
@@ -346,9 +271,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\ncross-validated thresholds ({eyes}; grid {', '.join(f'{k} {v}' for k, v in GRID.items())}):")
     cross_validate(samples, attrs[eyes], estimators[eyes].gaze_options)
     if not args.no_tracked:
-        print("\ntracked (every frame, one track, hysteresis enter 2 / exit 3 frames), defaults:")
+        print("\ntracked (every frame, one track, the hysteresis of the defaults):")
         tracked = {**VARIANTS, "eyes+head, every 2nd frame": FaceAttributeOptions(mesh_every_n=2)}
         run_tracked(samples, detector, tracked, shared)
+    if args.hysteresis:
+        o = estimators[eyes].options
+        print("\nhysteresis chosen leave-one-clip-out (every frame of the single-face clips, keypoint ROI):")
+        cv_hysteresis(clip_readings(samples, detector, estimators[eyes]), estimators[eyes].gaze_options,
+                      o.gaze_enter_frames, o.gaze_exit_frames)
+    if args.product:
+        print_product(samples)
     if args.sizes:
         print("\neye reading against face size (talking-head samples shrunk, eyes read at every size), keypoint ROI:")
         run_sizes(samples, detector, estimators[eyes], frames)

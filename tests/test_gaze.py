@@ -133,7 +133,8 @@ def test_tracked_gaze_turns_off_when_the_eyes_turn(detector, estimator, data_dir
         states[i] = est.estimate(image, largest(detector.detect(image)), track_ids=[3])[0].looking_at_wearer
     assert states[49]  # looking after the enter frames
     assert not states[95]  # the eyes went to image-right: off within the exit frames
-    flips = [i for i in range(85, 96) if states[i - 1] and not states[i]]
+    seq = [49, *range(84, 96)]  # off once, and it stays off (no flicker)
+    flips = [b for a, b in zip(seq, seq[1:], strict=False) if states[a] != states[b]]
     assert len(flips) == 1
 
 
@@ -158,3 +159,35 @@ def test_looking_at_wearer_against_annotations(detector, estimator, head_only, d
     precision, recall = eyes.tp / (eyes.tp + eyes.fp), eyes.tp / (eyes.tp + eyes.fn)
     assert precision >= 0.8 and recall >= 0.85
     assert eyes.fp < head.fp / 2 and (eyes.tp + eyes.tn) > (head.tp + head.tn) + 20
+
+
+def test_tracked_eyes_away_in_the_dead_band_is_not_looking(detector, estimator, data_dir: Path) -> None:
+    # d6 75-90: eyes to image-right (frame 90 hand-annotated "no") at a gaze offset of ~20 deg, between the enter
+    # threshold and the former 25 deg exit threshold: that dead band kept the track "looking"; the default
+    # hysteresis (no dead band, 3 frames on, 1 off; chosen leave-one-clip-out by gaze_eval --hysteresis) does not
+    shots = frames(data_dir / "videos/talking_heads/liveportrait_d6.mp4", list(range(0, 16)) + list(range(75, 91)))
+    faces = {i: largest(detector.detect(image)) for i, image in shots.items()}
+    old = FaceAttributeOptions(gaze_exit_deg=25.0, gaze_enter_frames=2, gaze_exit_frames=3)
+    states: dict[str, dict[int, bool]] = {}
+    for name, options in (("default", FaceAttributeOptions()), ("old", old)):
+        est = FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh, options)
+        states[name] = {i: est.estimate(image, faces[i], track_ids=[1])[0].looking_at_wearer
+                        for i, image in shots.items()}
+    assert states["default"][15] and states["old"][15]  # frame 0 annotated "yes": on within the enter frames
+    assert not states["default"][90]
+    assert states["old"][90]
+
+
+def test_product_pipeline_looking_on_real_clips(data_dir: Path) -> None:
+    """The product itself (build_system, per-track looking_at_wearer) on annotated frames: s18 looks at the camera
+    with the head turned, d14 turns the eyes away with the head frontal."""
+    from peoplelens.sim_harness.gaze_product import product_decisions
+
+    wanted = {("s18", 45), ("s18", 90), ("d14", 45), ("d14", 60), ("d14", 90), ("d14", 105)}
+    samples = [s for s in gaze_eval.load_samples(data_dir / "videos", gaze_eval.OUR_ANNOTATION)
+               if (s.clip, s.frame) in wanted]
+    assert len(samples) == len(wanted)
+    got = dict(zip(((s.clip, s.frame) for s in samples), product_decisions(samples, gaze_eval.pick_face),
+                   strict=True))
+    assert got[("s18", 45)] and got[("s18", 90)] and got[("d14", 45)]
+    assert got[("d14", 60)] is False and got[("d14", 90)] is False and got[("d14", 105)] is False

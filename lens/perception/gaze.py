@@ -59,7 +59,7 @@ class GazeOptions:
     """The eye-model and decision constants (fields of ``FaceAttributeOptions`` carry the configured values)."""
 
     gaze_enter_deg: float = 17.5
-    gaze_exit_deg: float = 25.0
+    gaze_exit_deg: float = 17.5
     eye_gain: float = 2.5
     eye_max_deg: float = 40.0
     eye_neutral_vertical: float = 0.05
@@ -165,8 +165,8 @@ class Hysteresis:
 class GazeHysteresis(Hysteresis):
     """``looking_at_wearer`` per track id: enter after k frames with offset <= enter, exit after m frames > exit."""
 
-    def __init__(self, enter_deg: float = 17.5, exit_deg: float = 25.0, enter_frames: int = 2,
-                 exit_frames: int = 3) -> None:
+    def __init__(self, enter_deg: float = 17.5, exit_deg: float = 17.5, enter_frames: int = 3,
+                 exit_frames: int = 1) -> None:
         super().__init__(enter_frames, exit_frames)
         self.enter_deg, self.exit_deg = enter_deg, exit_deg
 

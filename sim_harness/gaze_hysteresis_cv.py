@@ -1,0 +1,99 @@
+"""Leave-one-clip-out choice of the per-track gaze hysteresis (``gaze_eval --hysteresis``).
+
+Every frame of the single-face annotated clips goes through the product's ``FaceAttributeEstimator`` once (its
+readings: head pose and eyes); the product's own ``estimate_gaze`` and :class:`Hysteresis` then re-decide the
+sequence under each candidate (``gaze_enter_deg``, exit margin, enter / exit frames), scored at the annotated
+frames. Each clip is scored with the candidate chosen on the other clips (min(precision, recall)), pooled.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+
+from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator
+from peoplelens.lens.perception.gaze import EyeReading, GazeOptions, Hysteresis, estimate_gaze
+from peoplelens.sim_harness.gaze_samples import Counts, Sample
+
+ENTER_DEG = (12.5, 15.0, 17.5, 20.0)
+EXIT_MARGIN_DEG = (0.0, 2.5, 5.0, 7.5)  # gaze_exit_deg - gaze_enter_deg
+FRAMES = (1, 2, 3)  # gaze_enter_frames and gaze_exit_frames
+GRID = ("enter", "margin", "enter_frames", "exit_frames")
+Reading = tuple[float, float, EyeReading | None] | None
+
+
+def clip_readings(samples: list[Sample], detector: Any, est: FaceAttributeEstimator,
+                  ) -> dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]]:
+    """Per single-face clip: (frame, (yaw, pitch, eye) of the largest face or None) for every frame up to the last
+    annotated one, and the labels by frame."""
+    out = {}
+    for clip, video in sorted({s.clip: s.video for s in samples if s.rule in ("largest", "hamilton")}.items()):
+        wanted = {s.frame: s.looking for s in samples if s.clip == clip}
+        first = 82 if clip == "hamilton" else 0  # hamilton: shot 3, where the performer is the only face
+        cap = cv2.VideoCapture(str(video))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+        seq: list[tuple[int, Reading]] = []
+        for index in range(first, max(wanted) + 1):
+            ok, image = cap.read()
+            if not ok:
+                break
+            faces = detector.detect(image)
+            if len(faces) == 0:
+                seq.append((index, None))
+                continue
+            a = est.estimate(image, faces[[int(np.argmax(faces.areas))]])[0]
+            seq.append((index, (a.yaw, a.pitch, a.eye)))
+        cap.release()
+        out[clip] = (seq, wanted)
+    return out
+
+
+def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: GazeOptions, enter_frames: int,
+           exit_frames: int) -> Counts:
+    """One track through the product's hysteresis; counts at the annotated frames."""
+    hyst, counts = Hysteresis(enter_frames, exit_frames), Counts()
+    for index, r in seq:
+        on = False
+        if r is None:
+            hyst.forget([1])
+        else:
+            g = estimate_gaze(r[0], r[1], r[2], options)
+            on = hyst.update(1, g.want_on(options), g.want_off(options))
+        if index in wanted:
+            counts.add(wanted[index], on)
+    return counts
+
+
+def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
+                   enter_frames: int, exit_frames: int) -> None:
+    """Print the current hysteresis, the pooled held-out result of the grid and the fit on everything."""
+    clips = sorted(readings)
+
+    def run(enter: float, margin: float, ef: int, xf: int) -> dict[str, Counts]:
+        o = replace(base, gaze_enter_deg=enter, gaze_exit_deg=enter + margin)
+        return {c: decide(*readings[c], o, ef, xf) for c in clips}
+
+    def total(counts: dict[str, Counts], keep: list[str]) -> Counts:
+        t = Counts()
+        for c in keep:
+            t += counts[c]
+        return t
+
+    now = run(base.gaze_enter_deg, base.gaze_exit_deg - base.gaze_enter_deg, enter_frames, exit_frames)
+    print(f"  {'defaults':26s} {total(now, clips).line()}")
+    cands = list(itertools.product(ENTER_DEG, EXIT_MARGIN_DEG, FRAMES, FRAMES))
+    results = [run(*c) for c in cands]
+    pooled = Counts()
+    for clip in clips:
+        rest = [c for c in clips if c != clip]
+        i = max(range(len(cands)), key=lambda i: total(results[i], rest).worst())
+        pooled += results[i][clip]
+        print(f"  held out {clip:17s} {results[i][clip].line()}   chosen: {dict(zip(GRID, cands[i], strict=True))}")
+    print(f"  {'pooled held-out':26s} {pooled.line()}")
+    i = max(range(len(cands)), key=lambda i: total(results[i], clips).worst())
+    print(f"  {'fit on all (optimistic)':26s} {total(results[i], clips).line()}   "
+          f"{dict(zip(GRID, cands[i], strict=True))}")
