@@ -36,7 +36,7 @@ class PipelineConfig:
     #: adaptive schedule (battery): with nobody in view and the head still for ``idle_after_s`` the detectors run
     #: only every ``idle_every_s``; a detection, a head turn faster than ``idle_still_dps`` (deg/s), a view jump or
     #: a wearer's request (``LensSystem.wake``, full rate for ``wake_s``) brings the full rate back on the next frame.
-    #: Worst case before a person stepping into view is bumped: ~idle_every_s + 2 detections (README "Battery")
+    #: Worst case before a person stepping into view is bumped: idle_every_s + one frame (README "Battery")
     adaptive: bool = True
     idle_after_s: Annotated[float, Meta(ge=0.0, le=600.0)] = 2.0
     idle_every_s: Annotated[float, Meta(gt=0.0, le=2.0)] = 0.3
