@@ -34,9 +34,10 @@ from peoplelens.lens.pipeline.config import PipelineConfig
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 INT8: dict[str, Any] = {"face_precision": "int8", "embedder_precision": "int8", "people_precision": "int8"}
-ARMS: dict[str, tuple[dict[str, Any], bool]] = {
-    "fp32": ({}, True), "fp32, adaptive off": ({"adaptive": False}, True), "int8": (INT8, False),
-    "int8, adaptive off": ({**INT8, "adaptive": False}, False)}
+#: the [pipeline] settings of each arm: float32 or int8 models, adaptive schedule on or off
+ARMS: dict[str, dict[str, Any]] = {
+    "fp32": {}, "fp32, adaptive off": {"adaptive": False},
+    "int8": INT8, "int8, adaptive off": {**INT8, "adaptive": False}}
 
 
 def _config(pipeline: dict[str, Any]) -> dict[str, Any]:
@@ -108,8 +109,7 @@ def run_battery(data: Path, people: Any = None, arms: list[str] | None = None, s
         say(f"[battery] preparing scenes at {size_name}")
         made = [scenes.busy(data, size), scenes.quiet(data, size)]
         for arm in arms or list(ARMS):
-            pipeline, _ = ARMS[arm]
-            system = build_system(_config(pipeline), people=people)
+            system = build_system(_config(ARMS[arm]), people=people)
             pc: PipelineConfig = system.config
             out["settings"][arm] = {"adaptive": pc.adaptive, "idle_after_s": pc.idle_after_s,
                                     "idle_every_s": pc.idle_every_s, "precision": "int8" if "int8" in arm else "fp32"}
