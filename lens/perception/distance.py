@@ -51,6 +51,7 @@ standing height      1.70 +- 0.10 m            1.27 +- 0.13 m              CDC 2
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -113,17 +114,30 @@ class DistancePriors:
     def extreme(self, sign: float) -> DistancePriors:
         """The sizes ``sign * near_sigmas`` sds from their means (-1: a small person of this population, +1: a
         large one) with no size spread left: the cues' sigmas are then measurement noise only."""
-        k = sign * self.near_sigmas
-        return replace(self, interocular_m=self.interocular_m + k * self.interocular_sigma_m, interocular_sigma_m=0.0,
-                       face_width_m=self.face_width_m + k * self.face_width_sigma_m, face_width_sigma_m=0.0,
-                       body_height_m=self.body_height_m + k * self.body_height_sigma_m, body_height_sigma_m=0.0)
+        return _extreme(self, sign)
 
     def child(self) -> DistancePriors:
         """The same priors with the child sizes in the adult fields (what the per-cue functions read)."""
-        return replace(self, interocular_m=self.child_interocular_m,
-                       interocular_sigma_m=self.child_interocular_sigma_m, face_width_m=self.child_face_width_m,
-                       face_width_sigma_m=self.child_face_width_sigma_m, body_height_m=self.child_body_height_m,
-                       body_height_sigma_m=self.child_body_height_sigma_m)
+        return _child(self)
+
+
+# the priors are frozen and few (the config's, its child and extreme variants): the variants are made once, not
+# for every person on every frame
+@functools.lru_cache(maxsize=64)
+def _extreme(priors: DistancePriors, sign: float) -> DistancePriors:
+    k = sign * priors.near_sigmas
+    return replace(priors, interocular_m=priors.interocular_m + k * priors.interocular_sigma_m,
+                   interocular_sigma_m=0.0, face_width_m=priors.face_width_m + k * priors.face_width_sigma_m,
+                   face_width_sigma_m=0.0, body_height_m=priors.body_height_m + k * priors.body_height_sigma_m,
+                   body_height_sigma_m=0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _child(priors: DistancePriors) -> DistancePriors:
+    return replace(priors, interocular_m=priors.child_interocular_m,
+                   interocular_sigma_m=priors.child_interocular_sigma_m, face_width_m=priors.child_face_width_m,
+                   face_width_sigma_m=priors.child_face_width_sigma_m, body_height_m=priors.child_body_height_m,
+                   body_height_sigma_m=priors.child_body_height_sigma_m)
 
 
 @dataclass(frozen=True)
@@ -144,10 +158,24 @@ class PersonDistance:
     child: DistanceEstimate | None = None
 
 
+def _unit_ray(intr: CameraIntrinsics, x: float, y: float) -> tuple[float, float, float]:
+    """The unit ray through one pixel (scalar math: :meth:`CameraIntrinsics.pixel_to_ray` for one point, without
+    numpy's per-call overhead on a path that runs for every person on every frame)."""
+    rx, ry = (float(x) - intr.cx) / intr.fx, (float(y) - intr.cy) / intr.fy
+    n = math.sqrt(rx * rx + ry * ry + 1.0)
+    return rx / n, ry / n, 1.0 / n
+
+
+def _elevation_deg(intr: CameraIntrinsics, x: float, y: float) -> float:
+    """Camera elevation (degrees, + up) of a pixel (as :func:`~peoplelens.lens.perception.geometry.ray_to_angles`)."""
+    _, ry, _ = _unit_ray(intr, x, y)
+    return math.degrees(math.asin(max(-1.0, min(1.0, -ry))))
+
+
 def _ray_angle(intr: CameraIntrinsics, p1: tuple[float, float], p2: tuple[float, float]) -> float:
     """Angle (radians) between the rays through two pixels."""
-    r = intr.pixel_to_ray(np.array([p1[0], p2[0]]), np.array([p1[1], p2[1]]))
-    return math.acos(float(np.clip(np.dot(r[0], r[1]), -1.0, 1.0)))
+    a, b = _unit_ray(intr, p1[0], p1[1]), _unit_ray(intr, p2[0], p2[1])
+    return math.acos(max(-1.0, min(1.0, a[0] * b[0] + a[1] * b[1] + a[2] * b[2])))
 
 
 def _size_distance(size_m: float, angle_rad: float) -> float:
@@ -205,8 +233,8 @@ def distance_from_body_box(intrinsics: CameraIntrinsics, box: Box, maybe_child: 
     if y1 <= m or y2 >= intrinsics.height - m or y2 - y1 < 4.0:
         return None
     xc = (x1 + x2) / 2.0
-    (_, top), (_, bot) = (intrinsics.pixel_to_angles(xc, y) for y in (y1, y2))
-    el_top, el_bot = float(top) + camera_pitch_deg, float(bot) + camera_pitch_deg
+    el_top = _elevation_deg(intrinsics, xc, y1) + camera_pitch_deg
+    el_bot = _elevation_deg(intrinsics, xc, y2) + camera_pitch_deg
     if el_top >= 89.0 or el_bot <= -89.0:
         return None
     span = math.tan(math.radians(el_top)) - math.tan(math.radians(el_bot))
@@ -214,8 +242,8 @@ def distance_from_body_box(intrinsics: CameraIntrinsics, box: Box, maybe_child: 
         return None
     height_sigma = priors.body_height_sigma_m
     horizontal = priors.body_height_m / span
-    _, el_c = intrinsics.pixel_to_angles(xc, (y1 + y2) / 2.0)  # elevation is measured from the horizontal range
-    d = horizontal / max(math.cos(math.radians(float(el_c) + camera_pitch_deg)), 1e-3)
+    el_c = _elevation_deg(intrinsics, xc, (y1 + y2) / 2.0)  # elevation is measured from the horizontal range
+    d = horizontal / max(math.cos(math.radians(el_c + camera_pitch_deg)), 1e-3)
     rel = math.hypot(height_sigma / priors.body_height_m, math.sqrt(2) * priors.box_sigma_px / (y2 - y1))
     if x1 <= m or x2 >= intrinsics.width - m:
         rel = math.hypot(rel, 0.1)  # cut at the side: the box may be a little off-centre
@@ -228,9 +256,10 @@ def fuse_estimates(estimates: Iterable[DistanceEstimate | tuple[float, float] | 
              if math.isfinite(d) and d > 0 and math.isfinite(s) and s > 0]
     if not valid:
         return None
-    w = np.array([1.0 / s**2 for _, s in valid])
-    d = float(np.dot(w, [v for v, _ in valid]) / w.sum())
-    return DistanceEstimate(d, float(1.0 / math.sqrt(w.sum())))
+    w = [1.0 / s**2 for _, s in valid]
+    total = math.fsum(w)
+    d = math.fsum(wi * v for wi, (v, _) in zip(w, valid, strict=True)) / total
+    return DistanceEstimate(d, 1.0 / math.sqrt(total))
 
 
 def _cues(intrinsics: CameraIntrinsics, kps: np.ndarray | None, face_box: Box | None,
