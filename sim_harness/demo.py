@@ -49,10 +49,10 @@ def demo(out_dir: Path, max_frames: int | None, people_path: str | None) -> None
     try:
         processor = build_replay_processor(config=load_config(), store=people.store)
         try:
-            for relpath, pan, what in DEMO_VIDEOS:
+            for step, (relpath, pan, what) in enumerate(DEMO_VIDEOS, start=2):
                 video = manager.path(relpath)
                 out = out_dir / video.stem
-                click.echo(f"\n2. Replaying {video.name}: {what}")
+                click.echo(f"\n{step}. Replaying {video.name}: {what}")
                 processor.reset()  # type: ignore[attr-defined]
                 options = ReplayOptions(virtual_pan=pan, max_frames=max_frames, overwrite=True)
                 result = replay_video(video, processor, out, options, people.enrolled)
