@@ -71,10 +71,13 @@ def measure(system: Any, scene: scenes.Scene, warmup_frames: int) -> dict[str, A
 def step_in_delays(system: Any, data: Path, size: tuple[int, int], fps: float = 30.0) -> dict[str, Any]:
     """The delay from a person's first frame to their bump, at every phase of the idle detection interval."""
     pc: PipelineConfig = system.config
-    phases = max(1, round(pc.idle_every_s * fps))
+    phases, person_s = max(1, round(pc.idle_every_s * fps)), 1.5
+    room = scenes.empty_room_image(data, size)
+    person, _ = scenes.read_video(data / scenes.QUIET, max_frames=round(person_s * fps) + 1)
     delays, reasons, in_map = [], [], []
     for k in range(phases):
-        scene = scenes.step_in(data, size, empty_s=pc.idle_after_s + 1.0 + k / fps, person_s=1.5, fps=fps, seed=k)
+        scene = scenes.step_in(room, person, empty_s=pc.idle_after_s + 1.0 + k / fps, person_s=person_s, fps=fps,
+                               seed=k)
         system.reset()
         bump_t = seen_t = None
         idle_before = False

@@ -14,13 +14,13 @@ Frames are centre-cropped to the size's aspect and resized (area-averaged down, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from peoplelens.bench.errors import BenchError
+from peoplelens.bench.videos import centre_crop, decode_frames, probe
 
 BUSY = "videos/royal_opera_pedestrians_1080p25.mp4"
 QUIET = "videos/talking_heads/liveportrait_s18.mp4"
@@ -46,36 +46,17 @@ class Scene:
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Centre-crop ``image`` to the aspect of ``size`` (width, height), then resize it to ``size``."""
-    w, h = size
-    ih, iw = image.shape[:2]
-    if iw * h > ih * w:
-        cw, ch = round(ih * w / h), ih
-    else:
-        cw, ch = iw, round(iw * h / w)
-    x0, y0 = (iw - cw) // 2, (ih - ch) // 2
-    crop = image[y0:y0 + ch, x0:x0 + cw]
-    interpolation = cv2.INTER_AREA if cw > w else cv2.INTER_LINEAR
-    return cv2.resize(crop, (w, h), interpolation=interpolation)
+    x, y, cw, ch = centre_crop(image.shape[1], image.shape[0], size)
+    interpolation = cv2.INTER_AREA if cw > size[0] else cv2.INTER_LINEAR
+    return cv2.resize(image[y:y + ch, x:x + cw], size, interpolation=interpolation)
 
 
 def read_video(path: Path, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
-    """Every frame of a video (BGR) and its frame rate."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise BenchError(f"cannot open {path}")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 25.0)
-    frames: list[np.ndarray] = []
-    try:
-        while max_frames is None or len(frames) < max_frames:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        cap.release()
-    if not frames:
-        raise BenchError(f"no frame could be decoded from {path}")
-    return frames, fps
+    """Every frame of a video (BGR, its own size) and its frame rate (:func:`~peoplelens.bench.videos.probe`:
+    :class:`BenchError` when it cannot be decoded)."""
+    info = probe(path)
+    frames = [image for _, image, _ in decode_frames(replace(info, size=info.native_size), max_frames)]
+    return frames, info.fps
 
 
 def busy(data: Path, size: tuple[int, int]) -> Scene:
@@ -110,13 +91,12 @@ def empty(data: Path, size: tuple[int, int], seconds: float, fps: float = 30.0, 
     return Scene("empty", [_noisy(room, rng) for _ in range(round(seconds * fps))], fps)
 
 
-def step_in(data: Path, size: tuple[int, int], empty_s: float, person_s: float, fps: float = 30.0,
+def step_in(room: np.ndarray, person: list[np.ndarray], empty_s: float, person_s: float, fps: float = 30.0,
             scale: float = 0.45, seed: int = 0) -> Scene:
-    """The empty room for ``empty_s``, then the quiet scene's person (``scale`` of the frame's width, in the
-    middle) for ``person_s``."""
-    room, rng = empty_room_image(data, size), np.random.default_rng(seed)
-    person, _ = read_video(data / QUIET, max_frames=round(person_s * fps) + 1)
-    w, h = size
+    """The empty ``room`` (:func:`empty_room_image`) for ``empty_s``, then the ``person`` frames (the quiet scene's,
+    :data:`QUIET`; ``scale`` of the frame's width, in the middle) for ``person_s``."""
+    rng = np.random.default_rng(seed)
+    h, w = room.shape[:2]
     pw = round(w * scale)
     ph = round(pw * person[0].shape[0] / person[0].shape[1])
     x0, y0 = (w - pw) // 2, max(0, (h - ph) // 2)

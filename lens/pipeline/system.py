@@ -231,8 +231,10 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
-    schedule = DetectionSchedule(pc.faces_every, pc.people_every, pc.adaptive, pc.idle_after_s, pc.idle_every_s,
-                                 pc.idle_motion_every_s, pc.idle_still_dps, pc.wake_s)
+    schedule = DetectionSchedule(faces_every=pc.faces_every, people_every=pc.people_every, adaptive=pc.adaptive,
+                                 idle_after_s=pc.idle_after_s, idle_every_s=pc.idle_every_s,
+                                 idle_motion_every_s=pc.idle_motion_every_s, idle_still_dps=pc.idle_still_dps,
+                                 wake_s=pc.wake_s)
     activity = Activity(schedule)  # the adaptive schedule: what the last frames found (schedule, activity stages)
     motion_since_update = MotionSinceUpdate()  # the head rotation the tracker has not applied yet (track, foveate)
     steps: list[Stage | Parallel] = [

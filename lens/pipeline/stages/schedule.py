@@ -53,7 +53,6 @@ class Activity:
         self._head: HeadOrientation | None = None
         self._head_t = 0.0
         self.wake_reason = ""  # why the full rate came back last: "person", "head", "view", "request"
-        self.idle_frames = 0
 
     def wake(self) -> None:
         """The wearer asked for something: the full rate from the next frame, for ``wake_s``."""
@@ -82,7 +81,6 @@ class Activity:
             if was_idle:
                 self.wake_reason = "person" if someone else ("view" if jumped else "head")
             self.active_t = t
-        self.idle_frames += int(was_idle)
 
 
 class ScheduleStage:
