@@ -20,6 +20,7 @@ image-right, pitch + = head up, roll + = top of the head toward image-right.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -149,6 +150,18 @@ class FaceMesh:
         if iris is not None:
             iris.require({IRIS_INPUT: (1, 64, 64, 3)}, (IRIS_OUTPUT, IRIS_CONTOURS), "iris_landmark")
         self.mesh, self.iris, self.canonical, self.options = mesh, iris, canonical, options
+        self._owner = threading.get_ident()  # this thread uses mesh / iris; any other thread its own clones
+        self._local = threading.local()
+
+    def _thread_model(self, model: TFLiteModel) -> TFLiteModel:
+        """``model`` in the thread that built this object; a clone of it kept per thread elsewhere (a TFLite
+        interpreter runs in one thread at a time, so the stages may read eyes on both threads at once)."""
+        if threading.get_ident() == self._owner:
+            return model
+        clones: dict[int, TFLiteModel] = self._local.__dict__.setdefault("clones", {})
+        if id(model) not in clones:
+            clones[id(model)] = model.clone()
+        return clones[id(model)]
 
     @classmethod
     def from_registry(cls, options: FaceMeshOptions | None = None, manager: AssetManager | None = None) -> FaceMesh:
@@ -177,7 +190,7 @@ class FaceMesh:
         m = self.mesh_affine(box, eyes)
         crop = _warp(image, m, 192)
         blob = (crop[..., ::-1].astype(np.float32) / 255.0)[None]
-        out = self.mesh.run({MESH_INPUT: blob})
+        out = self._thread_model(self.mesh).run({MESH_INPUT: blob})
         pts = out[MESH_LANDMARKS].reshape(468, 3).astype(np.float64)
         presence = 1.0 / (1.0 + math.exp(-float(out[MESH_PRESENCE].reshape(-1)[0])))
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
@@ -215,6 +228,7 @@ class FaceMesh:
         image-left eye first; the image-right eye is flipped so both reach the network outer-corner-left."""
         if self.iris is None:
             raise ValueError("iris model not loaded (FaceMeshOptions.run_iris=False)")
+        iris_model = self._thread_model(self.iris)
         centers, contours, radii = np.zeros((2, 2)), np.zeros((2, 16, 2)), np.zeros(2)
         for k, (center, angle, side) in enumerate(rois):
             m = rotated_square_affine(np.asarray(center, np.float64), angle, max(side, 1.0), 64)
@@ -223,7 +237,7 @@ class FaceMesh:
             if flip:
                 crop = crop[:, ::-1]
             blob = (crop[..., ::-1].astype(np.float32) / 255.0)[None]
-            out = self.iris.run({IRIS_INPUT: np.ascontiguousarray(blob)})
+            out = iris_model.run({IRIS_INPUT: np.ascontiguousarray(blob)})
             iris = out[IRIS_OUTPUT].reshape(5, 3)[:, :2].astype(np.float64)
             contour = out[IRIS_CONTOURS].reshape(71, 3)[:16, :2].astype(np.float64)
             if flip:

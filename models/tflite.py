@@ -39,7 +39,7 @@ class TFLiteModel:
 
     def __init__(self, path: str | Path, config: TFLiteConfig | None = None) -> None:
         self.path = Path(path)
-        config = config or TFLiteConfig.from_env()
+        self.config = config = config or TFLiteConfig.from_env()
         _check_tflite_file(self.path)
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -55,6 +55,11 @@ class TFLiteModel:
             ) from None
         self._inputs = {d["name"]: d for d in self.interpreter.get_input_details()}
         self._outputs = {d["name"]: d for d in self.interpreter.get_output_details()}
+
+    def clone(self) -> TFLiteModel:
+        """Another interpreter of the same file and settings. An interpreter must not be invoked from two threads
+        at once: a thread that runs the model beside another takes its own clone."""
+        return TFLiteModel(self.path, self.config)
 
     @property
     def input_names(self) -> list[str]:

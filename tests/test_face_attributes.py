@@ -3,6 +3,7 @@ schedule (looking at the wearer against the annotations: ``test_gaze.py``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ from peoplelens.lens.perception.face_attributes import (
     GazeHysteresis,
     ears_ok,
 )
+from peoplelens.lens.perception.gaze import estimate_gaze
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
 
@@ -100,3 +102,37 @@ def test_mesh_schedule_and_budget(detector, data_dir: Path) -> None:
     assert a.presence is None and a.source == "fsanet" and not a.iris_used and a.gaze_source == "head"
     with pytest.raises(ValueError):
         est.estimate(image, faces, track_ids=[1, 2])
+
+
+def test_eyes_read_on_two_threads_match_one_thread(estimator, detector, data_dir: Path) -> None:
+    """The pipeline reads eyes on both threads at once: each thread gets its own iris interpreter, so the
+    readings equal the one-thread ones exactly (a shared TFLite interpreter would mix up the two faces)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = read_frame(data_dir / OPERA, 30)
+    faces = detector.detect(image)
+    assert faces.keypoints is not None and len(faces) >= 4
+    alone = [estimator.read_eyes(image, kps) for kps in faces.keypoints]
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            both = list(pool.map(lambda kps: estimator.read_eyes(image, kps), faces.keypoints))
+            assert both == alone
+
+
+def test_eyes_of_a_head_turned_beyond_their_reach_are_not_read(estimator, detector, data_dir: Path) -> None:
+    """Eyes turn at most eye_max_deg: a head turned further than that beyond the gaze threshold is "not looking"
+    whatever the eyes say, so they are not read, and the decision is the one the eyes would have given."""
+    image = load_image(data_dir / "faces/enroll/barack_obama/fr_01.jpg")
+    face = largest(detector.detect(image))
+    o = estimator.options
+    reach = o.eye_max_deg + max(o.gaze_enter_deg, o.gaze_exit_deg)
+    for yaw, read in ((0.0, True), (reach - 1.0, True), (reach + 1.0, False), (-(reach + 5.0), False)):
+        a = estimator.estimate(image, face, poses=np.array([[yaw, 0.0, 0.0]]))[0]
+        assert a.iris_used is read and estimator.eyes_can_matter(yaw, 0.0) is read, (yaw, a)
+        if not read:  # the eyes turned as far as they go toward the camera still miss it
+            assert not a.looking_at_wearer
+            eye = estimator.read_eyes(image, face.keypoints[0])
+            assert eye is not None
+            toward = replace(eye, horizontal=-np.sign(yaw) * 1.0)
+            assert not estimate_gaze(yaw, 0.0, toward, estimator.gaze_options).want_on(estimator.gaze_options)
+    assert estimator.eyes_can_matter(float("nan"), 0.0)  # an unknown pose: the eyes may matter

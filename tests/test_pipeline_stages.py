@@ -119,6 +119,39 @@ def test_stage_thread_gives_the_same_results_as_one_thread(people, hamilton) -> 
         assert set(x["stages"]) == set(y["stages"]) == set(STAGES)
 
 
+def test_a_crowd_splits_head_pose_and_eyes_over_both_threads_with_the_same_results(data_dir: Path) -> None:
+    """Up to 9 pedestrians at 1920x1080: the face-attribute stage reads head poses and eyes on both threads
+    (each thread with its own iris interpreter); every attribute equals the one-thread pipeline's."""
+    info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
+    frames = [Frame(image, index / info.fps, index) for index, image, _ in decode_frames(info, 24)]
+    overlapped = build_system({"pipeline": {"stage_threads": 1}})
+    serial = build_system({"pipeline": {"stage_threads": 0}})
+    stage = overlapped.stage("face_attributes")
+    calls: list[int] = []
+    workers = stage.workers  # the shared stage thread; count the face-attribute stage's own splits
+
+    class Counting:
+        def split(self, items, fn):
+            calls.append(len(items))
+            return workers.split(items, fn)
+
+    stage.workers = Counting()
+    try:
+        for frame in frames:
+            a, b = overlapped.process(frame), serial.process(frame)
+            assert [(t.track_id, t.looking_at_wearer, t.both_ears_visible) for t in a.tracks] == \
+                [(t.track_id, t.looking_at_wearer, t.both_ears_visible) for t in b.tracks]
+            for x, y in zip(a.tracks, b.tracks, strict=True):
+                assert (x.head_yaw_deg is None) == (y.head_yaw_deg is None)
+                if x.head_yaw_deg is not None:
+                    assert x.head_yaw_deg == pytest.approx(y.head_yaw_deg, abs=1e-3)
+    finally:
+        overlapped.close()
+        serial.close()
+    split_frames = sum(n >= 3 for n in calls)
+    assert split_frames >= 3  # the crowd really took the two-thread path
+
+
 def test_error_on_the_stage_thread_reaches_the_caller(people, hamilton) -> None:
     system = build_system({"pipeline": {"stage_threads": 1}}, people=people.store)
     bodies = system.stage("detect_people")

@@ -24,6 +24,7 @@ are decided from head pose alone (``FaceAttributes.gaze_source``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -166,6 +167,35 @@ class FaceAttributeEstimator:
         self._mesh_count[track_id] = n + 1
         return n % o.mesh_every_n == 0
 
+    def eyes_due(self, faces: Detections, track_ids: list[int] | np.ndarray | None = None) -> list[bool]:
+        """Which faces :meth:`estimate` will read the eyes of from the keypoints alone (no FaceMesh) on this frame,
+        if :meth:`eyes_can_matter` for their head pose: the ones :meth:`read_eyes` may read beforehand, on any
+        thread, and pass in as ``eyes``. Changes nothing."""
+        o = self.options
+        if (faces.keypoints is None or not o.use_eyes or self.face_mesh is None or o.eye_roi != "keypoints"
+                or o.use_mesh and self.face_mesh.mesh is not None):
+            return [False] * len(faces)
+        due = []
+        for i in range(len(faces)):
+            kps = faces.keypoints[i]
+            tid = None if track_ids is None else int(track_ids[i])
+            turn = 0 if tid is None or o.mesh_every_n <= 1 else self._mesh_count.get(tid, 0) % o.mesh_every_n
+            due.append(float(np.linalg.norm(kps[1, :2] - kps[0, :2])) >= o.eye_min_interocular_px and turn == 0)
+        return due
+
+    def eyes_can_matter(self, yaw: float, pitch: float) -> bool:
+        """Whether the eyes can change the "looking" decision of a face with this head pose (line-of-sight
+        relative). The eyes turn at most ``eye_max_deg``: a head turned further than that beyond the gaze
+        thresholds is "not looking" whatever the eyes do, so its eyes are not read (the decision is the same)."""
+        o = self.options
+        reach = math.hypot(max(0.0, abs(yaw) - o.eye_max_deg), max(0.0, abs(pitch) - o.eye_max_deg))
+        return not reach > max(o.gaze_enter_deg, o.gaze_exit_deg)  # (a NaN pose: unknown, the eyes may matter)
+
+    def read_eyes(self, image: np.ndarray, keypoints: np.ndarray) -> EyeReading | None:
+        """The iris model on one face's eye regions from its detector keypoints (5, 2+). Stateless and safe to call
+        from several threads at once."""
+        return self._read_eyes(image, keypoints, None)
+
     def _read_eyes(self, image: np.ndarray, kps: np.ndarray, mesh: FaceMeshResult | None) -> EyeReading | None:
         o = self.options
         if mesh is not None:
@@ -178,11 +208,14 @@ class FaceAttributeEstimator:
         return read_eyes(eyes.iris_centers, eyes.contours)
 
     def estimate(self, image: np.ndarray, faces: Detections, track_ids: list[int] | np.ndarray | None = None,
-                 intrinsics: np.ndarray | None = None, poses: np.ndarray | None = None) -> list[FaceAttributes]:
+                 intrinsics: np.ndarray | None = None, poses: np.ndarray | None = None,
+                 eyes: Sequence[EyeReading | None | Literal["unread"]] | None = None) -> list[FaceAttributes]:
         """Attributes for each face (``faces`` needs 5 keypoints). ``track_ids`` (one per face) enables the
         per-track hysteresis and the every-Nth-frame landmark schedule; without them every decision is per frame.
         ``poses``: the faces' FSA-Net (yaw, pitch, roll) when already computed (``head_pose.estimate``, which is
-        stateless, so the pipeline can run it on two threads); computed here otherwise."""
+        stateless, so the pipeline can run it on two threads); computed here otherwise. ``eyes``: per face, its
+        :meth:`read_eyes` result when already read (for the faces :meth:`eyes_due` names), ``"unread"`` to read
+        here."""
         if len(faces) == 0:
             return []
         if faces.keypoints is None:
@@ -200,6 +233,8 @@ class FaceAttributeEstimator:
             fsa = np.full((len(faces), 3), np.nan, np.float32)
         if len(fsa) != len(faces):
             raise ValueError(f"{len(fsa)} poses for {len(faces)} faces")
+        if eyes is not None and len(eyes) != len(faces):
+            raise ValueError(f"{len(eyes)} eye readings for {len(faces)} faces")
         out = []
         for i in range(len(faces)):
             tid = None if track_ids is None else int(track_ids[i])
@@ -211,7 +246,8 @@ class FaceAttributeEstimator:
             el = -math.degrees(math.atan2(cy - k[1, 2], k[1, 1]))
             yaw, pitch, roll = (float(v) for v in fsa[i])
             source, presence, mesh, eye = "fsanet", None, None, None
-            want_eyes = o.use_eyes and self.face_mesh is not None and interocular >= o.eye_min_interocular_px
+            want_eyes = (o.use_eyes and self.face_mesh is not None and interocular >= o.eye_min_interocular_px
+                         and self.eyes_can_matter(yaw, pitch))
             want_mesh = (self.face_mesh is not None and self.face_mesh.mesh is not None
                          and (o.use_mesh and width >= o.mesh_min_face_px or want_eyes and o.eye_roi == "mesh"))
             scheduled = (want_eyes or want_mesh) and self._scheduled(tid)
@@ -228,7 +264,9 @@ class FaceAttributeEstimator:
                         yaw, pitch, roll = pnp
                     source = "facemesh"
             if want_eyes and scheduled:
-                eye = self._read_eyes(image, kps, mesh if o.eye_roi == "mesh" else None)
+                given = "unread" if eyes is None else eyes[i]
+                eye = (self._read_eyes(image, kps, mesh if o.eye_roi == "mesh" else None) if isinstance(given, str)
+                       else given)
                 if tid is not None and eye is not None:
                     self._last_eye[tid] = eye
             elif want_eyes and tid is not None:

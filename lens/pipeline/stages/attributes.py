@@ -10,19 +10,20 @@ import numpy as np
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator
+from peoplelens.lens.perception.gaze import EyeReading
 from peoplelens.lens.perception.tracking import Track
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Workers
 
 
 class FaceAttributesStage:
-    """FSA-Net head poses (stateless, split over both threads when there are many faces), then the per-track
-    decisions with hysteresis in this thread."""
+    """FSA-Net head poses and iris readings (stateless, split over both threads when there is enough to do),
+    then the per-track decisions with hysteresis in this thread."""
 
     name = "face_attributes"
     reads = frozenset({"frame", "intrinsics", "tracks", "coasting", "removed"})
     writes = frozenset({"attributes"})
-    SPLIT_FROM = 4  # faces; below this one thread is faster than handing half to the stage thread
+    SPLIT_FROM = 4  # FSA-Net poses' worth of work; below it one thread is faster than handing half to the stage thread
 
     def __init__(self, estimator: FaceAttributeEstimator | None, workers: Workers) -> None:
         self.estimator, self.workers = estimator, workers
@@ -43,21 +44,35 @@ class FaceAttributesStage:
         attrs: dict[int, Any] = {}
         if faces:
             image = state.frame.image
-            boxes = np.stack([_face_box(tr) for tr in faces])
+            ids = [tr.track_id for tr in faces]
+            keypoints = np.stack([_keypoints(tr) for tr in faces])
+            dets = Detections(np.stack([_face_box(tr) for tr in faces]), np.array([_face_score(tr) for tr in faces]),
+                              keypoints=keypoints)
+            due = estimator.eyes_due(dets, ids)
 
-            def poses(part: Sequence[np.ndarray]) -> list[np.ndarray]:
-                assert estimator.head_pose is not None
-                return list(estimator.head_pose.estimate(image, np.stack(part)))
+            def measure(part: Sequence[int]) -> list[tuple[np.ndarray | None, EyeReading | None | str]]:
+                """Head poses (FSA-Net) and eye readings (iris) of the faces ``part``: stateless, any thread."""
+                idx = list(part)
+                poses = (estimator.head_pose.estimate(image, dets.boxes[idx]) if estimator.head_pose is not None
+                         else [None] * len(idx))
+                return [(pose, estimator.read_eyes(image, keypoints[i])
+                         if due[i] and (pose is None or estimator.eyes_can_matter(float(pose[0]), float(pose[1])))
+                         else "unread")
+                        for i, pose in zip(idx, poses, strict=True)]
 
-            head_poses = None
-            if estimator.head_pose is not None:  # FSA-Net (stateless), split over both threads for many faces
-                split = self.workers.split if len(faces) >= self.SPLIT_FROM else (lambda items, fn: fn(items))
-                head_poses = np.asarray(split(list(boxes), poses)).reshape(-1, 3)
-            dets = Detections(boxes, np.array([_face_score(tr) for tr in faces]),
-                              keypoints=np.stack([_keypoints(tr) for tr in faces]))
+            # on both threads once there is enough to do: an eye reading (2 iris runs) costs ~1.5 FSA-Net poses
+            work = len(faces) + 1.5 * sum(due)
+            split = self.workers.split if work >= self.SPLIT_FROM else (lambda items, fn: fn(items))
+            # the two halves balanced: the faces whose eyes are read alternate between them
+            order = sorted(range(len(faces)), key=lambda i: not due[i])
+            order = order[0::2] + order[1::2]
+            by_face = dict(zip(order, split(order, measure), strict=True))
+            measured = [by_face[i] for i in range(len(faces))]
+            head_poses = (np.asarray([p for p, _ in measured]).reshape(-1, 3) if estimator.head_pose is not None
+                          else None)
             assert state.intrinsics is not None
-            results = estimator.estimate(image, dets, [tr.track_id for tr in faces],
-                                              intrinsics=state.intrinsics.matrix, poses=head_poses)
+            results = estimator.estimate(image, dets, ids, intrinsics=state.intrinsics.matrix, poses=head_poses,
+                                         eyes=[e for _, e in measured])
             attrs = {tr.track_id: a for tr, a in zip(faces, results, strict=True)}
             self._last.update(attrs)
         for tr in state.coasting:
