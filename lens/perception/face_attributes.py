@@ -158,30 +158,35 @@ class FaceAttributeEstimator:
                      else HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config))
         return cls(head_pose, mesh, o)
 
+    def _due_now(self, track_id: int | None) -> bool:
+        """Whether this frame is the track's turn for the landmark models (every ``mesh_every_n``-th); changes
+        nothing (:meth:`_scheduled` takes the turn)."""
+        every = self.options.mesh_every_n
+        return track_id is None or every <= 1 or self._mesh_count.get(track_id, 0) % every == 0
+
     def _scheduled(self, track_id: int | None) -> bool:
-        """Whether the landmark models run for this track on this frame (every ``mesh_every_n``-th)."""
+        """Whether the landmark models run for this track on this frame; counts the frame."""
+        due = self._due_now(track_id)
+        if track_id is not None and self.options.mesh_every_n > 1:
+            self._mesh_count[track_id] = self._mesh_count.get(track_id, 0) + 1
+        return due
+
+    def _eyes_readable(self, keypoints: np.ndarray) -> bool:
+        """Whether the iris model is on and loaded, and the eyes (detector keypoints) are far enough apart."""
         o = self.options
-        if track_id is None or o.mesh_every_n <= 1:
-            return True
-        n = self._mesh_count.get(track_id, 0)
-        self._mesh_count[track_id] = n + 1
-        return n % o.mesh_every_n == 0
+        return (o.use_eyes and self.face_mesh is not None
+                and float(np.linalg.norm(keypoints[1, :2] - keypoints[0, :2])) >= o.eye_min_interocular_px)
 
     def eyes_due(self, faces: Detections, track_ids: list[int] | np.ndarray | None = None) -> list[bool]:
         """Which faces :meth:`estimate` will read the eyes of from the keypoints alone (no FaceMesh) on this frame,
         if :meth:`eyes_can_matter` for their head pose: the ones :meth:`read_eyes` may read beforehand, on any
         thread, and pass in as ``eyes``. Changes nothing."""
         o = self.options
-        if (faces.keypoints is None or not o.use_eyes or self.face_mesh is None or o.eye_roi != "keypoints"
-                or o.use_mesh and self.face_mesh.mesh is not None):
+        if (faces.keypoints is None or o.eye_roi != "keypoints"
+                or o.use_mesh and self.face_mesh is not None and self.face_mesh.mesh is not None):
             return [False] * len(faces)
-        due = []
-        for i in range(len(faces)):
-            kps = faces.keypoints[i]
-            tid = None if track_ids is None else int(track_ids[i])
-            turn = 0 if tid is None or o.mesh_every_n <= 1 else self._mesh_count.get(tid, 0) % o.mesh_every_n
-            due.append(float(np.linalg.norm(kps[1, :2] - kps[0, :2])) >= o.eye_min_interocular_px and turn == 0)
-        return due
+        return [self._eyes_readable(faces.keypoints[i])
+                and self._due_now(None if track_ids is None else int(track_ids[i])) for i in range(len(faces))]
 
     def eyes_can_matter(self, yaw: float, pitch: float) -> bool:
         """Whether the eyes can change the "looking" decision of a face with this head pose (line-of-sight
@@ -240,14 +245,12 @@ class FaceAttributeEstimator:
             tid = None if track_ids is None else int(track_ids[i])
             box, kps = faces.boxes[i], faces.keypoints[i]
             width = float(box[2] - box[0])
-            interocular = float(np.linalg.norm(kps[1, :2] - kps[0, :2]))
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             az = math.degrees(math.atan2(cx - k[0, 2], k[0, 0]))
             el = -math.degrees(math.atan2(cy - k[1, 2], k[1, 1]))
             yaw, pitch, roll = (float(v) for v in fsa[i])
             source, presence, mesh, eye = "fsanet", None, None, None
-            want_eyes = (o.use_eyes and self.face_mesh is not None and interocular >= o.eye_min_interocular_px
-                         and self.eyes_can_matter(yaw, pitch))
+            want_eyes = self._eyes_readable(kps) and self.eyes_can_matter(yaw, pitch)
             want_mesh = (self.face_mesh is not None and self.face_mesh.mesh is not None
                          and (o.use_mesh and width >= o.mesh_min_face_px or want_eyes and o.eye_roi == "mesh"))
             scheduled = (want_eyes or want_mesh) and self._scheduled(tid)
