@@ -162,6 +162,26 @@ def ensure_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` shrunk to ``size`` (w, h): halved with area averaging (2x2 means, OpenCV's fast path) while it
+    is at least twice the size, then bilinear for the factor below 2 that is left. One area resize by a factor
+    other than 2 takes OpenCV's general path: 1920x1080 -> 640x360 costs 7.5 ms of CPU that way and 2.5 ms this
+    way (the result within 0.6 grey levels on average). A factor of exactly 2 or 4 gives the area resize's
+    pixels (up to rounding); an image not larger than ``size`` is resized in one step."""
+    image = halve_towards(image, size)
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+def halve_towards(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` halved with area averaging (2x2 means) while it is at least twice ``size`` (w, h) both ways."""
+    w, h = size
+    while image.shape[1] >= 2 * w and image.shape[0] >= 2 * h:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return image
+
+
 def letterbox(image: np.ndarray, canvas_wh: tuple[int, int], pad: float) -> tuple[np.ndarray, float]:
     """Scale ``image`` to fit a (w, h) canvas keeping its aspect, in the top-left corner, the rest ``pad``;
     returns the canvas and the scale (divide network coordinates by it to get image pixels)."""

@@ -28,6 +28,7 @@ from msgspec import Meta
 
 from peoplelens.core.state import HeadOrientation
 from peoplelens.lens.perception.geometry import CameraIntrinsics, head_rotation, rotation_homography, rotation_to_euler
+from peoplelens.models.images import halve_towards
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,10 @@ class VisualRotationEstimator:
         h, w = bgr.shape[:2]
         ww = min(self.config.work_width, w)
         wh = max(1, round(h * ww / w))
-        grey = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        grey = cv2.resize(grey, (ww, wh), interpolation=cv2.INTER_AREA) if ww != w else grey
+        # halved in colour first (fast 2x2 means), so the grey conversion and the area resize see few pixels
+        small = halve_towards(bgr, (ww, wh))
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        grey = cv2.resize(grey, (ww, wh), interpolation=cv2.INTER_AREA) if grey.shape[:2] != (wh, ww) else grey
         self._work = self.intrinsics.scaled(ww, wh)
         return grey
 
