@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from statistics import NormalDist
 
 import cv2
 import numpy as np
@@ -80,9 +81,15 @@ def empty_room_image(data: Path, size: tuple[int, int]) -> np.ndarray:
     return fit(region, size)
 
 
+#: whole grey levels of Gaussian noise indexed by a uniform byte (the normal quantiles of 256 equal bins): a
+#: byte per pixel and a table look-up cost ~4 ms a 640x480 frame where float normal draws cost ~27 ms
+_NOISE_LEVELS = np.array([round(NOISE_SIGMA * NormalDist().inv_cdf((k + 0.5) / 256)) for k in range(256)], np.int16)
+
+
 def _noisy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    noise = rng.normal(0.0, NOISE_SIGMA, image.shape).astype(np.float32)
-    return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    """``image`` plus sensor noise of ``NOISE_SIGMA`` grey levels, saturated to uint8."""
+    noise = cv2.LUT(rng.integers(0, 256, image.shape, dtype=np.uint8), _NOISE_LEVELS)
+    return cv2.add(image, noise, dtype=cv2.CV_8U)
 
 
 def empty(data: Path, size: tuple[int, int], seconds: float, fps: float = 30.0, seed: int = 0) -> Scene:

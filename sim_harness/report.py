@@ -1,7 +1,7 @@
 """``report.html``: a self-contained HTML report of a replay (matplotlib PNGs embedded as base64).
 
 Figures: event timeline per person, identity state over time per track, per-stage processing time
-histograms, end-to-end latency histogram; a summary table (frames, fps achieved, events by sound) and the
+(box plots), end-to-end latency histogram; a summary table (frames, fps achieved, events by sound) and the
 metrics when ground truth was given. :func:`write_batch_report` combines several replays in one page.
 """
 
@@ -93,24 +93,22 @@ def identity_timeline(result: ReplayResult) -> str:
     return _png(fig)
 
 
-def stage_histograms(result: ReplayResult) -> str:
-    """Histogram of per-frame time of every stage (ms)."""
+def stage_times(result: ReplayResult) -> str:
+    """Per-frame time of every stage (ms): one box per stage on one axis, slowest mean at the top (one axis
+    instead of a grid of histograms: the same spread at a glance, and a tenth of the drawing time)."""
     stages: dict[str, list[float]] = {}
     for f in result.frames:
         for k, v in f.timings.items():
             stages.setdefault(k, []).append(1000 * v)
-    n = max(1, len(stages))
-    cols = min(4, n)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.2 * rows), squeeze=False)
-    for ax, (name, values) in zip(axes.flat, sorted(stages.items()), strict=False):
-        ax.hist(values, bins=30, color="#4477aa")
-        ax.set_title(f"{name}: mean {np.mean(values):.1f} ms", fontsize=8)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(stages):]:
-        ax.axis("off")
-    fig.suptitle("Per-stage time per frame (ms)", fontsize=9)
-    fig.tight_layout()
+    ordered = sorted(stages.items(), key=lambda kv: float(np.mean(kv[1])))
+    fig, ax = plt.subplots(figsize=(9, 0.28 * max(3, len(ordered)) + 1.0))
+    if ordered:
+        ax.boxplot([v for _, v in ordered], orientation="horizontal", widths=0.6, showfliers=True,
+                   flierprops={"markersize": 2, "alpha": 0.5})
+        ax.set_yticks(range(1, len(ordered) + 1), [f"{k} (mean {np.mean(v):.1f})" for k, v in ordered])
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("time per frame (ms)")
+    ax.set_title("Per-stage time per frame", fontsize=9)
     return _png(fig)
 
 
@@ -159,7 +157,7 @@ def result_section(result: ReplayResult) -> str:
                 parts.append(f"<p><b>{html.escape(k)}</b>: {html.escape(_fmt(v) if isinstance(v, dict) else str(v))}"
                              "</p>")
     parts += [_img(event_timeline(result), "event timeline"), _img(identity_timeline(result), "identity timeline"),
-              _img(stage_histograms(result), "stage histograms"), _img(latency_histogram(result), "latency")]
+              _img(stage_times(result), "stage times"), _img(latency_histogram(result), "latency")]
     return "\n".join(parts)
 
 
