@@ -1,8 +1,10 @@
-"""Leave-one-clip-out choice of the per-track gaze hysteresis (``gaze_eval --hysteresis``).
+"""Leave-one-clip-out choice of the per-track gaze hysteresis (``gaze_eval --hysteresis``) and of the lids'
+threshold relative to the track's open eyes (``gaze_eval --lids``).
 
 Every frame of the single-face annotated clips goes through the product's ``FaceAttributeEstimator`` once (its
-readings: head pose and eyes); the product's own ``estimate_gaze`` and :class:`Hysteresis` then re-decide the
-sequence under each candidate (``gaze_enter_deg``, exit margin, enter / exit frames), scored at the annotated
+readings: head pose and eyes); the product's own ``estimate_gaze``, :class:`OpenEyeReference` and
+:class:`Hysteresis` then re-decide the sequence under each candidate (``gaze_enter_deg``, exit margin, enter /
+exit frames; and with ``--lids`` the lids' threshold relative to the track's open eyes), scored at the annotated
 frames. Each clip is scored with the candidate chosen on the other clips (min(precision, recall)), pooled.
 """
 
@@ -16,7 +18,7 @@ import cv2
 import numpy as np
 
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator
-from peoplelens.lens.perception.gaze import EyeReading, GazeOptions, Hysteresis, estimate_gaze
+from peoplelens.lens.perception.gaze import EyeReading, GazeOptions, Hysteresis, OpenEyeReference, estimate_gaze
 from peoplelens.sim_harness.gaze_samples import Counts, Sample
 
 ENTER_DEG = (12.5, 15.0, 17.5, 20.0)
@@ -53,15 +55,19 @@ def clip_readings(samples: list[Sample], detector: Any, est: FaceAttributeEstima
 
 
 def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: GazeOptions, enter_frames: int,
-           exit_frames: int) -> Counts:
-    """One track through the product's hysteresis; counts at the annotated frames."""
+           exit_frames: int, open_readings: int = 75) -> Counts:
+    """One track through the product's hysteresis and open-eye reference (``open_readings`` eye readings; here
+    every frame is one); counts at the annotated frames."""
     hyst, counts = Hysteresis(enter_frames, exit_frames), Counts()
+    lids = OpenEyeReference(open_readings)
     for index, r in seq:
         on = False
         if r is None:
             hyst.forget([1])
+            lids.forget([1])
         else:
-            g = estimate_gaze(r[0], r[1], r[2], options)
+            open_aperture = lids.add(1, r[2].aperture) if r[2] is not None else None
+            g = estimate_gaze(r[0], r[1], r[2], options, open_aperture)
             on = hyst.update(1, g.want_on(options), g.want_off(options))
         if index in wanted:
             counts.add(wanted[index], on)
@@ -97,3 +103,31 @@ def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int
     i = max(range(len(cands)), key=lambda i: total(results[i], clips).worst())
     print(f"  {'fit on all (optimistic)':26s} {total(results[i], clips).line()}   "
           f"{dict(zip(GRID, cands[i], strict=True))}")
+
+
+RELATIVE = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)  # eyes_open_min_relative candidates
+
+
+def cross_validate_lids(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
+                        enter_frames: int, exit_frames: int, open_readings: int) -> None:
+    """Leave-one-clip-out choice of ``eyes_open_min_relative`` (lids against the track's own open eyes), with the
+    product's hysteresis; each candidate pooled over every clip, then each clip held out."""
+    clips = sorted(readings)
+    results = {q: {c: decide(*readings[c], replace(base, eyes_open_min_relative=q), enter_frames, exit_frames,
+                             open_readings) for c in clips} for q in RELATIVE}
+
+    def total(q: float, keep: list[str]) -> Counts:
+        t = Counts()
+        for c in keep:
+            t += results[q][c]
+        return t
+
+    for q in RELATIVE:
+        print(f"  relative {q:4.2f}{' (product)' if q == base.eyes_open_min_relative else '':10s} "
+              f"{total(q, clips).line()}")
+    pooled = Counts()
+    for clip in clips:
+        q = max(RELATIVE, key=lambda q: total(q, [c for c in clips if c != clip]).worst())
+        pooled += results[q][clip]
+        print(f"  held out {clip:17s} {results[q][clip].line()}   chosen: {q}")
+    print(f"  {'pooled held-out':26s} {pooled.line()}")

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions
-from peoplelens.lens.perception.gaze import INNER, OUTER, GazeConfigError, GazeOptions, estimate_gaze, read_eyes
+from peoplelens.lens.perception.gaze import (
+    INNER,
+    OUTER,
+    EyeReading,
+    GazeConfigError,
+    GazeOptions,
+    OpenEyeReference,
+    estimate_gaze,
+    read_eyes,
+)
 from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
@@ -191,3 +200,53 @@ def test_product_pipeline_looking_on_real_clips(data_dir: Path) -> None:
                    strict=True))
     assert got[("s18", 45)] and got[("s18", 90)] and got[("d14", 45)]
     assert got[("d14", 60)] is False and got[("d14", 90)] is False and got[("d14", 105)] is False
+
+
+def test_lids_lowered_against_the_persons_own_open_eyes_are_not_looking(detector, estimator, data_dir: Path) -> None:
+    # d14: eyes on the camera at 0-45 (hand-annotated "yes"), nearly closed at 120 ("no"). There the lids open
+    # ~0.24 of the eye width: above the absolute 0.16, which must let narrow and smiling eyes count as open, but
+    # about two thirds of this woman's own open eyes, which the track has seen for four seconds
+    cap = cv2.VideoCapture(str(data_dir / D14))
+    images = [cap.read()[1] for _ in range(121)]
+    cap.release()
+    faces = [largest(detector.detect(image)) for image in images]
+    runs = {}
+    for name, relative in (("default", FaceAttributeOptions().eyes_open_min_relative), ("absolute only", 0.0)):
+        est = FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh,
+                                     FaceAttributeOptions(eyes_open_min_relative=relative))
+        runs[name] = [est.estimate(image, f, track_ids=[7])[0] for image, f in zip(images, faces, strict=True)]
+        if name == "default":
+            reference = est.open_eyes.reference(7)
+            est.forget([7])
+            assert est.open_eyes.reference(7) is None
+    default, absolute = runs["default"], runs["absolute only"]
+    assert 0.30 < (reference or 0.0) < 0.45 and 0.16 < default[120].eye.aperture < 0.65 * reference
+    assert default[45].looking_at_wearer and absolute[45].looking_at_wearer
+    assert absolute[120].looking_at_wearer and not absolute[120].eyes_closed
+    assert not default[120].looking_at_wearer and default[120].eyes_closed
+    # looking frames agree: the relative test only ever turns "looking" off
+    assert all(a.looking_at_wearer for a, b in zip(default, absolute, strict=True) if a.looking_at_wearer)
+
+
+def test_open_eye_reference_is_a_high_percentile_of_the_tracks_recent_readings() -> None:
+    ref = OpenEyeReference(readings=4, percentile=100.0)
+    assert ref.reference(1) is None
+    assert ref.add(1, 0.30) == pytest.approx(0.30)  # one reading: its own reference, the relative test passes
+    for aperture in (0.35, 0.10, 0.12):
+        ref.add(1, aperture)
+    assert ref.reference(1) == pytest.approx(0.35)
+    ref.add(1, 0.11)
+    assert ref.add(1, 0.09) == pytest.approx(0.12)  # the window keeps the last 4: 0.30 and 0.35 are gone
+    ref.add(2, 0.2)
+    ref.forget([1])
+    assert ref.reference(1) is None and ref.reference(2) == pytest.approx(0.2)
+    with pytest.raises(GazeConfigError):
+        OpenEyeReference(readings=0)
+    closed = estimate_gaze(0.0, 0.0, _eye(0.2), GazeOptions(eyes_open_min_relative=0.65), open_aperture=0.35)
+    assert closed.eyes_closed and not closed.want_on(GazeOptions())
+    assert not estimate_gaze(0.0, 0.0, _eye(0.2), GazeOptions(eyes_open_min_relative=0.65)).eyes_closed
+
+
+def _eye(aperture: float) -> EyeReading:
+    return EyeReading(horizontal=0.0, vertical=GazeOptions().eye_neutral_vertical, aperture=aperture,
+                      eye_width_px=20.0)

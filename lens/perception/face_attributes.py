@@ -38,6 +38,7 @@ from peoplelens.lens.perception.gaze import (
     GazeHysteresis,
     GazeOptions,
     Hysteresis,
+    OpenEyeReference,
     estimate_gaze,
     eye_rotation_deg,
     read_eyes,
@@ -84,6 +85,12 @@ class FaceAttributeOptions:
     #: gaze_eval prefers on the samples (precision 0.88 vs 0.82): a smiling frontal portrait looking at the
     #: camera (faces/enroll/barack_obama/fr_01.jpg) measures 0.167, and narrow eyes must not read as "shut"
     eyes_open_min_aperture: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.16
+    #: per track: lids below this fraction of the person's own open-eye aperture (the 90th percentile of the
+    #: track's last eyes_open_reference_readings eye readings) count as shut or lowered: a glance down, a squint,
+    #: eyes closing, on any eye shape. Chosen leave-one-clip-out on every frame of the annotated clips (``gaze_eval
+    #: --lids``); 0 turns it off
+    eyes_open_min_relative: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.65
+    eyes_open_reference_readings: Annotated[int, Meta(ge=1, le=10000)] = 75  # ~5 s of readings at 15 a second
     # cost control: FaceMesh only for faces at least this wide; FaceMesh / iris every Nth frame of a track
     mesh_min_face_px: Annotated[float, Meta(ge=0.0, le=2000.0)] = 40.0
     mesh_every_n: Annotated[int, Meta(ge=1, le=100)] = 1
@@ -110,7 +117,8 @@ class FaceAttributes:
     gaze_offset_deg: float = 0.0  # angle between the estimated gaze and the line of sight to the camera
     eye_yaw_deg: float = 0.0  # eye-in-head yaw from the iris (0 when not used), + = toward image-right
     eye_pitch_deg: float = 0.0  # + = up
-    eyes_closed: bool = False  # lid aperture below eyes_open_min_aperture (shut or lowered)
+    eyes_closed: bool = False  # lids shut or lowered (below eyes_open_min_aperture, or on a track below
+    #: eyes_open_min_relative of its open-eye aperture)
     gaze_source: str = "head"  # "eyes+head" or "head" (eyes not read: face too small, or use_eyes off)
     eye: EyeReading | None = None
     face_azimuth_deg: float = 0.0  # face centre relative to the optical axis (+ = image-right)
@@ -137,7 +145,8 @@ class FaceAttributeEstimator:
         if o.eye_roi not in ("keypoints", "mesh"):
             raise GazeConfigError(f"[face_attributes] eye_roi must be 'keypoints' or 'mesh', not {o.eye_roi!r}")
         self.gaze_options = GazeOptions(o.gaze_enter_deg, o.gaze_exit_deg, o.eye_gain, o.eye_max_deg,
-                                        o.eye_neutral_vertical, o.eyes_open_min_aperture)
+                                        o.eye_neutral_vertical, o.eyes_open_min_aperture, o.eyes_open_min_relative)
+        self.open_eyes = OpenEyeReference(o.eyes_open_reference_readings)
         self.gaze = GazeHysteresis(o.gaze_enter_deg, o.gaze_exit_deg, o.gaze_enter_frames, o.gaze_exit_frames)
         self.ears: dict[int, bool] = {}
         self._mesh_count: dict[int, int] = {}
@@ -250,6 +259,7 @@ class FaceAttributeEstimator:
             el = -math.degrees(math.atan2(cy - k[1, 2], k[1, 1]))
             yaw, pitch, roll = (float(v) for v in fsa[i])
             source, presence, mesh, eye = "fsanet", None, None, None
+            open_aperture: float | None = None
             want_eyes = self._eyes_readable(kps) and self.eyes_can_matter(yaw, pitch)
             want_mesh = (self.face_mesh is not None and self.face_mesh.mesh is not None
                          and (o.use_mesh and width >= o.mesh_min_face_px or want_eyes and o.eye_roi == "mesh"))
@@ -272,9 +282,11 @@ class FaceAttributeEstimator:
                        else given)
                 if tid is not None and eye is not None:
                     self._last_eye[tid] = eye
+                    open_aperture = self.open_eyes.add(tid, eye.aperture)
             elif want_eyes and tid is not None:
                 eye = self._last_eye.get(tid)  # between scheduled frames: the track's last eye reading
-            gaze = estimate_gaze(yaw, pitch, eye, self.gaze_options)
+                open_aperture = self.open_eyes.reference(tid)
+            gaze = estimate_gaze(yaw, pitch, eye, self.gaze_options, open_aperture)
             score = math.exp(-0.5 * (gaze.offset_deg / o.gaze_enter_deg) ** 2)
             if tid is None:
                 looking = gaze.want_on(self.gaze_options)
@@ -295,6 +307,7 @@ class FaceAttributeEstimator:
     def forget(self, track_ids: list[int]) -> None:
         """Drop the per-track state of tracks that ended."""
         self.gaze.forget(track_ids)
+        self.open_eyes.forget(track_ids)
         for tid in track_ids:
             self.ears.pop(tid, None)
             self._mesh_count.pop(tid, None)

@@ -19,7 +19,10 @@ looks straight ahead). Eye yaw + = toward image-right (the project's head-yaw co
 Decision. The gaze is the head direction relative to the line of sight (``FaceAttributes.yaw/pitch``) plus the
 eye-in-head rotation. ``gaze_offset = hypot(yaw + eye_yaw, pitch + eye_pitch)``. A face looks at the wearer when
 the offset is <= ``gaze_enter_deg`` and its eyes are open (``aperture >= eyes_open_min_aperture``: closed eyes,
-and lids lowered far in a downward glance, are "not looking"); on a track this must hold for
+and lids lowered far in a downward glance, are "not looking"). On a track the lids are also judged against that
+person's own open eyes (:class:`OpenEyeReference`): an aperture below ``eyes_open_min_relative`` of the track's
+recent open-eye opening is a glance down, a squint or eyes closing, whatever the person's eye shape; on a track
+"looking" must also hold for
 ``gaze_enter_frames`` observations in a row, and it stops after ``gaze_exit_frames`` observations beyond
 ``gaze_exit_deg`` or with the eyes shut. Faces whose inter-ocular distance is below ``eye_min_interocular_px``
 are decided from head pose alone (``FaceAttributes.gaze_source == "head"``): there the iris is a few pixels
@@ -29,6 +32,7 @@ wide and its reading is noise (``python -m peoplelens.sim_harness.gaze_eval --si
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +68,7 @@ class GazeOptions:
     eye_max_deg: float = 40.0
     eye_neutral_vertical: float = 0.05
     eyes_open_min_aperture: float = 0.16
+    eyes_open_min_relative: float = 0.0  # of the track's open-eye aperture (0: absolute threshold only)
 
 
 def read_eyes(iris_centers: np.ndarray, eye_contours: np.ndarray) -> EyeReading:
@@ -118,14 +123,52 @@ class GazeEstimate:
         return self.offset_deg > options.gaze_exit_deg or self.eyes_closed
 
 
-def estimate_gaze(head_yaw: float, head_pitch: float, eye: EyeReading | None, options: GazeOptions) -> GazeEstimate:
-    """Combine a line-of-sight-relative head pose with the eye reading (None: head pose alone)."""
+def estimate_gaze(head_yaw: float, head_pitch: float, eye: EyeReading | None, options: GazeOptions,
+                  open_aperture: float | None = None) -> GazeEstimate:
+    """Combine a line-of-sight-relative head pose with the eye reading (None: head pose alone). ``open_aperture``:
+    the track's open-eye aperture (:class:`OpenEyeReference`); lids below ``eyes_open_min_relative`` of it count
+    as shut or lowered, as do lids below the absolute ``eyes_open_min_aperture``."""
     if eye is None:
         return GazeEstimate(head_yaw, head_pitch, math.hypot(head_yaw, head_pitch), False, "head")
     eye_yaw, eye_pitch = eye_angles(eye, options)
     yaw, pitch = head_yaw + eye_yaw, head_pitch + eye_pitch
-    return GazeEstimate(yaw, pitch, math.hypot(yaw, pitch), eye.aperture < options.eyes_open_min_aperture,
-                        "eyes+head")
+    closed = eye.aperture < options.eyes_open_min_aperture
+    if open_aperture is not None and open_aperture > 0:
+        closed = closed or eye.aperture < options.eyes_open_min_relative * open_aperture
+    return GazeEstimate(yaw, pitch, math.hypot(yaw, pitch), closed, "eyes+head")
+
+
+class OpenEyeReference:
+    """Per track, how wide its eyes are when open: the ``percentile`` of the lid apertures of its last
+    ``readings`` eye readings (the current one included). People's eyes differ in shape (and children's from
+    adults'), so lids lowered in a downward glance, a squint or eyes closing are judged against the person's own
+    opening; a high percentile is the open-eye opening as long as the eyes are open most of the time, and with few
+    readings it is the current one (the relative test then passes)."""
+
+    def __init__(self, readings: int = 75, percentile: float = 90.0) -> None:
+        if readings < 1 or not 0.0 <= percentile <= 100.0:
+            raise GazeConfigError(f"open-eye reference needs readings >= 1 and a percentile in [0, 100], not "
+                                  f"{readings} / {percentile}")
+        self.readings, self.percentile = readings, percentile
+        self._apertures: dict[int, deque[float]] = {}
+
+    def add(self, key: int, aperture: float) -> float:
+        """Record a new eye reading of a track; its open-eye aperture now."""
+        window = self._apertures.setdefault(key, deque(maxlen=self.readings))
+        window.append(float(aperture))
+        return self.reference(key) or float(aperture)
+
+    def reference(self, key: int) -> float | None:
+        """The track's open-eye aperture (None before its first reading)."""
+        window = self._apertures.get(key)
+        return float(np.percentile(np.fromiter(window, float), self.percentile)) if window else None
+
+    def forget(self, keys: list[int] | None = None) -> None:
+        """Drop ended tracks (all when ``keys`` is None)."""
+        if keys is None:
+            self._apertures.clear()
+        for k in keys or ():
+            self._apertures.pop(k, None)
 
 
 class Hysteresis:
