@@ -47,6 +47,7 @@ from peoplelens.sim_harness.gaze_hysteresis_cv import clip_readings, cross_valid
 from peoplelens.sim_harness.gaze_hysteresis_cv import cross_validate as cv_hysteresis
 from peoplelens.sim_harness.gaze_product import product_decisions
 from peoplelens.sim_harness.gaze_samples import OUR_ANNOTATION, Counts, Sample, load_samples, pick_face
+from peoplelens.sim_harness.video import VideoFrames
 
 VARIANTS = {
     "head pose only": FaceAttributeOptions(use_eyes=False, gaze_enter_deg=15.0),  # as before eyes (15 deg)
@@ -75,16 +76,9 @@ class Frames:
             if (s.video, s.frame) not in self._cache:
                 wanted.setdefault(s.video, set()).add(s.frame)
         for video, indices in wanted.items():
-            cap = cv2.VideoCapture(str(video))
-            try:
-                for index in range(max(indices) + 1):
-                    ok, frame = cap.read()
-                    if not ok:
-                        break
-                    if index in indices:
-                        self._cache[(video, index)] = frame
-            finally:
-                cap.release()
+            for frame in VideoFrames(video, max_frames=max(indices) + 1):  # the replay's reader: same indices
+                if frame.index in indices:
+                    self._cache[(video, frame.index)] = frame.image
 
     def get(self, video: Path, index: int) -> np.ndarray:
         """One frame; a clear error when it cannot be read."""

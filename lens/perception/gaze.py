@@ -156,12 +156,12 @@ class OpenEyeReference:
         """Record a new eye reading of a track; its open-eye aperture now."""
         window = self._apertures.setdefault(key, deque(maxlen=self.readings))
         window.append(float(aperture))
-        return self.reference(key) or float(aperture)
+        return float(np.percentile(window, self.percentile))
 
     def reference(self, key: int) -> float | None:
         """The track's open-eye aperture (None before its first reading)."""
         window = self._apertures.get(key)
-        return float(np.percentile(np.fromiter(window, float), self.percentile)) if window else None
+        return float(np.percentile(window, self.percentile)) if window else None
 
     def forget(self, keys: list[int] | None = None) -> None:
         """Drop ended tracks (all when ``keys`` is None)."""
