@@ -1,7 +1,7 @@
 """Looking-at-the-wearer against hand annotations: head pose alone vs eyes + head, per clip, with counts and cost.
 
 ``python -m peoplelens.sim_harness.gaze_eval [--sizes] [--no-tracked] [--hysteresis] [--lids]
-[--product | --product-only]``
+[--resume] [--product | --product-only]``
 
 Material (``$PEOPLELENS_ASSETS/data/videos``): the royal opera and hamilton ``*samples_0p5s.csv`` annotations and
 our own annotation of five talking-head clips (``tests/data/talking_heads_gaze.csv``, see its header). Only
@@ -19,6 +19,8 @@ detector with the pipeline's settings (``PipelineConfig``); the decisions are th
 * ``--hysteresis``: the per-track hysteresis chosen leave-one-clip-out (:mod:`.gaze_hysteresis_cv`);
 * ``--lids``: the lids' threshold relative to the track's own open eyes (``eyes_open_min_relative``) chosen
   leave-one-clip-out the same way;
+* ``--resume``: how many observations after a look stopped one looking observation resumes it
+  (``gaze_resume_frames``), chosen leave-one-clip-out the same way;
 * ``--product``: the product itself (``build_system``) replayed over every annotated clip, its per-track
   ``looking_at_wearer`` scored at the annotated frames (:mod:`peoplelens.sim_harness.gaze_product`);
 * ``--sizes``: the same faces shrunk until the detector's inter-ocular distance is N px, to see from which face
@@ -43,7 +45,7 @@ from peoplelens.lens.pipeline.config import face_detector_options
 from peoplelens.models.assets import asset_path
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.images import load_image
-from peoplelens.sim_harness.gaze_hysteresis_cv import clip_readings, cross_validate_lids
+from peoplelens.sim_harness.gaze_hysteresis_cv import clip_readings, cross_validate_lids, cross_validate_resume
 from peoplelens.sim_harness.gaze_hysteresis_cv import cross_validate as cv_hysteresis
 from peoplelens.sim_harness.gaze_product import product_decisions
 from peoplelens.sim_harness.gaze_samples import OUR_ANNOTATION, Counts, Sample, load_samples, pick_face
@@ -266,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hysteresis", action="store_true", help="leave-one-clip-out choice of the hysteresis")
     parser.add_argument("--lids", action="store_true",
                         help="leave-one-clip-out choice of the lids' threshold relative to the track's open eyes")
+    parser.add_argument("--resume", action="store_true",
+                        help="leave-one-clip-out choice of how soon a look that stopped may resume")
     parser.add_argument("--product-only", action="store_true", help="only score the product pipeline's tracks")
     args = parser.parse_args(argv)
     if args.product_only:
@@ -294,15 +298,21 @@ def main(argv: list[str] | None = None) -> None:
         tracked = {**VARIANTS, "eyes+head, every 2nd frame": FaceAttributeOptions(mesh_every_n=2)}
         run_tracked(samples, detector, tracked, shared)
     o = estimators[eyes].options
-    readings = clip_readings(samples, detector, estimators[eyes]) if args.hysteresis or args.lids else {}
+    wants_readings = args.hysteresis or args.lids or args.resume
+    readings = clip_readings(samples, detector, estimators[eyes]) if wants_readings else {}
+    product_track = (estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames,
+                     o.eyes_open_reference_readings, o.gaze_resume_frames)
     if args.hysteresis:
         print("\nhysteresis chosen leave-one-clip-out (every frame of the single-face clips, keypoint ROI):")
-        cv_hysteresis(readings, estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames)
+        cv_hysteresis(readings, *product_track)
     if args.lids:
         print(f"\nlids against the track's open eyes, chosen leave-one-clip-out (every frame of the single-face "
               f"clips, an eye reading each; reference: {o.eyes_open_reference_readings} readings):")
-        cross_validate_lids(readings, estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames,
-                            o.eyes_open_reference_readings)
+        cross_validate_lids(readings, *product_track)
+    if args.resume:
+        print("\nresume window after a look stops, chosen leave-one-clip-out (every frame of the single-face clips, "
+              "an observation each):")
+        cross_validate_resume(readings, *product_track)
     if args.product:
         print_product(samples)
     if args.sizes:

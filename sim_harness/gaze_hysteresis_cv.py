@@ -1,10 +1,11 @@
-"""Leave-one-clip-out choice of the per-track gaze hysteresis (``gaze_eval --hysteresis``) and of the lids'
-threshold relative to the track's open eyes (``gaze_eval --lids``).
+"""Leave-one-clip-out choice of the per-track gaze hysteresis (``gaze_eval --hysteresis``), of the lids'
+threshold relative to the track's open eyes (``gaze_eval --lids``) and of how soon a look that stopped may
+resume (``gaze_eval --resume``).
 
 Every frame of the single-face annotated clips goes through the product's ``FaceAttributeEstimator`` once (its
 readings: head pose and eyes); the product's own ``estimate_gaze``, :class:`OpenEyeReference` and
 :class:`Hysteresis` then re-decide the sequence under each candidate (``gaze_enter_deg``, exit margin, enter /
-exit frames; and with ``--lids`` the lids' threshold relative to the track's open eyes), scored at the annotated
+exit frames; with ``--lids`` the lids' threshold; with ``--resume`` the resume window), scored at the annotated
 frames. Each clip is scored with the candidate chosen on the other clips (min(precision, recall)), pooled.
 """
 
@@ -55,10 +56,10 @@ def clip_readings(samples: list[Sample], detector: Any, est: FaceAttributeEstima
 
 
 def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: GazeOptions, enter_frames: int,
-           exit_frames: int, open_readings: int = 75) -> Counts:
-    """One track through the product's hysteresis and open-eye reference (``open_readings`` eye readings; here
-    every frame is one); counts at the annotated frames."""
-    hyst, counts = Hysteresis(enter_frames, exit_frames), Counts()
+           exit_frames: int, open_readings: int = 75, resume_frames: int = 0) -> Counts:
+    """One track through the product's hysteresis (``resume_frames``: see :class:`Hysteresis`) and open-eye
+    reference (``open_readings`` eye readings; here every frame is one); counts at the annotated frames."""
+    hyst, counts = Hysteresis(enter_frames, exit_frames, resume_frames), Counts()
     lids = OpenEyeReference(open_readings)
     for index, r in seq:
         on = False
@@ -75,13 +76,14 @@ def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: Gaz
 
 
 def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
-                   enter_frames: int, exit_frames: int) -> None:
-    """Print the current hysteresis, the pooled held-out result of the grid and the fit on everything."""
+                   enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int) -> None:
+    """Print the current hysteresis, the pooled held-out result of the grid and the fit on everything (the
+    product's open-eye reference and resume window throughout)."""
     clips = sorted(readings)
 
     def run(enter: float, margin: float, ef: int, xf: int) -> dict[str, Counts]:
         o = replace(base, gaze_enter_deg=enter, gaze_exit_deg=enter + margin)
-        return {c: decide(*readings[c], o, ef, xf) for c in clips}
+        return {c: decide(*readings[c], o, ef, xf, open_readings, resume_frames) for c in clips}
 
     def total(counts: dict[str, Counts], keep: list[str]) -> Counts:
         t = Counts()
@@ -106,28 +108,44 @@ def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int
 
 
 RELATIVE = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)  # eyes_open_min_relative candidates
+RESUME = (0, 2, 4, 6, 8, 10, 15)  # gaze_resume_frames candidates
+
+
+def leave_one_clip_out(results: dict[Any, dict[str, Counts]], current: Any, label: str) -> None:
+    """Print each candidate of one setting pooled over every clip, then each clip scored with the candidate chosen
+    on the other clips (min(precision, recall); ties go to the earlier candidate), pooled."""
+    clips = sorted(next(iter(results.values())))
+
+    def total(value: Any, keep: list[str]) -> Counts:
+        t = Counts()
+        for c in keep:
+            t += results[value][c]
+        return t
+
+    for value in results:
+        print(f"  {label} {value!s:5s}{' (product)' if value == current else '':10s} {total(value, clips).line()}")
+    pooled = Counts()
+    for clip in clips:
+        rest = [c for c in clips if c != clip]
+        best = max(results, key=lambda v: total(v, rest).worst())
+        pooled += results[best][clip]
+        print(f"  held out {clip:17s} {results[best][clip].line()}   chosen: {best}")
+    print(f"  {'pooled held-out':26s} {pooled.line()}")
 
 
 def cross_validate_lids(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
-                        enter_frames: int, exit_frames: int, open_readings: int) -> None:
+                        enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int) -> None:
     """Leave-one-clip-out choice of ``eyes_open_min_relative`` (lids against the track's own open eyes), with the
-    product's hysteresis; each candidate pooled over every clip, then each clip held out."""
-    clips = sorted(readings)
-    results = {q: {c: decide(*readings[c], replace(base, eyes_open_min_relative=q), enter_frames, exit_frames,
-                             open_readings) for c in clips} for q in RELATIVE}
+    product's hysteresis."""
+    leave_one_clip_out({q: {c: decide(*readings[c], replace(base, eyes_open_min_relative=q), enter_frames,
+                                      exit_frames, open_readings, resume_frames) for c in readings}
+                        for q in RELATIVE}, base.eyes_open_min_relative, "relative")
 
-    def total(q: float, keep: list[str]) -> Counts:
-        t = Counts()
-        for c in keep:
-            t += results[q][c]
-        return t
 
-    for q in RELATIVE:
-        print(f"  relative {q:4.2f}{' (product)' if q == base.eyes_open_min_relative else '':10s} "
-              f"{total(q, clips).line()}")
-    pooled = Counts()
-    for clip in clips:
-        q = max(RELATIVE, key=lambda q: total(q, [c for c in clips if c != clip]).worst())
-        pooled += results[q][clip]
-        print(f"  held out {clip:17s} {results[q][clip].line()}   chosen: {q}")
-    print(f"  {'pooled held-out':26s} {pooled.line()}")
+def cross_validate_resume(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]],
+                          base: GazeOptions, enter_frames: int, exit_frames: int, open_readings: int,
+                          resume_frames: int) -> None:
+    """Leave-one-clip-out choice of ``gaze_resume_frames`` (how soon after "looking" stopped one looking
+    observation resumes it), with the product's other settings."""
+    leave_one_clip_out({r: {c: decide(*readings[c], base, enter_frames, exit_frames, open_readings, r)
+                            for c in readings} for r in RESUME}, resume_frames, "resume frames")

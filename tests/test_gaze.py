@@ -17,6 +17,7 @@ from peoplelens.lens.perception.gaze import (
     EyeReading,
     GazeConfigError,
     GazeOptions,
+    Hysteresis,
     OpenEyeReference,
     estimate_gaze,
     read_eyes,
@@ -226,6 +227,43 @@ def test_lids_lowered_against_the_persons_own_open_eyes_are_not_looking(detector
     assert not default[120].looking_at_wearer and default[120].eyes_closed
     # looking frames agree: the relative test only ever turns "looking" off
     assert all(a.looking_at_wearer for a, b in zip(default, absolute, strict=True) if a.looking_at_wearer)
+
+
+def test_a_blink_interrupts_a_look_it_does_not_end_it(detector, estimator, data_dir: Path) -> None:
+    # d6: the woman looks at the camera, blinks at frames 207-209 (lids at ~0.03 of the eye width) and is looking
+    # again at 210 (hand-annotated "yes"). The blink turns "looking" off at once; without the resume window the
+    # track had to earn it again over three frames and missed 210
+    first = 180
+    cap = cv2.VideoCapture(str(data_dir / "videos/talking_heads/liveportrait_d6.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    images = [cap.read()[1] for _ in range(first, 212)]
+    cap.release()
+    faces = [largest(detector.detect(image)) for image in images]
+    runs = {}
+    for resume in (FaceAttributeOptions().gaze_resume_frames, 0):
+        est = FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh,
+                                     FaceAttributeOptions(gaze_resume_frames=resume))
+        runs[resume] = {first + k: est.estimate(image, f, track_ids=[2])[0]
+                        for k, (image, f) in enumerate(zip(images, faces, strict=True))}
+    default, without = runs[FaceAttributeOptions().gaze_resume_frames], runs[0]
+    assert default[206].looking_at_wearer and without[206].looking_at_wearer
+    assert default[208].eyes_closed and not default[208].looking_at_wearer and not without[208].looking_at_wearer
+    assert default[210].looking_at_wearer and not without[210].looking_at_wearer
+
+
+def test_hysteresis_resume_window() -> None:
+    h = Hysteresis(enter_frames=3, exit_frames=1, resume_frames=2)
+    assert [h.update(1, True, False) for _ in range(3)] == [False, False, True]
+    assert not h.update(1, False, True)  # off at once
+    assert h.update(1, True, False)  # the first observation after: resumed
+    assert not h.update(1, False, True)
+    assert not h.update(1, False, False) and not h.update(1, False, False)  # the window (2) has passed
+    assert [h.update(1, True, False) for _ in range(3)] == [False, False, True]  # earned again
+    h.update(1, False, True)
+    h.forget([1])
+    assert not h.update(1, True, False)  # a forgotten track starts over
+    never = Hysteresis(enter_frames=3, exit_frames=1)
+    assert [never.update(2, w, not w) for w in (True, True, True, False, True)] == [False, False, True, False, False]
 
 
 def test_open_eye_reference_is_a_high_percentile_of_the_tracks_recent_readings() -> None:

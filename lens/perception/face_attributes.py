@@ -70,6 +70,9 @@ class FaceAttributeOptions:
     gaze_exit_deg: Annotated[float, Meta(ge=0.0, le=90.0)] = 17.5
     gaze_enter_frames: Annotated[int, Meta(ge=1, le=100)] = 3
     gaze_exit_frames: Annotated[int, Meta(ge=1, le=100)] = 1
+    #: within this many observations after "looking" stopped, one looking observation resumes it (a blink or a
+    #: one-frame misreading of the iris is not a new look); chosen leave-one-clip-out (``gaze_eval --resume``)
+    gaze_resume_frames: Annotated[int, Meta(ge=0, le=100)] = 4
     #: eye gaze from the iris model (see peoplelens.lens.perception.gaze): on, and where its eye regions come from
     use_eyes: bool = True
     #: "keypoints" (detector eye keypoints, no FaceMesh) or "mesh" (FaceMesh corners)
@@ -147,7 +150,8 @@ class FaceAttributeEstimator:
         self.gaze_options = GazeOptions(o.gaze_enter_deg, o.gaze_exit_deg, o.eye_gain, o.eye_max_deg,
                                         o.eye_neutral_vertical, o.eyes_open_min_aperture, o.eyes_open_min_relative)
         self.open_eyes = OpenEyeReference(o.eyes_open_reference_readings)
-        self.gaze = GazeHysteresis(o.gaze_enter_deg, o.gaze_exit_deg, o.gaze_enter_frames, o.gaze_exit_frames)
+        self.gaze = GazeHysteresis(o.gaze_enter_deg, o.gaze_exit_deg, o.gaze_enter_frames, o.gaze_exit_frames,
+                                   o.gaze_resume_frames)
         self.ears: dict[int, bool] = {}
         self._mesh_count: dict[int, int] = {}
         self._last_eye: dict[int, EyeReading] = {}

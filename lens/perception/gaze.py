@@ -21,12 +21,13 @@ eye-in-head rotation. ``gaze_offset = hypot(yaw + eye_yaw, pitch + eye_pitch)``.
 the offset is <= ``gaze_enter_deg`` and its eyes are open (``aperture >= eyes_open_min_aperture``: closed eyes,
 and lids lowered far in a downward glance, are "not looking"). On a track the lids are also judged against that
 person's own open eyes (:class:`OpenEyeReference`): an aperture below ``eyes_open_min_relative`` of the track's
-recent open-eye opening is a glance down, a squint or eyes closing, whatever the person's eye shape; on a track
-"looking" must also hold for
-``gaze_enter_frames`` observations in a row, and it stops after ``gaze_exit_frames`` observations beyond
-``gaze_exit_deg`` or with the eyes shut. Faces whose inter-ocular distance is below ``eye_min_interocular_px``
-are decided from head pose alone (``FaceAttributes.gaze_source == "head"``): there the iris is a few pixels
-wide and its reading is noise (``python -m peoplelens.sim_harness.gaze_eval --sizes`` measures where).
+recent open-eye opening is a glance down, a squint or eyes closing, whatever the person's eye shape. On a track
+"looking" must also hold for ``gaze_enter_frames`` observations in a row, and it stops after ``gaze_exit_frames``
+observations beyond ``gaze_exit_deg`` or with the eyes shut; within ``gaze_resume_frames`` observations after it
+stopped, one looking observation resumes it (a blink, or a frame where the iris model misreads, is not the end of
+a look). Faces whose inter-ocular distance is below ``eye_min_interocular_px`` are decided from head pose alone
+(``FaceAttributes.gaze_source == "head"``): there the iris is a few pixels wide and its reading is noise
+(``python -m peoplelens.sim_harness.gaze_eval --sizes`` measures where).
 """
 
 from __future__ import annotations
@@ -173,23 +174,32 @@ class OpenEyeReference:
 
 class Hysteresis:
     """A boolean per key that turns on after ``enter_frames`` consecutive "on" observations and off after
-    ``exit_frames`` consecutive "off" observations; observations in the dead band keep the state."""
+    ``exit_frames`` consecutive "off" observations; observations in the dead band keep the state. Within
+    ``resume_frames`` observations after it turned off, a single "on" observation turns it back on: a blink or a
+    one-frame misreading interrupts the state, it does not make the key earn it again."""
 
-    def __init__(self, enter_frames: int, exit_frames: int) -> None:
+    def __init__(self, enter_frames: int, exit_frames: int, resume_frames: int = 0) -> None:
         self.enter_frames, self.exit_frames = max(1, enter_frames), max(1, exit_frames)
+        self.resume_frames = max(0, resume_frames)
         self._state: dict[int, tuple[bool, int]] = {}
+        self._off_since: dict[int, int] = {}  # observations since the state turned off, within resume_frames
 
     def update(self, key: int, want_on: bool, want_off: bool) -> bool:
         """Feed one observation (``want_on``: inside the enter threshold; ``want_off``: beyond the exit one)."""
         on, count = self._state.get(key, (False, 0))
         if not on:
+            since = self._off_since.pop(key, None)
             count = count + 1 if want_on else 0
-            if count >= self.enter_frames:
+            if count >= self.enter_frames or (want_on and since is not None):
                 on, count = True, 0
+            elif since is not None and since + 1 < self.resume_frames:
+                self._off_since[key] = since + 1
         else:
             count = count + 1 if want_off else 0
             if count >= self.exit_frames:
                 on, count = False, 0
+                if self.resume_frames:
+                    self._off_since[key] = 0
         self._state[key] = (on, count)
         return on
 
@@ -201,16 +211,18 @@ class Hysteresis:
         """Drop the state of ended tracks (all when ``keys`` is None)."""
         if keys is None:
             self._state.clear()
+            self._off_since.clear()
         for k in keys or ():
             self._state.pop(k, None)
+            self._off_since.pop(k, None)
 
 
 class GazeHysteresis(Hysteresis):
     """``looking_at_wearer`` per track id: enter after k frames with offset <= enter, exit after m frames > exit."""
 
     def __init__(self, enter_deg: float = 17.5, exit_deg: float = 17.5, enter_frames: int = 3,
-                 exit_frames: int = 1) -> None:
-        super().__init__(enter_frames, exit_frames)
+                 exit_frames: int = 1, resume_frames: int = 0) -> None:
+        super().__init__(enter_frames, exit_frames, resume_frames)
         self.enter_deg, self.exit_deg = enter_deg, exit_deg
 
     def observe(self, track_id: int, offset_deg: float, eyes_closed: bool = False) -> bool:
