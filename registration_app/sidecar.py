@@ -49,8 +49,10 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically: a temporary file beside it, fsync, rename, fsync the folder."""
+def write_durably(path: Path, data: bytes, mode: int = 0o600, error: type[StoreError] = StoreError,
+                  what: str = "") -> None:
+    """Replace ``path`` with ``data`` atomically: a temporary file beside it, fsync, rename, fsync the folder.
+    A failure raises ``error`` ("cannot write <what> <path>: <reason>"); the temporary file is removed."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -62,7 +64,7 @@ def write_durably(path: Path, data: bytes, mode: int = 0o600) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise error(f"cannot write {what + ' ' if what else ''}{path}: {exc.strerror or exc}") from None
     fsync_dir(path.parent)
 
 

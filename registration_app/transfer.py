@@ -17,7 +17,6 @@ must rate it at least 3 of 4 ("safely unguessable").
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,7 +40,7 @@ from peoplelens.registration_app.crypto import (
 from peoplelens.registration_app.errors import ExportError, StoreError
 from peoplelens.registration_app.protect import EMBEDDING_DIM
 from peoplelens.registration_app.records import RecordWire, check_record
-from peoplelens.registration_app.sidecar import fsync_dir
+from peoplelens.registration_app.sidecar import write_durably
 
 EXPORT_MAGIC = b"PLENSX1\n"
 MIN_PASSPHRASE_CHARS = 8
@@ -172,17 +171,4 @@ def read_export(path: str | Path, passphrase: str) -> list[Record]:
 
 def write_export(path: str | Path, blob: bytes) -> None:
     """Write an export file atomically (0600; temporary file, fsync, rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise ExportError(f"cannot write export file {path}: {exc.strerror or exc}") from None
-    fsync_dir(path.parent)
+    write_durably(Path(path), blob, 0o600, ExportError, "export file")

@@ -210,6 +210,9 @@ def test_export_import_round_trip_between_installations(tmp_path, raw_embeddings
         device.import_encrypted(damaged, "correct horse battery")
     with pytest.raises(ExportError, match="at least"):
         phone.export_encrypted(tmp_path / "x.plx", "short")
+    with pytest.raises(ExportError, match="cannot write export file .*no_such_folder"):
+        phone.export_encrypted(tmp_path / "no_such_folder" / "x.plx", "correct horse battery")
+    assert export.read_bytes() == blob and not list(tmp_path.glob(".*.tmp*"))  # nothing half-written
     assert device.people() == []
     imported = device.import_encrypted(export, "correct horse battery")
     assert [p.name for p in imported] == ["John Salley", "Penny"]
