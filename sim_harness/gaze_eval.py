@@ -1,7 +1,7 @@
 """Looking-at-the-wearer against hand annotations: head pose alone vs eyes + head, per clip, with counts and cost.
 
 ``python -m peoplelens.sim_harness.gaze_eval [--sizes] [--no-tracked] [--hysteresis] [--lids]
-[--resume] [--product | --product-only]``
+[--resume] [--every N] [--product | --product-only]``
 
 Material (``$PEOPLELENS_ASSETS/data/videos``): the royal opera and hamilton ``*samples_0p5s.csv`` annotations and
 our own annotation of five talking-head clips (``tests/data/talking_heads_gaze.csv``, see its header). Only
@@ -21,6 +21,8 @@ detector with the pipeline's settings (``PipelineConfig``); the decisions are th
   leave-one-clip-out the same way;
 * ``--resume``: how many observations after a look stopped one looking observation resumes it
   (``gaze_resume_frames``), chosen leave-one-clip-out the same way;
+* ``--every N``: those three searches observe the face on every N-th frame only and hold the state in between,
+  as the pipeline does with ``faces_every`` (2), pooled over the N phases (default 1: every frame);
 * ``--product``: the product itself (``build_system``) replayed over every annotated clip, its per-track
   ``looking_at_wearer`` scored at the annotated frames (:mod:`peoplelens.sim_harness.gaze_product`);
 * ``--sizes``: the same faces shrunk until the detector's inter-ocular distance is N px, to see from which face
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="leave-one-clip-out choice of the lids' threshold relative to the track's open eyes")
     parser.add_argument("--resume", action="store_true",
                         help="leave-one-clip-out choice of how soon a look that stopped may resume")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="--hysteresis/--lids/--resume: observe every N-th frame, as the pipeline's faces_every")
     parser.add_argument("--product-only", action="store_true", help="only score the product pipeline's tracks")
     args = parser.parse_args(argv)
     if args.product_only:
@@ -301,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     wants_readings = args.hysteresis or args.lids or args.resume
     readings = clip_readings(samples, detector, estimators[eyes]) if wants_readings else {}
     product_track = (estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames,
-                     o.eyes_open_reference_readings, o.gaze_resume_frames)
+                     o.eyes_open_reference_readings, o.gaze_resume_frames, max(1, args.every))
     if args.hysteresis:
         print("\nhysteresis chosen leave-one-clip-out (every frame of the single-face clips, keypoint ROI):")
         cv_hysteresis(readings, *product_track)

@@ -6,7 +6,9 @@ Every frame of the single-face annotated clips goes through the product's ``Face
 readings: head pose and eyes); the product's own ``estimate_gaze``, :class:`OpenEyeReference` and
 :class:`Hysteresis` then re-decide the sequence under each candidate (``gaze_enter_deg``, exit margin, enter /
 exit frames; with ``--lids`` the lids' threshold; with ``--resume`` the resume window), scored at the annotated
-frames. Each clip is scored with the candidate chosen on the other clips (min(precision, recall)), pooled.
+frames. Each clip is scored with the candidate chosen on the other clips (min(precision, recall)), pooled. By
+default every frame is an observation; ``--every N`` observes every N-th frame and holds the state in between (the
+pipeline's ``faces_every``: 2), pooled over the N phases.
 """
 
 from __future__ import annotations
@@ -56,34 +58,38 @@ def clip_readings(samples: list[Sample], detector: Any, est: FaceAttributeEstima
 
 
 def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: GazeOptions, enter_frames: int,
-           exit_frames: int, open_readings: int = 75, resume_frames: int = 0) -> Counts:
+           exit_frames: int, open_readings: int = 75, resume_frames: int = 0, every: int = 1) -> Counts:
     """One track through the product's hysteresis (``resume_frames``: see :class:`Hysteresis`) and open-eye
-    reference (``open_readings`` eye readings; here every frame is one); counts at the annotated frames."""
-    hyst, counts = Hysteresis(enter_frames, exit_frames, resume_frames), Counts()
-    lids = OpenEyeReference(open_readings)
-    for index, r in seq:
-        on = False
-        if r is None:
-            hyst.forget([1])
-            lids.forget([1])
-        else:
-            open_aperture = lids.add(1, r[2].aperture) if r[2] is not None else None
-            g = estimate_gaze(r[0], r[1], r[2], options, open_aperture)
-            on = hyst.update(1, g.want_on(options), g.want_off(options))
-        if index in wanted:
-            counts.add(wanted[index], on)
+    reference (``open_readings`` eye readings); counts at the annotated frames. ``every``: the face is observed on
+    every ``every``-th frame and keeps its state in between, as with the pipeline's ``faces_every``; the counts
+    are pooled over the ``every`` possible phases."""
+    counts = Counts()
+    for phase in range(every):
+        hyst, lids, on = Hysteresis(enter_frames, exit_frames, resume_frames), OpenEyeReference(open_readings), False
+        for k, (index, r) in enumerate(seq):
+            if (k + phase) % every == 0:
+                if r is None:
+                    hyst.forget([1])
+                    lids.forget([1])
+                    on = False
+                else:
+                    open_aperture = lids.add(1, r[2].aperture) if r[2] is not None else None
+                    g = estimate_gaze(r[0], r[1], r[2], options, open_aperture)
+                    on = hyst.update(1, g.want_on(options), g.want_off(options))
+            if index in wanted:
+                counts.add(wanted[index], on)
     return counts
 
 
 def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
-                   enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int) -> None:
+                   enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int, every: int = 1) -> None:
     """Print the current hysteresis, the pooled held-out result of the grid and the fit on everything (the
     product's open-eye reference and resume window throughout)."""
     clips = sorted(readings)
 
     def run(enter: float, margin: float, ef: int, xf: int) -> dict[str, Counts]:
         o = replace(base, gaze_enter_deg=enter, gaze_exit_deg=enter + margin)
-        return {c: decide(*readings[c], o, ef, xf, open_readings, resume_frames) for c in clips}
+        return {c: decide(*readings[c], o, ef, xf, open_readings, resume_frames, every) for c in clips}
 
     def total(counts: dict[str, Counts], keep: list[str]) -> Counts:
         t = Counts()
@@ -134,18 +140,19 @@ def leave_one_clip_out(results: dict[Any, dict[str, Counts]], current: Any, labe
 
 
 def cross_validate_lids(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
-                        enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int) -> None:
+                        enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int,
+                        every: int = 1) -> None:
     """Leave-one-clip-out choice of ``eyes_open_min_relative`` (lids against the track's own open eyes), with the
     product's hysteresis."""
     leave_one_clip_out({q: {c: decide(*readings[c], replace(base, eyes_open_min_relative=q), enter_frames,
-                                      exit_frames, open_readings, resume_frames) for c in readings}
+                                      exit_frames, open_readings, resume_frames, every) for c in readings}
                         for q in RELATIVE}, base.eyes_open_min_relative, "relative")
 
 
 def cross_validate_resume(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]],
                           base: GazeOptions, enter_frames: int, exit_frames: int, open_readings: int,
-                          resume_frames: int) -> None:
+                          resume_frames: int, every: int = 1) -> None:
     """Leave-one-clip-out choice of ``gaze_resume_frames`` (how soon after "looking" stopped one looking
     observation resumes it), with the product's other settings."""
-    leave_one_clip_out({r: {c: decide(*readings[c], base, enter_frames, exit_frames, open_readings, r)
+    leave_one_clip_out({r: {c: decide(*readings[c], base, enter_frames, exit_frames, open_readings, r, every)
                             for c in readings} for r in RESUME}, resume_frames, "resume frames")

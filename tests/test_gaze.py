@@ -288,3 +288,19 @@ def test_open_eye_reference_is_a_high_percentile_of_the_tracks_recent_readings()
 def _eye(aperture: float) -> EyeReading:
     return EyeReading(horizontal=0.0, vertical=GazeOptions().eye_neutral_vertical, aperture=aperture,
                       eye_width_px=20.0)
+
+
+def test_the_hysteresis_search_observes_at_the_pipelines_cadence() -> None:
+    from peoplelens.sim_harness.gaze_hysteresis_cv import decide
+
+    frontal = (0.0, 0.0, None)  # head pose straight at the camera, eyes not read
+    seq = [(k, frontal) for k in range(6)]
+    wanted = {4: True, 5: True}
+    every_frame = decide(seq, wanted, GazeOptions(), enter_frames=3, exit_frames=1)
+    assert (every_frame.tp, every_frame.fn) == (2, 0)  # on from the third frame
+    # faces every 2nd frame: phase 0 observes 0, 2, 4 (on at 4, held at 5); phase 1 observes 1, 3, 5 (on at 5)
+    every_second = decide(seq, wanted, GazeOptions(), enter_frames=3, exit_frames=1, every=2)
+    assert (every_second.tp, every_second.fn) == (3, 1)
+    gone = decide([*seq[:5], (5, None)], wanted, GazeOptions(), enter_frames=3, exit_frames=1, every=2)
+    # phase 0 does not observe frame 5 and holds "looking"; phase 1 observes the face gone there: not looking
+    assert (gone.tp, gone.fn) == (2, 2)
