@@ -306,16 +306,16 @@ def main(argv: list[str] | None = None) -> None:
     readings = clip_readings(samples, detector, estimators[eyes]) if wants_readings else {}
     product_track = (estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames,
                      o.eyes_open_reference_readings, o.gaze_resume_frames, max(1, args.every))
+    seen = "every frame" if args.every <= 1 else f"every {args.every}th frame observed, state held between"
     if args.hysteresis:
-        print("\nhysteresis chosen leave-one-clip-out (every frame of the single-face clips, keypoint ROI):")
+        print(f"\nhysteresis chosen leave-one-clip-out (single-face clips, {seen}, keypoint ROI):")
         cv_hysteresis(readings, *product_track)
     if args.lids:
-        print(f"\nlids against the track's open eyes, chosen leave-one-clip-out (every frame of the single-face "
-              f"clips, an eye reading each; reference: {o.eyes_open_reference_readings} readings):")
+        print(f"\nlids against the track's open eyes, chosen leave-one-clip-out (single-face clips, {seen}; "
+              f"reference: {o.eyes_open_reference_readings} eye readings):")
         cross_validate_lids(readings, *product_track)
     if args.resume:
-        print("\nresume window after a look stops, chosen leave-one-clip-out (every frame of the single-face clips, "
-              "an observation each):")
+        print(f"\nresume window after a look stops, chosen leave-one-clip-out (single-face clips, {seen}):")
         cross_validate_resume(readings, *product_track)
     if args.product:
         print_product(samples)
