@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     readings = clip_readings(samples, detector, estimators[eyes]) if wants_readings else {}
     product_track = (estimators[eyes].gaze_options, o.gaze_enter_frames, o.gaze_exit_frames,
                      o.eyes_open_reference_readings, o.gaze_resume_frames, max(1, args.every))
-    seen = "every frame" if args.every <= 1 else f"every {args.every}th frame observed, state held between"
+    seen = "every frame" if args.every <= 1 else f"one frame in {args.every} observed, the state held between"
     if args.hysteresis:
         print(f"\nhysteresis chosen leave-one-clip-out (single-face clips, {seen}, keypoint ROI):")
         cv_hysteresis(readings, *product_track)
