@@ -14,6 +14,7 @@ pipeline's ``faces_every``: 2), pooled over the N phases.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -81,6 +82,33 @@ def decide(seq: list[tuple[int, Reading]], wanted: dict[int, bool], options: Gaz
     return counts
 
 
+def _total(by_clip: dict[str, Counts], keep: list[str]) -> Counts:
+    """The counts of the clips ``keep``, pooled."""
+    t = Counts()
+    for c in keep:
+        t += by_clip[c]
+    return t
+
+
+def leave_one_clip_out(results: dict[Any, dict[str, Counts]], current: Any, label: str, *,
+                       list_candidates: bool = True, show: Callable[[Any], object] = str) -> None:
+    """Print each candidate of one setting pooled over every clip (``list_candidates``), then each clip scored with
+    the candidate chosen on the other clips (min(precision, recall); ties go to the earlier candidate), pooled;
+    ``show`` writes a chosen candidate."""
+    clips = sorted(next(iter(results.values())))
+    if list_candidates:
+        for value in results:
+            print(f"  {label} {value!s:5s}{' (product)' if value == current else '':10s} "
+                  f"{_total(results[value], clips).line()}")
+    pooled = Counts()
+    for clip in clips:
+        rest = [c for c in clips if c != clip]
+        best = max(results, key=lambda v: _total(results[v], rest).worst())
+        pooled += results[best][clip]
+        print(f"  held out {clip:17s} {results[best][clip].line()}   chosen: {show(best)}")
+    print(f"  {'pooled held-out':26s} {pooled.line()}")
+
+
 def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,
                    enter_frames: int, exit_frames: int, open_readings: int, resume_frames: int, every: int = 1) -> None:
     """Print the current hysteresis, the pooled held-out result of the grid and the fit on everything (the
@@ -91,52 +119,19 @@ def cross_validate(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int
         o = replace(base, gaze_enter_deg=enter, gaze_exit_deg=enter + margin)
         return {c: decide(*readings[c], o, ef, xf, open_readings, resume_frames, every) for c in clips}
 
-    def total(counts: dict[str, Counts], keep: list[str]) -> Counts:
-        t = Counts()
-        for c in keep:
-            t += counts[c]
-        return t
+    def named(candidate: tuple[float, float, int, int]) -> dict[str, float]:
+        return dict(zip(GRID, candidate, strict=True))
 
     now = run(base.gaze_enter_deg, base.gaze_exit_deg - base.gaze_enter_deg, enter_frames, exit_frames)
-    print(f"  {'defaults':26s} {total(now, clips).line()}")
-    cands = list(itertools.product(ENTER_DEG, EXIT_MARGIN_DEG, FRAMES, FRAMES))
-    results = [run(*c) for c in cands]
-    pooled = Counts()
-    for clip in clips:
-        rest = [c for c in clips if c != clip]
-        i = max(range(len(cands)), key=lambda i: total(results[i], rest).worst())
-        pooled += results[i][clip]
-        print(f"  held out {clip:17s} {results[i][clip].line()}   chosen: {dict(zip(GRID, cands[i], strict=True))}")
-    print(f"  {'pooled held-out':26s} {pooled.line()}")
-    i = max(range(len(cands)), key=lambda i: total(results[i], clips).worst())
-    print(f"  {'fit on all (optimistic)':26s} {total(results[i], clips).line()}   "
-          f"{dict(zip(GRID, cands[i], strict=True))}")
+    print(f"  {'defaults':26s} {_total(now, clips).line()}")
+    results = {c: run(*c) for c in itertools.product(ENTER_DEG, EXIT_MARGIN_DEG, FRAMES, FRAMES)}
+    leave_one_clip_out(results, None, "", list_candidates=False, show=named)
+    best = max(results, key=lambda c: _total(results[c], clips).worst())
+    print(f"  {'fit on all (optimistic)':26s} {_total(results[best], clips).line()}   {named(best)}")
 
 
 RELATIVE = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)  # eyes_open_min_relative candidates
 RESUME = (0, 2, 4, 6, 8, 10, 15)  # gaze_resume_frames candidates
-
-
-def leave_one_clip_out(results: dict[Any, dict[str, Counts]], current: Any, label: str) -> None:
-    """Print each candidate of one setting pooled over every clip, then each clip scored with the candidate chosen
-    on the other clips (min(precision, recall); ties go to the earlier candidate), pooled."""
-    clips = sorted(next(iter(results.values())))
-
-    def total(value: Any, keep: list[str]) -> Counts:
-        t = Counts()
-        for c in keep:
-            t += results[value][c]
-        return t
-
-    for value in results:
-        print(f"  {label} {value!s:5s}{' (product)' if value == current else '':10s} {total(value, clips).line()}")
-    pooled = Counts()
-    for clip in clips:
-        rest = [c for c in clips if c != clip]
-        best = max(results, key=lambda v: total(v, rest).worst())
-        pooled += results[best][clip]
-        print(f"  held out {clip:17s} {results[best][clip].line()}   chosen: {best}")
-    print(f"  {'pooled held-out':26s} {pooled.line()}")
 
 
 def cross_validate_lids(readings: dict[str, tuple[list[tuple[int, Reading]], dict[int, bool]]], base: GazeOptions,

@@ -152,24 +152,28 @@ class OpenEyeReference:
                                   f"{readings} / {percentile}")
         self.readings, self.percentile = readings, percentile
         self._apertures: dict[int, deque[float]] = {}
+        self._reference: dict[int, float] = {}
 
     def add(self, key: int, aperture: float) -> float:
         """Record a new eye reading of a track; its open-eye aperture now."""
         window = self._apertures.setdefault(key, deque(maxlen=self.readings))
         window.append(float(aperture))
-        return float(np.percentile(window, self.percentile))
+        self._reference[key] = value = float(np.percentile(window, self.percentile))
+        return value
 
     def reference(self, key: int) -> float | None:
-        """The track's open-eye aperture (None before its first reading)."""
-        window = self._apertures.get(key)
-        return float(np.percentile(window, self.percentile)) if window else None
+        """The track's open-eye aperture (None before its first reading); kept from its last reading, so the
+        frames between eye readings do not recompute it."""
+        return self._reference.get(key)
 
     def forget(self, keys: list[int] | None = None) -> None:
         """Drop ended tracks (all when ``keys`` is None)."""
         if keys is None:
             self._apertures.clear()
+            self._reference.clear()
         for k in keys or ():
             self._apertures.pop(k, None)
+            self._reference.pop(k, None)
 
 
 class Hysteresis:
