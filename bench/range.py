@@ -45,7 +45,15 @@ import cv2
 import numpy as np
 
 from peoplelens.bench.range_report import goals, print_table, summarise, windows_share
-from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, SceneError, SceneSpec, load_faces
+from peoplelens.bench.range_scenes import (
+    CAMERAS,
+    SCALES,
+    RangeScenes,
+    SceneError,
+    SceneSpec,
+    composite_fidelity,
+    load_faces,
+)
 from peoplelens.core.state import IdentityState, Sound
 from peoplelens.core.types import Frame, box_iou
 
@@ -262,9 +270,13 @@ def run_range(data: Path, arms: tuple[str, ...] = ("today-640", "foveated"), cam
         raise SceneError(f"arms must be among {sorted(ARMS)}, scales among {sorted(SCALES)}, camera among "
                          f"{sorted(CAMERAS)}; got {arms}, {scales}, {camera!r}")
     scenes = RangeScenes(data, CAMERAS[camera])
-    specs = build_specs(load_faces(data / "faces" / "probe"), distances, scales, per_cell, frames, seed)
+    faces = load_faces(data / "faces" / "probe")
+    specs = build_specs(faces, distances, scales, per_cell, frames, seed)
     report: dict[str, Any] = {"camera": vars(CAMERAS[camera]), "scenes": len(specs), "frames_per_scene": frames,
                               "load_avg_1m_start": round(os.getloadavg()[0], 2), "arms": {}}
+    say("checking that the composites keep their photos' identity ...")
+    report["composite_fidelity"] = composite_fidelity(scenes, sorted({s.face.path: s.face for s in specs}.values(),
+                                                                    key=lambda f: f.path))
     with enroll_folder(data / "faces" / "enroll") as people:
         for name in arms:
             arm = ARMS[name]

@@ -80,6 +80,11 @@ def print_table(report: dict, echo=print) -> None:
     for i, row in enumerate(bands[arms[0]]):
         cells = ["  " + " ".join(_pct(bands[a][i][c]) for c in cols) + " " for a in arms]
         echo(f"{row['scale'][:5]:5} {row['distance_m']:2g} |" + "|".join(cells))
+    fidelity = report.get("composite_fidelity")
+    if fidelity:
+        worst = min(fidelity, key=fidelity.get)
+        echo(f"composites keep their photo's identity: cosine to the photo itself at 1 m, mean "
+             f"{np.mean(list(fidelity.values())):.2f}, lowest {fidelity[worst]:.2f} ({worst}), {len(fidelity)} photos")
     for a in arms:
         entry = report["arms"][a]
         w, g = entry["windows"], entry["goals"]

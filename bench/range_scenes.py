@@ -12,10 +12,10 @@ shared data:
   floor of a camera held 1.2 m high (a child wearer's eyes); when her face would leave the top of the view the
   whole person is moved down (the wearer tilts the head up to look at a near adult);
 * **face**: a held-out probe photo of an enrolled person (``faces/probe``, never used for enrolment), its face
-  (an ellipse around the detector box, feathered) scaled so its *eye spacing* is ``f * IPD / d`` pixels (adult 63
-  mm, child 54 mm: the anthropometric means of :mod:`peoplelens.lens.perception.distance`) and pasted over the
-  dancer's face, following her head from frame to frame. The detector box then comes out ~2.2x the eye spacing
-  (13.6 / 11.7 cm).
+  (an ellipse around the detector box, cut by the photo's own edges, feathered) scaled so its *eye spacing* is
+  ``f * IPD / d`` pixels (adult 63 mm, child 54 mm: the anthropometric means of
+  :mod:`peoplelens.lens.perception.distance`) and pasted over the dancer's face, following her head from frame
+  to frame. The detector box then comes out ~2.2x the eye spacing (13.6 / 11.7 cm).
 
 Scales: adult 1.70 m / 63 mm, child 1.25 m / 54 mm (about an 8-year-old; a child's body is the dancer's scaled
 down, so its proportions are an adult's). The person stands straight ahead (within +-2 deg: inside the 3 deg bump
@@ -46,6 +46,7 @@ from peoplelens.models.images import load_image
 from peoplelens.models.sessions import SessionConfig
 
 if TYPE_CHECKING:
+    from peoplelens.models.face_embedder import FaceEmbedder
     from peoplelens.models.person_detector import PersonDetector
 
 BACKGROUND_VIDEO = "videos/royal_opera_pedestrians_1080p25.mp4"
@@ -248,19 +249,22 @@ def _paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, of
 
 
 def face_alpha(photo: FacePhoto) -> np.ndarray:
-    """A feathered ellipse over the photo's face (cheek to cheek, brows to chin, some forehead), shrunk to stay
-    inside the photo (tight face crops: then it covers the face box itself)."""
+    """A feathered ellipse over the photo's face (cheek to cheek, brows to chin, some forehead), cut by the photo's
+    own edges, feathered inside them. A tightly cropped probe keeps its whole face (cheeks, jaw and forehead out to
+    the photo's edge): shrinking the ellipse to fit inside such a photo put the body's own jaw and cheeks around the
+    probe's eyes and mouth, and the composite lost the probe's identity (see :func:`composite_fidelity`)."""
     x1, y1, x2, y2 = photo.box
     w, h = x2 - x1, y2 - y1
     ph, pw = photo.image.shape[:2]
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.05 * h
     k = max(3, int(0.12 * w) | 1)
-    margin = k / 2  # the feather must fade out inside the photo
-    ax = min(0.55 * w, cx - margin, pw - margin - cx)
-    ay = min(0.62 * h, cy - margin, ph - margin - cy)
-    alpha = np.zeros((ph, pw), np.float32)
-    cv2.ellipse(alpha, (int(round(cx)), int(round(cy))), (max(1, int(ax)), max(1, int(ay))), 0, 0, 360, 1.0, -1)
-    return cv2.GaussianBlur(alpha, (k, k), 0)
+    ellipse = np.zeros((ph, pw), np.float32)
+    cv2.ellipse(ellipse, (int(round(cx)), int(round(cy))), (max(1, int(0.55 * w)), max(1, int(0.62 * h))), 0, 0, 360,
+                1.0, -1)
+    inside = np.zeros((ph, pw), np.float32)
+    margin = k // 2 + 1  # the feather must fade out inside the photo
+    inside[margin:ph - margin, margin:pw - margin] = 1.0
+    return cv2.GaussianBlur(ellipse, (k, k), 0) * cv2.GaussianBlur(inside, (k, k), 0)
 
 
 class RangeScenes:
@@ -350,3 +354,32 @@ class RangeScenes:
             bb = np.clip(bb, 0, [self.camera.width, self.camera.height])
             yield SceneFrame(frame, i / FPS, i, _box4(bb), _box4(fb),
                              photo.keypoints[:2] * face_scale + np.array(face_offset), face_ray_m)
+
+
+def composite_fidelity(scenes: RangeScenes, photos: list[FacePhoto], distance_m: float = 1.0,
+                       embedder: FaceEmbedder | None = None) -> dict[str, float]:
+    """How much of each photo's identity its composite keeps: the cosine between the face embedding of the photo
+    itself and that of its pasted face in the first frame of an adult scene at ``distance_m`` (found by the
+    detector near where it was pasted; 0 when it is not found). Independent of the enrolment and of any
+    threshold: a check on the scenes, not on the product. Keyed by the photo's ``identity/file name``."""
+    from peoplelens.models.face_embedder import FaceEmbedder
+
+    embedder = embedder or FaceEmbedder.from_registry(session_config=SessionConfig(intra_op_threads=1))
+    detector = create_face_detector(FaceDetectorOptions(model="det_500m", max_side=2048),
+                                    session_config=SessionConfig(intra_op_threads=1))
+    out = {}
+    for photo in photos:
+        own = embedder.embed(photo.image, photo.keypoints[None])[0]
+        frame = next(iter(scenes.render(SceneSpec(distance_m, "adult", photo, frames=1))))
+        x1, y1, x2, y2 = (int(v) for v in frame.face_box)
+        pad = x2 - x1
+        x0, y0 = max(0, x1 - pad), max(0, y1 - pad)
+        window = frame.image[y0:y2 + pad, x0:x2 + pad]
+        found = detector.detect(window)
+        key = f"{photo.identity}/{photo.path.name}"
+        if not len(found):
+            out[key] = 0.0
+            continue
+        pasted = embedder.embed(window, found.required_keypoints[int(np.argmax(found.areas))][None])[0]
+        out[key] = float(own @ pasted)
+    return out

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from peoplelens.bench.range_scenes import CAMERAS, SCALES, RangeScenes, SceneError, SceneSpec, load_faces
+from peoplelens.bench.range_scenes import (
+    CAMERAS,
+    SCALES,
+    RangeScenes,
+    SceneError,
+    SceneSpec,
+    composite_fidelity,
+    load_faces,
+)
 from peoplelens.core.types import box_iou
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.sessions import SessionConfig
@@ -104,3 +112,14 @@ def test_a_scene_through_the_product_pipeline_is_scored_from_its_results(scenes,
     assert row["known"] and row["named"] and not row["wrong"]
     assert abs(row["distance_err"]) < 0.3
     assert row["ms_per_frame"] > 0 and row["identity"] == "rose_leslie"
+
+
+def test_composites_keep_their_photos_identity(scenes, data_dir) -> None:
+    """A pasted face must still be the photo's person, or the range benchmark measures the compositing instead of
+    the range: the cosine between a probe photo and its composite at 1 m. Tightly cropped probes (the BBT stills,
+    john_shimkus) kept only 0.61-0.73 when the ellipse was shrunk to fit inside them: the body's own jaw and
+    cheeks framed the probe's eyes and mouth."""
+    fidelity = composite_fidelity(scenes, load_faces(data_dir / "faces" / "probe"))
+    assert len(fidelity) >= 15
+    assert min(fidelity.values()) >= 0.70, fidelity
+    assert np.mean(list(fidelity.values())) >= 0.85
