@@ -15,8 +15,6 @@ from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_
 from peoplelens.lens.perception.tracking.observations import PersonObservation
 from peoplelens.lens.perception.tracking.track import Track
 
-BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
-
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     if cost.size == 0:
@@ -57,14 +55,9 @@ class PersonTracker:
         t: float,
         observations: Sequence[PersonObservation],
         camera_motion: np.ndarray | Sequence[float] | None = None,
-        looked_for: frozenset[str] = BOTH_PARTS,
     ) -> list[Track]:
         """Advance to time ``t`` (seconds), apply the camera motion since the previous frame, associate the
-        observations and return the confirmed tracks matched in this frame. ``looked_for``: the parts the detectors
-        looked for in this frame (``"face"``, ``"body"``); a tentative track is dropped as noise only when one of its
-        parts was looked for and it was not matched (the body detector runs on fewer frames than the face
-        detector: a person seen only by their body, from behind or too far for a face, must be confirmed by the
-        next body detection, not dropped by the face-only frames in between)."""
+        observations and return the confirmed tracks matched in this frame."""
         if self.t is not None and t < self.t:
             raise TrackingError(f"time went backwards: {t} after {self.t}")
         cfg = self.config
@@ -95,7 +88,7 @@ class PersonTracker:
                 self._apply(tr, high[oi], t)
                 self.tracks.append(tr)
 
-        self._retire(t, looked_for)
+        self._retire(t)
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
@@ -132,14 +125,12 @@ class PersonTracker:
             self.removed_ids.append(tr.track_id)
         self.tracks = []
 
-    def _retire(self, t: float, looked_for: frozenset[str] = BOTH_PARTS) -> None:
+    def _retire(self, t: float) -> None:
         cfg = self.config
         keep = []
         for tr in self.tracks:
-            seen_part_looked_for = ("face" in looked_for and tr.face is not None) or (
-                "body" in looked_for and tr.body is not None)
-            if tr.observation is None and not tr.confirmed and seen_part_looked_for:
-                self.removed_ids.append(tr.track_id)  # a tentative track missed where it could be seen: noise
+            if tr.observation is None and not tr.confirmed:
+                self.removed_ids.append(tr.track_id)  # a tentative track that missed a frame: noise
                 continue
             if tr.time_since_update(t) > cfg.max_age_s:
                 if tr.gallery:
