@@ -149,6 +149,57 @@ def test_face_only_track_keeps_its_id_when_the_body_appears() -> None:
     assert ids[5] == ids[15]
 
 
+def test_a_person_seen_only_by_their_body_is_confirmed_by_the_next_body_detection() -> None:
+    """The pipeline's schedule: faces every 2nd frame, bodies every 6th. Someone seen from behind (a body, no face)
+    must become a track at the second body detection; the face-only updates in between did not look for bodies,
+    so they must not drop the tentative track (before, it was dropped at the next face frame, again and again, and
+    the person was never bumped)."""
+    tracker = PersonTracker()
+    confirmed_at = None
+    for i in range(0, 20, 2):
+        has_bodies = i % 6 == 0
+        obs = [body(100.0 + i)] if has_bodies else []
+        looked_for = frozenset({"face", "body"}) if has_bodies else frozenset({"face"})
+        out = tracker.update(i / FPS, obs, looked_for=looked_for)
+        if out and confirmed_at is None:
+            confirmed_at = i
+    assert confirmed_at == 6
+    assert [t.track_id for t in tracker.tracks] == [1]
+
+
+def test_a_tentative_track_missed_where_it_could_be_seen_is_still_noise() -> None:
+    """A face seen once and not found by the next face detection is dropped (a detector false positive), and so is
+    a body missed by the next body detection."""
+    tracker = PersonTracker()
+    face = PersonObservation(score=0.9, face_box=np.array([100, 100, 140, 150], np.float32))
+    tracker.update(0.0, [face], looked_for=frozenset({"face"}))
+    assert len(tracker.tracks) == 1
+    tracker.update(2 / FPS, [], looked_for=frozenset({"face"}))
+    assert tracker.tracks == []
+    tracker.update(4 / FPS, [body(300.0)])
+    assert len(tracker.tracks) == 1
+    tracker.update(6 / FPS, [], looked_for=frozenset({"face", "body"}))
+    assert tracker.tracks == []
+
+
+def test_a_part_of_a_tracked_person_boxed_on_its_own_does_not_become_a_person() -> None:
+    """The body detector sometimes boxes a raised arm or a torso on its own (Hamilton's performer, frames 118-130).
+    Kept through the face-only frames, such a box would be confirmed at the next body detection: a faceless new body
+    lying mostly inside an established person's body is dropped instead."""
+    tracker = PersonTracker()
+    person = [body(100.0, w=200.0, h=300.0)]
+    for i in range(0, 12, 2):  # the person is established
+        tracker.update(i / FPS, person)
+    arm = PersonObservation(score=0.8, body_box=np.array([90, 150, 170, 380], np.float32))  # 70 % inside
+    ids = set()
+    for i in range(12, 40, 2):
+        has_bodies = i % 6 == 0
+        obs = [body(100.0, w=200.0, h=300.0), arm] if has_bodies else []
+        looked_for = frozenset({"face", "body"}) if has_bodies else frozenset({"face"})
+        ids |= {t.track_id for t in tracker.update(i / FPS, obs, looked_for=looked_for)}
+    assert ids == {1}
+
+
 def test_bad_input_gives_clear_errors() -> None:
     tracker = PersonTracker()
     tracker.update(1.0, [body(0)])

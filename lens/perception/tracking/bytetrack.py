@@ -58,8 +58,10 @@ class ByteTrackBaseline:
         return list(self._tracks.values())
 
     def update(self, t: float, observations: Sequence[PersonObservation],
-               camera_motion: np.ndarray | Sequence[float] | None = None) -> list[Track]:
-        """One ByteTrack step at time ``t``; ``camera_motion`` is ignored (a plain ByteTrack has no compensation)."""
+               camera_motion: np.ndarray | Sequence[float] | None = None,
+               looked_for: frozenset[str] = frozenset({"face", "body"})) -> list[Track]:
+        """One ByteTrack step at time ``t``; ``camera_motion`` and ``looked_for`` are ignored (a plain ByteTrack
+        has no compensation and keeps its own tentative tracks)."""
         import supervision as sv
 
         if self.t is not None and t < self.t:

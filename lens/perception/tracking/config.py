@@ -37,6 +37,9 @@ class TrackerConfig:
     low_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.1
     #: an unmatched observation starts a track only at this score
     new_track_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.6
+    #: a faceless tentative body with this share of its area inside a confirmed track's body is dropped (a part of
+    #: that person the body detector boxed on its own: a raised arm, a torso)
+    part_inside: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.6
     #: first stage: a pair needs cost <= 1 - match_iou (IoU cost)
     match_iou: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.2
     low_match_iou: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.4  # second stage (low-score observations): stricter

@@ -25,8 +25,10 @@ class Tracker(Protocol):
         ...
 
     def update(self, t: float, observations: Sequence[PersonObservation],
-               camera_motion: np.ndarray | Sequence[float] | None = None) -> list[Track]:
-        """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now."""
+               camera_motion: np.ndarray | Sequence[float] | None = None,
+               looked_for: frozenset[str] = frozenset({"face", "body"})) -> list[Track]:
+        """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now.
+        ``looked_for``: which parts (``"face"``, ``"body"``) the detectors looked for in this frame."""
         ...
 
     def break_continuity(self, t: float) -> None:

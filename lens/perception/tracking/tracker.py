@@ -15,6 +15,8 @@ from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_
 from peoplelens.lens.perception.tracking.observations import PersonObservation
 from peoplelens.lens.perception.tracking.track import Track
 
+BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
+
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     if cost.size == 0:
@@ -55,9 +57,14 @@ class PersonTracker:
         t: float,
         observations: Sequence[PersonObservation],
         camera_motion: np.ndarray | Sequence[float] | None = None,
+        looked_for: frozenset[str] = BOTH_PARTS,
     ) -> list[Track]:
         """Advance to time ``t`` (seconds), apply the camera motion since the previous frame, associate the
-        observations and return the confirmed tracks matched in this frame."""
+        observations and return the confirmed tracks matched in this frame. ``looked_for``: the parts the detectors
+        looked for in this frame (``"face"``, ``"body"``); a tentative track is dropped as noise only when one of its
+        parts was looked for and it was not matched (the body detector runs on fewer frames than the face
+        detector: a person seen only by their body, from behind or too far for a face, must be confirmed by the
+        next body detection, not dropped by the face-only frames in between)."""
         if self.t is not None and t < self.t:
             raise TrackingError(f"time went backwards: {t} after {self.t}")
         cfg = self.config
@@ -88,10 +95,26 @@ class PersonTracker:
                 self._apply(tr, high[oi], t)
                 self.tracks.append(tr)
 
-        self._retire(t)
+        self._retire(t, looked_for)
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
+
+    def _part_of_a_tracked_body(self, tentative: Track) -> bool:
+        """A faceless new body (tentative, or confirmed by this update) lying mostly (``part_inside`` of its area)
+        inside an established track's body."""
+        if tentative.body is None:
+            return False
+        x1, y1, x2, y2 = (float(v) for v in tentative.body.box)
+        area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+        for tr in self.tracks:
+            if tr is tentative or tr.hits <= self.config.min_hits or tr.body is None or area <= 0:
+                continue
+            bx1, by1, bx2, by2 = (float(v) for v in tr.body.box)
+            inside = max(0.0, min(x2, bx2) - max(x1, bx1)) * max(0.0, min(y2, by2) - max(y1, by1))
+            if inside >= self.config.part_inside * area:
+                return True
+        return False
 
     def _apply(self, tr: Track, ob: PersonObservation, t: float) -> None:
         cfg = self.config
@@ -125,12 +148,17 @@ class PersonTracker:
             self.removed_ids.append(tr.track_id)
         self.tracks = []
 
-    def _retire(self, t: float) -> None:
+    def _retire(self, t: float, looked_for: frozenset[str] = BOTH_PARTS) -> None:
         cfg = self.config
         keep = []
         for tr in self.tracks:
-            if tr.observation is None and not tr.confirmed:
-                self.removed_ids.append(tr.track_id)  # a tentative track that missed a frame: noise
+            seen_part_looked_for = ("face" in looked_for and tr.face is not None) or (
+                "body" in looked_for and tr.body is not None)
+            if tr.observation is None and not tr.confirmed and seen_part_looked_for:
+                self.removed_ids.append(tr.track_id)  # a tentative track missed where it could be seen: noise
+                continue
+            if tr.hits <= cfg.min_hits and tr.face is None and self._part_of_a_tracked_body(tr):
+                self.removed_ids.append(tr.track_id)  # an arm or a torso boxed on its own: part of someone tracked
                 continue
             if tr.time_since_update(t) > cfg.max_age_s:
                 if tr.gallery:

@@ -47,7 +47,9 @@ class TrackStage:
         self.motion.matrix = state.image_motion @ self.motion.matrix
         state.sightings = build_observations(state.bodies, state.faces, state.face_quality, self.face_top_fraction)
         if state.faces_observed:
-            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix)
+            looked_for = frozenset({"face", "body"}) if state.bodies is not None else frozenset({"face"})
+            state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix,
+                                               looked_for=looked_for)
             self.motion.clear()
             state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
         else:
