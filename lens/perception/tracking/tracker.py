@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from peoplelens.core.types import box_intersection
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
 from peoplelens.lens.perception.tracking.costs import CostFunction, PersonCost
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
@@ -100,21 +101,18 @@ class PersonTracker:
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
 
-    def _part_of_a_tracked_body(self, tentative: Track) -> bool:
+    def _part_of_a_tracked_body(self, new: Track) -> bool:
         """A faceless new body (tentative, or confirmed by this update) lying mostly (``part_inside`` of its area)
         inside an established track's body."""
-        if tentative.body is None:
+        if new.body is None:
             return False
-        x1, y1, x2, y2 = (float(v) for v in tentative.body.box)
-        area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
-        for tr in self.tracks:
-            if tr is tentative or tr.hits <= self.config.min_hits or tr.body is None or area <= 0:
-                continue
-            bx1, by1, bx2, by2 = (float(v) for v in tr.body.box)
-            inside = max(0.0, min(x2, bx2) - max(x1, bx1)) * max(0.0, min(y2, by2) - max(y1, by1))
-            if inside >= self.config.part_inside * area:
-                return True
-        return False
+        box = new.body.box
+        area = float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
+        established = [tr.body.box for tr in self.tracks
+                       if tr is not new and tr.hits > self.config.min_hits and tr.body is not None]
+        if area <= 0 or not established:
+            return False
+        return bool((box_intersection(box[None], np.stack(established)) >= self.config.part_inside * area).any())
 
     def _apply(self, tr: Track, ob: PersonObservation, t: float) -> None:
         cfg = self.config
@@ -148,7 +146,7 @@ class PersonTracker:
             self.removed_ids.append(tr.track_id)
         self.tracks = []
 
-    def _retire(self, t: float, looked_for: frozenset[str] = BOTH_PARTS) -> None:
+    def _retire(self, t: float, looked_for: frozenset[str]) -> None:
         cfg = self.config
         keep = []
         for tr in self.tracks:
