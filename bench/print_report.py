@@ -8,7 +8,8 @@ from rich.table import Table
 STAGE_LABELS = {
     "decode": "decode (+ resize)", "schedule": "schedule", "detect_faces": "detect faces",
     "detect_people": "detect people", "motion": "corner tracking (head rotation)", "detect": "detect (faces + people)",
-    "clock": "clock (frame times)", "world": "world (head rotation)", "foveate": "foveal windows (full resolution)",
+    "clock": "clock (frame times)", "world": "world (head rotation)",
+    "bodies": "bodies (to the face frame)", "foveate": "foveal windows (full resolution)",
     "face_quality": "face quality", "track": "track", "embed": "align + embed",
     "identify": "identity evidence", "identity": "quality + embed + identify", "face_attributes": "head pose / gaze",
     "place": "place (direction, distance)", "people_map": "people map", "experiences": "experiences",

@@ -254,7 +254,8 @@ FIELDS = set(FrameState.__dataclass_fields__) - {"timings"}
 def test_every_stage_touches_only_the_fields_it_declares(scenes, rose, people) -> None:
     """Stage by stage on 1080p frames with windows (detection frames and the frames between): each reads only
     declared fields (its own outputs, the frame's inputs) and writes exactly what it declares; the composition is
-    checked at build: the foveate stage before the world stage (whose image motion it reads) is refused."""
+    checked at build: the foveate stage before the world stage (whose image motion it reads) and the bodies stage
+    (whose bodies it reads) is refused."""
     system = build_system({"pipeline": {"stage_threads": 0}, "foveation": {"budget_share": 0.0, "budget_ms": 8.0}},
                           people=people.store)
     touched: dict[str, dict[str, set[str]]] = {}
@@ -281,7 +282,7 @@ def test_every_stage_touches_only_the_fields_it_declares(scenes, rose, people) -
         world = next(i for i, s in enumerate(steps) if getattr(s, "name", "") == "world")
         fovea = next(i for i, s in enumerate(steps) if getattr(s, "name", "") == "foveate")
         moved = [*steps[:world], steps[fovea], *steps[world:fovea], *steps[fovea + 1:]]
-        with pytest.raises(PipelineBuildError, match="'foveate' reads \\['image_motion', 'view_jumped'\\]"):
+        with pytest.raises(PipelineBuildError, match="'foveate' reads \\['bodies', 'image_motion', 'view_jumped'\\]"):
             StageRunner(moved)
         assert any(isinstance(s, Parallel) and "detect_faces" in s.name for s in steps[:world])
     finally:

@@ -19,8 +19,8 @@ from peoplelens.lens.pipeline.stage import Parallel, PipelineBuildError, StageRu
 from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
-STAGES = ["clock", "schedule", "detect_faces", "detect_people", "motion", "world", "foveate", "face_quality", "track",
-          "embed", "identify", "face_attributes", "place", "people_map", "experiences", "activity"]
+STAGES = ["clock", "schedule", "detect_faces", "detect_people", "motion", "world", "bodies", "foveate", "face_quality",
+          "track", "embed", "identify", "face_attributes", "place", "people_map", "experiences", "activity"]
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,10 @@ class PipelineConfig:
     idle_still_dps: Annotated[float, Meta(gt=0.0, le=1000.0)] = 10.0
     wake_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 10.0
     people_every: Annotated[int, Meta(ge=1, le=30)] = 3  # run the body detector on every Nth face-detection frame
+    #: run it on the frame before that face frame (when ``faces_every`` > 1), its bodies joining the face frame's
+    #: tracker update moved by the head rotation between (``BodiesStage``), so that the two detectors' costs fall on
+    #: different frames (the first full-rate frame and idle frames run both on one frame)
+    bodies_before_faces: bool = True
     #: 0 = whole frame only; "auto" tiles wide frames for far people (costs 2-4x)
     people_tiles: Literal["auto"] | Annotated[int, Meta(ge=0, le=9)] = 0
     embed_recheck_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 2.0  # a decided track's face is embedded again so often

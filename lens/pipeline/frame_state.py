@@ -55,7 +55,8 @@ class FrameState:
     faces: Detections = field(default_factory=_no_faces)
     faces_observed: bool = False  # ``faces`` is an observation the tracker updates on (wide pass, or windows ran)
     foveation: FoveationResult | None = None  # the windows run on this frame and their cost (None: none ran)
-    bodies: Detections | None = None  # None: the body detector did not run on this frame
+    detected_bodies: Detections | None = None  # the body detector's output on this frame (None: it did not run)
+    bodies: Detections | None = None  # the bodies joining this frame's tracker update (None: none to join)
     latest_bodies: Detections | None = None  # the newest body detections (this frame's or an earlier one)
     corners: TrackedCorners | None = None  # background corner tracking for the video's own head rotation
     face_crops: np.ndarray | None = None  # (N, 112, 112, 3) aligned crops of ``faces``

@@ -41,7 +41,7 @@ from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Parallel, Stage, StageRunner, Workers
 from peoplelens.lens.pipeline.stages.attributes import FaceAttributesStage
 from peoplelens.lens.pipeline.stages.clock import ClockStage, FrameClock
-from peoplelens.lens.pipeline.stages.detect import DetectFacesStage, DetectPeopleStage, FaceQualityStage
+from peoplelens.lens.pipeline.stages.detect import BodiesStage, DetectFacesStage, DetectPeopleStage, FaceQualityStage
 from peoplelens.lens.pipeline.stages.foveate import FoveateStage
 from peoplelens.lens.pipeline.stages.identity import EmbedStage, IdentifyStage
 from peoplelens.lens.pipeline.stages.people import ExperiencesStage, PeopleMapStage
@@ -231,7 +231,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     people_map = PeopleMap(PeopleMapConfig.from_config(config))
     experiences = ExperienceEngine(experience_config(config))
 
-    schedule = DetectionSchedule(faces_every=pc.faces_every, people_every=pc.people_every, adaptive=pc.adaptive,
+    schedule = DetectionSchedule(faces_every=pc.faces_every, people_every=pc.people_every,
+                                 bodies_before_faces=pc.bodies_before_faces, adaptive=pc.adaptive,
                                  idle_after_s=pc.idle_after_s, idle_every_s=pc.idle_every_s,
                                  idle_motion_every_s=pc.idle_motion_every_s, idle_still_dps=pc.idle_still_dps,
                                  wake_s=pc.wake_s)
@@ -247,6 +248,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                                    0 if fovea.enabled is True else face_options.max_side),
                  MotionStage(world)),
         WorldStage(world),
+        BodiesStage(),
         FoveateStage(Foveator(window_detector, fovea) if window_detector is not None else None, tracker, policy,
                      motion_since_update, face_options.max_side, workers),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),

@@ -49,7 +49,7 @@ from peoplelens.lens.perception.tracking.bytetrack import ByteTrackBaseline
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
 from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, PersonCost, iou_cost
 from peoplelens.lens.perception.tracking.factory import create_tracker
-from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography, camera_motion_matrix
+from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography, camera_motion_matrix, warp_boxes
 from peoplelens.lens.perception.tracking.observations import (
     PersonObservation,
     build_observations,
@@ -62,5 +62,5 @@ from peoplelens.lens.perception.tracking.tracker import PersonTracker
 __all__ = [
     "BoxKalman", "ByteTrackBaseline", "CostFunction", "FaceReidCost", "PersonCost", "PersonObservation",
     "PersonTracker", "Track", "Tracker", "TrackerConfig", "TrackingError", "apply_homography", "build_observations",
-    "camera_motion_matrix", "create_tracker", "iou_cost", "pair_faces_with_bodies",
+    "camera_motion_matrix", "create_tracker", "iou_cost", "pair_faces_with_bodies", "warp_boxes",
 ]

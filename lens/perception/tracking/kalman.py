@@ -66,12 +66,7 @@ class BoxKalman:
     def warp(self, homography: np.ndarray) -> None:
         """Move the state by a camera motion: the box corners go through the homography, the velocity through
         its local linear part."""
-        box = _state_to_xyxy(self.x)
-        corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]], np.float64)
-        warped = apply_homography(homography, corners)
-        x1, y1 = warped.min(0)
-        x2, y2 = warped.max(0)
-        self.x[:4] = _xyxy_to_state(np.array([x1, y1, x2, y2]))
+        self.x[:4] = _xyxy_to_state(warp_boxes(homography, _state_to_xyxy(self.x)[None])[0])
         c = self.x[:2]
         jac = np.empty((2, 2))
         eps = 1.0
@@ -93,6 +88,14 @@ def apply_homography(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     h = np.concatenate([pts, np.ones((len(pts), 1))], 1) @ np.asarray(homography, np.float64).T
     return h[:, :2] / np.where(np.abs(h[:, 2:3]) < 1e-12, 1e-12, h[:, 2:3])
+
+
+def warp_boxes(homography: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) xyxy boxes moved by a 3x3 homography: each box is the bounding box of its four warped corners."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1)  # (N, 4, 2)
+    warped = apply_homography(homography, corners.reshape(-1, 2)).reshape(-1, 4, 2)
+    return np.concatenate([warped.min(1), warped.max(1)], 1)
 
 
 def camera_motion_matrix(motion: np.ndarray | Sequence[float] | None) -> np.ndarray | None:

@@ -5,11 +5,13 @@ when blur counts). Boxes and keypoints are in the frame's own pixels."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.face_quality import FaceQualityConfig, face_qualities
+from peoplelens.lens.perception.tracking import apply_homography, warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.models.face_detector import FaceDetector
 from peoplelens.models.face_embedder import FaceEmbedder
@@ -81,14 +83,15 @@ class DetectFacesStage:
 
 
 class DetectPeopleStage:
-    """Bodies on the frames that run the body detector; ``latest_bodies`` carries the newest ones forward.
+    """Bodies on the frames that run the body detector (``detected_bodies``; :class:`BodiesStage` decides which
+    frame's tracker update they join); ``latest_bodies`` carries the newest ones forward.
 
     With ``gaze_tile_px`` the detector also runs on a square of that side around the gaze (the image centre) at
     full resolution, on frames whose longer side exceeds ``tile_above_px`` (a 640x480 frame runs as before)."""
 
     name = "detect_people"
     reads = frozenset({"frame", "run_people"})
-    writes = frozenset({"bodies", "latest_bodies"})
+    writes = frozenset({"detected_bodies", "latest_bodies"})
 
     def __init__(self, detector: PersonDetector | None, gaze_tile_px: int = 0, tile_above_px: int = 0) -> None:
         self.detector = detector
@@ -97,7 +100,7 @@ class DetectPeopleStage:
 
     def run(self, state: FrameState) -> None:
         """Detect bodies when scheduled."""
-        state.bodies = None
+        state.detected_bodies = None
         if state.run_people and self.detector is not None:
             image = state.frame.image
             h, w = image.shape[:2]
@@ -105,12 +108,56 @@ class DetectPeopleStage:
                 bodies = self.detector.detect(image, [gaze_window(w, h, self.gaze_tile_px)])
             else:
                 bodies = self.detector.detect(image)
-            state.bodies = self._latest = bodies
+            state.detected_bodies = self._latest = bodies
         state.latest_bodies = self._latest
 
     def reset(self) -> None:
         """Forget the last bodies."""
         self._latest = None
+
+
+class BodiesStage:
+    """The bodies the tracker sees with this frame's faces.
+
+    Bodies detected on a frame with the wide face pass join that frame's update. Bodies detected on a frame without
+    it (the schedule runs the body detector on the frame before a face frame, so that the two detectors' costs do
+    not fall on one frame) wait for the next frame and join its update moved by the image motion between the two
+    (the head rotation; a person's own step in one frame is small beside a body box). The tracker pairs faces with
+    bodies of one update, so they must meet there: bodies on a frame of their own split a person turning to profile
+    (face lost, body kept) into two tracks. A view jump drops the waiting bodies (their pixels no longer map)."""
+
+    name = "bodies"
+    reads = frozenset({"detected_bodies", "run_faces", "image_motion", "view_jumped"})
+    writes = frozenset({"bodies"})
+
+    def __init__(self) -> None:
+        self._waiting: Detections | None = None
+
+    def run(self, state: FrameState) -> None:
+        """This frame's bodies, the previous frame's moved into this one, or None (no body detection to use)."""
+        waiting, self._waiting = self._waiting, None
+        detected = state.detected_bodies
+        if detected is not None and not state.run_faces:
+            self._waiting, state.bodies = detected, None
+        elif detected is not None:
+            state.bodies = detected
+        elif waiting is not None and not state.view_jumped:
+            state.bodies = replace(waiting, boxes=warp_boxes(state.image_motion, waiting.boxes).astype(np.float32),
+                                   keypoints=None if waiting.keypoints is None else _warp_keypoints(
+                                       state.image_motion, waiting.keypoints))
+        else:
+            state.bodies = None
+
+    def reset(self) -> None:
+        """Forget the waiting bodies."""
+        self._waiting = None
+
+
+def _warp_keypoints(homography: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """(N, K, 2+) keypoints with their x, y moved by ``homography`` (other columns kept)."""
+    out = np.array(keypoints, np.float32, copy=True)
+    out[..., :2] = apply_homography(homography, out[..., :2].reshape(-1, 2)).reshape(out.shape[:-1] + (2,))
+    return out
 
 
 class FaceQualityStage:

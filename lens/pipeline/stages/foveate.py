@@ -39,7 +39,7 @@ from peoplelens.lens.perception.foveation import (
 )
 from peoplelens.lens.perception.identity_policy import IdentityPolicy
 from peoplelens.lens.perception.tracking import Tracker
-from peoplelens.lens.perception.tracking.kalman import BoxKalman, apply_homography
+from peoplelens.lens.perception.tracking.kalman import BoxKalman, warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Workers
 from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate
@@ -112,9 +112,7 @@ def _predicted(part: BoxKalman | None, t: float, homography: np.ndarray | None
     cx, cy, w, h = float(state[0]), float(state[1]), max(float(state[2]), 1.0), max(float(state[3]), 1.0)
     if homography is None:
         return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-    corners = apply_homography(homography, np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2],
-                                                     [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]]))
-    (x1, y1), (x2, y2) = corners.min(0), corners.max(0)
+    x1, y1, x2, y2 = warp_boxes(homography, np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]]))[0]
     return float(x1), float(y1), float(x2), float(y2)
 
 

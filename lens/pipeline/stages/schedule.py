@@ -28,6 +28,8 @@ class DetectionSchedule:
 
     faces_every: int = 2  # the face detector runs every Nth frame; in between, tracks coast on their motion model
     people_every: int = 3  # the body detector runs on every Nth face-detection frame
+    #: ... on the frame before it (when ``faces_every`` > 1; the bodies wait for the face frame: ``BodiesStage``)
+    bodies_before_faces: bool = True
     adaptive: bool = True  # idle when nobody is in view and the head is still (module docstring)
     idle_after_s: float = 2.0  # nobody in view and the head still this long: idle
     idle_every_s: float = 0.3  # idle: the detectors run this often
@@ -122,7 +124,13 @@ class ScheduleStage:
         state.idle, state.run_motion = False, True
         n = self.frame_count
         state.run_faces = n % max(1, s.faces_every) == 0
-        state.run_people = self.has_people_detector and state.run_faces and n % max(1, s.people_every) == 0
+        cycle = max(1, s.faces_every) * max(1, s.people_every)  # frames from one body detection to the next
+        if s.bodies_before_faces and s.faces_every > 1:
+            # the first full-rate frame runs both (nothing to hand over yet); then the frame before each Nth face frame
+            people = n == 0 or (n + 1) % cycle == 0
+        else:
+            people = state.run_faces and n % max(1, s.people_every) == 0
+        state.run_people = self.has_people_detector and people
         self.frame_count += 1
 
     def reset(self) -> None:

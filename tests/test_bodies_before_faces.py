@@ -1,0 +1,113 @@
+"""The body detector runs on the frame before its face frame, and its bodies join that face frame's tracker update
+moved by the head rotation between the two frames (``[pipeline] bodies_before_faces``, ``BodiesStage``): on the
+product (``build_system``) and real 1080p frames, and the stage's rules on their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from peoplelens.bench.videos import decode_frames, probe
+from peoplelens.core.types import Detections, Frame
+from peoplelens.lens.perception.geometry import CameraConfig
+from peoplelens.lens.pipeline import build_system
+from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stages.detect import BodiesStage
+from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
+
+FRAMES = 20
+
+
+def _schedule(**options) -> list[tuple[bool, bool]]:
+    stage = ScheduleStage(DetectionSchedule(adaptive=False, **options), CameraConfig(), has_people_detector=True)
+    out = []
+    for i in range(FRAMES):
+        state = FrameState(frame=Frame(np.zeros((48, 64, 3), np.uint8), i / 30, i))
+        stage.run(state)
+        out.append((state.run_faces, state.run_people))
+    return out
+
+
+def test_the_body_detector_runs_on_the_frame_before_every_third_face_frame() -> None:
+    before = _schedule(faces_every=2, people_every=3, bodies_before_faces=True)
+    assert [i for i, (_, people) in enumerate(before) if people] == [0, 5, 11, 17]
+    assert [i for i, (faces, _) in enumerate(before) if faces] == list(range(0, FRAMES, 2))
+    # the old phase: with the face frames themselves
+    together = _schedule(faces_every=2, people_every=3, bodies_before_faces=False)
+    assert [i for i, (_, people) in enumerate(together) if people] == [0, 6, 12, 18]
+    # faces on every frame: there is no frame between, so nothing moves
+    every = _schedule(faces_every=1, people_every=3, bodies_before_faces=True)
+    assert [i for i, (_, people) in enumerate(every) if people] == [0, 3, 6, 9, 12, 15, 18]
+
+
+def _bodies(*boxes: tuple[float, float, float, float]) -> Detections:
+    return Detections(np.array(boxes, np.float32), np.full(len(boxes), 0.8, np.float32))
+
+
+def _state(index: int, run_faces: bool, detected: Detections | None, motion: np.ndarray | None = None,
+           jumped: bool = False) -> FrameState:
+    state = FrameState(frame=Frame(np.zeros((8, 8, 3), np.uint8), index / 30, index))
+    state.run_faces, state.detected_bodies, state.view_jumped = run_faces, detected, jumped
+    state.image_motion = np.eye(3) if motion is None else motion
+    return state
+
+
+def test_bodies_wait_for_the_face_frame_and_move_with_the_head() -> None:
+    stage = BodiesStage()
+    detected = _bodies((100, 50, 200, 400), (700, 80, 760, 300))
+    light = _state(5, False, detected)
+    stage.run(light)
+    assert light.bodies is None  # no tracker update sees them on their own frame
+    shift = np.array([[1.0, 0.0, -12.0], [0.0, 1.0, 3.0], [0.0, 0.0, 1.0]])  # the head turned: content moved
+    face_frame = _state(6, True, None, shift)
+    stage.run(face_frame)
+    assert face_frame.bodies is not None
+    np.testing.assert_allclose(face_frame.bodies.boxes, [[88, 53, 188, 403], [688, 83, 748, 303]], atol=1e-4)
+    np.testing.assert_allclose(face_frame.bodies.scores, detected.scores)
+    after = _state(7, False, None)
+    stage.run(after)
+    assert after.bodies is None  # handed over once
+    # bodies found on a face frame join its own update, unmoved
+    same = _state(8, True, detected, shift)
+    stage.run(same)
+    assert same.bodies is detected
+
+
+def test_a_view_jump_drops_the_waiting_bodies() -> None:
+    stage = BodiesStage()
+    stage.run(_state(5, False, _bodies((100, 50, 200, 400))))
+    jumped = _state(6, True, None, jumped=True)
+    stage.run(jumped)
+    assert jumped.bodies is None
+    stage.run(_state(11, False, _bodies((100, 50, 200, 400))))
+    stage.reset()
+    later = _state(12, True, None)
+    stage.run(later)
+    assert later.bodies is None
+
+
+@pytest.fixture(scope="module")
+def royal(data_dir: Path) -> list[Frame]:
+    info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
+    return [Frame(image, index / info.fps, index) for index, image, _ in decode_frames(info, FRAMES)]
+
+
+def test_the_product_hands_the_bodies_to_the_next_face_frame(royal: list[Frame]) -> None:
+    system = build_system({"pipeline": {"stage_threads": 0}})
+    try:
+        states = [system.runner.run(FrameState(frame=frame)) for frame in royal]
+    finally:
+        system.close()
+    assert [s.frame.index for s in states if s.detected_bodies is not None] == [0, 5, 11, 17]
+    assert [s.frame.index for s in states if s.bodies is not None] == [0, 6, 12, 18]
+    for light, face_frame in ((states[5], states[6]), (states[11], states[12])):
+        assert light.detected_bodies is not None and face_frame.bodies is not None
+        assert len(light.detected_bodies) >= 3  # a street of pedestrians
+        moved = face_frame.image_motion
+        expected = np.array([[*(moved @ [x1, y1, 1.0])[:2], *(moved @ [x2, y2, 1.0])[:2]]
+                             for x1, y1, x2, y2 in light.detected_bodies.boxes])
+        np.testing.assert_allclose(face_frame.bodies.boxes, expected, atol=2.0)  # (a rotation, not just a shift)
+        # the face frame's update pairs them with its faces: tracked people carry a body box
+        assert any(tr.observation is not None and tr.observation.body_box is not None for tr in face_frame.tracks)
