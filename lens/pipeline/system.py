@@ -206,9 +206,13 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     # beside the body detector both cores are taken: there a one-thread session of the same model is faster
     beside_bodies = (create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=1))
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
+    # on the light frame before a face frame only the corner tracking runs beside it: both cores (as the face
+    # detector; the first full-rate frame and idle frames, which run both detectors, then oversubscribe briefly)
+    people_threads = face_threads if pc.bodies_before_faces and pc.faces_every > 1 else 1
     person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles,
                                                                           precision=pc.people_precision),
-                                                    session_config=sessions) if pc.people_detector else None)
+                                                    session_config=replace(sessions, intra_op_threads=people_threads))
+                       if pc.people_detector else None)
     fovea = section(config, "foveation", FoveationConfig)
     window_detector = _window_detector(face_options, fovea, sessions)
     gaze_tile_px = fovea.body_tile_px if fovea.enabled is not False else 0
