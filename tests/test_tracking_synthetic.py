@@ -200,6 +200,37 @@ def test_a_part_of_a_tracked_person_boxed_on_its_own_does_not_become_a_person() 
     assert ids == {1}
 
 
+def test_a_face_over_the_shoulder_does_not_take_the_persons_body() -> None:
+    """Royal opera, frame 48 (640-px copy): a background face peeks over a walker's head, inside the top of the
+    walker's body box, and the pairing (which knows no tracks) gives the body that face, nearer the expected head
+    point. The walker's track must keep the walker's own face, which continues its predicted face, and stay one
+    track; before, the background face took the body and the walker's face started a second track."""
+    keypoints = np.zeros((2, 5, 2), np.float32)
+    walker_body = np.array([145, 181, 276, 360], np.float32)
+    tracker = PersonTracker()
+    ids = []
+    for i in range(0, 12, 2):  # the walker, face and body, drifting left; bodies every 6th frame
+        shift = np.array([-i, 0, -i, 0], np.float32)
+        own_face = np.array([197, 208, 223, 239], np.float32) + shift
+        faces = [own_face]
+        if i == 6:  # the background face appears above the walker's head
+            faces = [np.array([203, 192, 225, 218], np.float32) + shift, own_face]
+        bodies = Detections((walker_body + shift)[None], np.array([0.85])) if i % 6 == 0 else None
+        obs = build_observations(bodies, Detections(np.stack(faces), np.full(len(faces), 0.8),
+                                                    keypoints=keypoints[:len(faces)]))
+        if i == 6:  # the pairing alone gives the body the background face
+            paired = [o for o in obs if o.body_box is not None]
+            assert paired[0].face_index == 0
+        looked_for = frozenset({"face", "body"}) if bodies is not None else frozenset({"face"})
+        matched = tracker.update(i / FPS, obs, looked_for=looked_for)
+        walker = [t for t in matched if t.observation is not None and t.observation.face_box is not None
+                  and np.allclose(t.observation.face_box, own_face)]
+        ids.append([t.track_id for t in walker])
+        if i == 6:  # the walker's track kept body and own face together
+            assert walker and walker[0].observation is not None and walker[0].observation.body_box is not None
+    assert ids[1:] == [[1]] * (len(ids) - 1)
+
+
 def test_bad_input_gives_clear_errors() -> None:
     tracker = PersonTracker()
     tracker.update(1.0, [body(0)])

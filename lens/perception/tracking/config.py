@@ -62,6 +62,9 @@ class TrackerConfig:
     gallery_min_quality: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.3
     #: a face belongs to a body when its centre is in this top part
     face_top_fraction: Annotated[float, Meta(gt=0.0, le=1.0)] = 1.0 / 3.0
+    #: two faces in one body's head region (a face over the shoulder): the body keeps the one that continues the
+    #: track owning the body, when that one's IoU with the track's predicted face exceeds the paired face's by this
+    shared_head_margin: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.2
 
     def __post_init__(self) -> None:
         if self.tracker not in TRACKERS:

@@ -26,6 +26,17 @@ class PersonObservation:
     body_index: int | None = None  # row in the body Detections this came from
     face_index: int | None = None  # row in the face Detections this came from
 
+    def swap_face_with(self, other: PersonObservation) -> None:
+        """Exchange faces (box, keypoints, score, embedding, quality, row) with ``other``; an observation without a
+        body is scored by its face, so its score follows the face."""
+        for name in ("face_box", "face_keypoints", "face_score", "embedding", "face_quality", "face_index"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs)
+            setattr(other, name, mine)
+        for ob in (self, other):
+            if ob.body_box is None:
+                ob.score = ob.face_score
+
     @property
     def box(self) -> np.ndarray:
         """The body box when there is one, else the face box."""

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from peoplelens.core.types import box_intersection
+from peoplelens.core.types import box_intersection, box_iou
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
 from peoplelens.lens.perception.tracking.costs import CostFunction, PersonCost
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
-from peoplelens.lens.perception.tracking.observations import PersonObservation
+from peoplelens.lens.perception.tracking.observations import PersonObservation, head_fit
 from peoplelens.lens.perception.tracking.track import Track
 
 BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
@@ -78,6 +78,7 @@ class PersonTracker:
                     part.predict(t)
                     if homography is not None:
                         part.warp(homography)
+        self._keep_each_body_with_its_own_face(observations)
         obs = [o for o in observations if o.score >= cfg.low_score]
         high = [o for o in obs if o.score >= cfg.high_score]
         low = [o for o in obs if o.score < cfg.high_score]
@@ -100,6 +101,36 @@ class PersonTracker:
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
+
+    def _keep_each_body_with_its_own_face(self, observations: Sequence[PersonObservation]) -> None:
+        """The pairing of faces with bodies knows no tracks: where two faces lie in one body's head region (a face
+        peeking over a shoulder, a child's head in front of an adult's chest), it takes the one nearer the expected
+        head point. When the track that owns the body (predicted body IoU >= ``match_iou``) has a predicted face
+        that the other face, left on its own, continues clearly better (IoU over the paired face's by
+        ``shared_head_margin``), the two observations swap faces. Otherwise the background face took the person's
+        body and track for a frame, and the person's own face started a second track."""
+        cfg = self.config
+        owners = [tr for tr in self.tracks if tr.face is not None and tr.body is not None]
+        alone = [o for o in observations if o.face_box is not None and o.body_box is None]
+        if not owners or not alone:
+            return
+        track_bodies = np.stack([tr.body.box for tr in owners if tr.body is not None])
+        track_faces = np.stack([tr.face.box for tr in owners if tr.face is not None])
+        for ob in observations:
+            if ob.face_box is None or ob.body_box is None:
+                continue
+            body_iou = box_iou(ob.body_box[None], track_bodies)[0]
+            k = int(np.argmax(body_iou))
+            if body_iou[k] < cfg.match_iou:
+                continue
+            own = float(box_iou(ob.face_box[None], track_faces[k][None])[0, 0])
+            faces = np.stack([o.face_box for o in alone if o.face_box is not None])
+            fits = box_iou(faces, track_faces[k][None])[:, 0]
+            in_head, _ = head_fit(faces, ob.body_box[None], cfg.face_top_fraction)
+            fits = np.where(in_head[:, 0], fits, -1.0)
+            j = int(np.argmax(fits))
+            if fits[j] >= max(cfg.match_iou, own + cfg.shared_head_margin):
+                ob.swap_face_with(alone[j])
 
     def _part_of_a_tracked_body(self, new: Track) -> bool:
         """A faceless new body (tentative, or confirmed by this update) lying mostly (``part_inside`` of its area)
