@@ -66,7 +66,8 @@ class PipelineConfig:
     #: helper threads that run independent stages beside the caller's thread (0 = all in the caller's thread);
     #: on 2 cores 1 cuts the time per frame from ~19 to ~12 ms (``peoplelens bench``) with identical results
     stage_threads: Annotated[int, Meta(ge=0, le=8)] = 1
-    #: ONNX Runtime threads of the face detector's session (at most one per core; the other sessions keep one): it
+    #: ONNX Runtime threads of the face detector's session (at most one per core; the body detector's gets the same
+    #: when it runs on the light frames, ``bodies_before_faces``; the other sessions keep one): it
     #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
     #: that run the body detector beside it, a one-thread session of the same model runs instead
     face_detector_threads: Annotated[int, Meta(ge=1, le=16)] = 2
