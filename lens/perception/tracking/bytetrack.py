@@ -25,6 +25,7 @@ from peoplelens.core.extras import require
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
 from peoplelens.lens.perception.tracking.kalman import BoxKalman
 from peoplelens.lens.perception.tracking.observations import PersonObservation
+from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS
 from peoplelens.lens.perception.tracking.track import Track
 
 REFERENCE_FPS = 30.0  # ``trackers`` counts its lost-track buffer in frames of this rate and scales by timestamps
@@ -59,7 +60,7 @@ class ByteTrackBaseline:
 
     def update(self, t: float, observations: Sequence[PersonObservation],
                camera_motion: np.ndarray | Sequence[float] | None = None,
-               looked_for: frozenset[str] = frozenset({"face", "body"})) -> list[Track]:
+               looked_for: frozenset[str] = BOTH_PARTS) -> list[Track]:
         """One ByteTrack step at time ``t``; ``camera_motion`` and ``looked_for`` are ignored (a plain ByteTrack
         has no compensation and keeps its own tentative tracks)."""
         import supervision as sv

@@ -11,6 +11,8 @@ import numpy as np
 from peoplelens.lens.perception.tracking.observations import PersonObservation
 from peoplelens.lens.perception.tracking.track import Track
 
+BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
+
 
 @runtime_checkable
 class Tracker(Protocol):
@@ -26,7 +28,7 @@ class Tracker(Protocol):
 
     def update(self, t: float, observations: Sequence[PersonObservation],
                camera_motion: np.ndarray | Sequence[float] | None = None,
-               looked_for: frozenset[str] = frozenset({"face", "body"})) -> list[Track]:
+               looked_for: frozenset[str] = BOTH_PARTS) -> list[Track]:
         """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now.
         ``looked_for``: which parts (``"face"``, ``"body"``) the detectors looked for in this frame."""
         ...

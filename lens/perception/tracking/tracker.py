@@ -14,9 +14,8 @@ from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingEr
 from peoplelens.lens.perception.tracking.costs import CostFunction, PersonCost
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
 from peoplelens.lens.perception.tracking.observations import PersonObservation, head_fit
+from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS
 from peoplelens.lens.perception.tracking.track import Track
-
-BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
 
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
@@ -116,6 +115,7 @@ class PersonTracker:
             return
         track_bodies = np.stack([tr.body.box for tr in owners if tr.body is not None])
         track_faces = np.stack([tr.face.box for tr in owners if tr.face is not None])
+        faces = np.stack([o.face_box for o in alone if o.face_box is not None])
         for ob in observations:
             if ob.face_box is None or ob.body_box is None:
                 continue
@@ -124,13 +124,13 @@ class PersonTracker:
             if body_iou[k] < cfg.match_iou:
                 continue
             own = float(box_iou(ob.face_box[None], track_faces[k][None])[0, 0])
-            faces = np.stack([o.face_box for o in alone if o.face_box is not None])
             fits = box_iou(faces, track_faces[k][None])[:, 0]
             in_head, _ = head_fit(faces, ob.body_box[None], cfg.face_top_fraction)
             fits = np.where(in_head[:, 0], fits, -1.0)
             j = int(np.argmax(fits))
             if fits[j] >= max(cfg.match_iou, own + cfg.shared_head_margin):
                 ob.swap_face_with(alone[j])
+                faces[j] = alone[j].face_box  # the lone observation now holds the other face
 
     def _part_of_a_tracked_body(self, new: Track) -> bool:
         """A faceless new body (tentative, or confirmed by this update) lying mostly (``part_inside`` of its area)

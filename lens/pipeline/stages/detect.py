@@ -11,7 +11,7 @@ import numpy as np
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.face_quality import FaceQualityConfig, face_qualities
-from peoplelens.lens.perception.tracking import apply_homography, warp_boxes
+from peoplelens.lens.perception.tracking import warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.models.face_detector import FaceDetector
 from peoplelens.models.face_embedder import FaceEmbedder
@@ -142,22 +142,14 @@ class BodiesStage:
         elif detected is not None:
             state.bodies = detected
         elif waiting is not None and not state.view_jumped:
-            state.bodies = replace(waiting, boxes=warp_boxes(state.image_motion, waiting.boxes).astype(np.float32),
-                                   keypoints=None if waiting.keypoints is None else _warp_keypoints(
-                                       state.image_motion, waiting.keypoints))
+            # (body detections carry no keypoints to move)
+            state.bodies = replace(waiting, boxes=warp_boxes(state.image_motion, waiting.boxes).astype(np.float32))
         else:
             state.bodies = None
 
     def reset(self) -> None:
         """Forget the waiting bodies."""
         self._waiting = None
-
-
-def _warp_keypoints(homography: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """(N, K, 2+) keypoints with their x, y moved by ``homography`` (other columns kept)."""
-    out = np.array(keypoints, np.float32, copy=True)
-    out[..., :2] = apply_homography(homography, out[..., :2].reshape(-1, 2)).reshape(out.shape[:-1] + (2,))
-    return out
 
 
 class FaceQualityStage:

@@ -124,10 +124,9 @@ class ScheduleStage:
         state.idle, state.run_motion = False, True
         n = self.frame_count
         state.run_faces = n % max(1, s.faces_every) == 0
-        cycle = max(1, s.faces_every) * max(1, s.people_every)  # frames from one body detection to the next
         if s.bodies_before_faces and s.faces_every > 1:
             # the first full-rate frame runs both (nothing to hand over yet); then the frame before each Nth face frame
-            people = n == 0 or (n + 1) % cycle == 0
+            people = n == 0 or (n + 1) % (s.faces_every * max(1, s.people_every)) == 0
         else:
             people = state.run_faces and n % max(1, s.people_every) == 0
         state.run_people = self.has_people_detector and people

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from peoplelens.lens.perception.tracking import Tracker, build_observations
+from peoplelens.lens.perception.tracking import BOTH_PARTS, Tracker, build_observations
 from peoplelens.lens.pipeline.frame_state import FrameState
 
 
@@ -47,7 +47,7 @@ class TrackStage:
         self.motion.matrix = state.image_motion @ self.motion.matrix
         state.sightings = build_observations(state.bodies, state.faces, state.face_quality, self.face_top_fraction)
         if state.faces_observed:
-            looked_for = frozenset({"face", "body"}) if state.bodies is not None else frozenset({"face"})
+            looked_for = BOTH_PARTS if state.bodies is not None else frozenset({"face"})
             state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix,
                                                looked_for=looked_for)
             self.motion.clear()
