@@ -77,8 +77,11 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     threads = report["settings"]["ort_intra_op_threads_used"]
     assert threads["embedder"] == threads["head_pose"] == 1
     assert report["settings"]["pipeline"]["face_detector_threads"] == 2
-    # the body detector runs on the light frames (bodies_before_faces): both detectors get the face detector's threads
+    # the body detector may run on the light frames (bodies_before_faces): both detectors get the face detector's
+    # threads (and one-thread sessions for the frames where they meet)
     assert threads["face_detector"] == threads["person_detector"] == min(2, os.cpu_count() or 1)
+    if (os.cpu_count() or 1) > 1:
+        assert threads["face_detector_beside_bodies"] == threads["person_detector_beside_faces"] == 1
     assert report["baseline"]["session"].startswith("default:")  # the way a user runs it
     assert report["baseline"]["ort_intra_op_threads"] == "default"
 

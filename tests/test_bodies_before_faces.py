@@ -4,6 +4,7 @@ product (``build_system``) and real 1080p frames, and the stage's rules on their
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,8 @@ def test_a_view_jump_drops_the_waiting_bodies() -> None:
 @pytest.fixture(scope="module")
 def royal(data_dir: Path) -> list[Frame]:
     info = probe(data_dir / "videos" / "royal_opera_pedestrians_1080p25.mp4")
+    info = replace(info, size=info.native_size)  # the camera's full frame (the bench's default shrinks it)
+    assert info.size == (1920, 1080)
     return [Frame(image, index / info.fps, index) for index, image, _ in decode_frames(info, FRAMES)]
 
 
@@ -106,8 +109,41 @@ def test_the_product_hands_the_bodies_to_the_next_face_frame(royal: list[Frame])
         assert light.detected_bodies is not None and face_frame.bodies is not None
         assert len(light.detected_bodies) >= 3  # a street of pedestrians
         moved = face_frame.image_motion
-        expected = np.array([[*(moved @ [x1, y1, 1.0])[:2], *(moved @ [x2, y2, 1.0])[:2]]
-                             for x1, y1, x2, y2 in light.detected_bodies.boxes])
-        np.testing.assert_allclose(face_frame.bodies.boxes, expected, atol=2.0)  # (a rotation, not just a shift)
+        expected = []
+        for x1, y1, x2, y2 in light.detected_bodies.boxes:  # the box around the four corners moved (a rotation too)
+            corners = moved @ np.array([[x1, y1, 1.0], [x2, y1, 1.0], [x1, y2, 1.0], [x2, y2, 1.0]]).T
+            xs, ys = corners[0] / corners[2], corners[1] / corners[2]
+            expected.append([xs.min(), ys.min(), xs.max(), ys.max()])
+        np.testing.assert_allclose(face_frame.bodies.boxes, expected, atol=0.05)
+        assert np.abs(face_frame.bodies.boxes - light.detected_bodies.boxes).max() > 1.0  # the camera did move
         # the face frame's update pairs them with its faces: tracked people carry a body box
         assert any(tr.observation is not None and tr.observation.body_box is not None for tr in face_frame.tracks)
+
+
+def _count_calls(detector, calls: list[int], frame: list[int]) -> None:
+    """Record the frame index each time ``detector.detect`` runs (the real detector still runs)."""
+    detect = detector.detect
+
+    def counted(*args, **kwargs):
+        calls.append(frame[0])
+        return detect(*args, **kwargs)
+
+    detector.detect = counted
+
+
+def test_where_the_two_detectors_meet_each_runs_its_one_thread_session(royal: list[Frame]) -> None:
+    """The body detector's two-thread session runs on the light frames (5, 11, 17); on the first frame, which runs
+    the face pass too, its one-thread session runs beside the face detector's (no oversubscribed cores)."""
+    system = build_system({})
+    try:
+        frame = [0]
+        apart_calls: list[int] = []
+        beside_calls: list[int] = []
+        _count_calls(system.models["person_detector"], apart_calls, frame)
+        _count_calls(system.models["person_detector_beside_faces"], beside_calls, frame)
+        for f in royal:
+            frame[0] = f.index
+            system.runner.run(FrameState(frame=f))
+        assert beside_calls == [0] and apart_calls == [5, 11, 17]
+    finally:
+        system.close()

@@ -67,9 +67,9 @@ class PipelineConfig:
     #: on 2 cores 1 cuts the time per frame from ~19 to ~12 ms (``peoplelens bench``) with identical results
     stage_threads: Annotated[int, Meta(ge=0, le=8)] = 1
     #: ONNX Runtime threads of the face detector's session (at most one per core; the body detector's gets the same
-    #: when it runs on the light frames, ``bodies_before_faces``; the other sessions keep one): it
+    #: when it may run on the light frames, ``bodies_before_faces``; the other sessions keep one): it
     #: is the longest branch of a detection frame and the stage thread's branch beside it is short. On the frames
-    #: that run the body detector beside it, a one-thread session of the same model runs instead
+    #: that run the two detectors side by side, one-thread sessions of the same models run instead
     face_detector_threads: Annotated[int, Meta(ge=1, le=16)] = 2
     #: frame clock: a step forward up to this long is time that really passed (a stalled camera, a network outage);
     #: a longer leap (a damaged stamp such as t = 1e9) starts a new epoch: a cut, the timers keep their place

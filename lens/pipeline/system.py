@@ -207,12 +207,16 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
     beside_bodies = (create_face_detector(face_options, session_config=replace(sessions, intra_op_threads=1))
                      if face_threads > 1 and pc.people_detector and pc.stage_threads > 0 else None)
     # on the light frame before a face frame only the corner tracking runs beside it: both cores (as the face
-    # detector; the first full-rate frame and idle frames, which run both detectors, then oversubscribe briefly)
+    # detector); on the frames that run both detectors (the first full-rate frame, idle frames) a one-thread
+    # session of each, as two-thread ones there would oversubscribe the cores
     people_threads = face_threads if pc.bodies_before_faces and pc.faces_every > 1 else 1
-    person_detector = (PersonDetector.from_registry(PersonDetectorOptions(tiles=pc.people_tiles,
-                                                                          precision=pc.people_precision),
+    people_options = PersonDetectorOptions(tiles=pc.people_tiles, precision=pc.people_precision)
+    person_detector = (PersonDetector.from_registry(people_options,
                                                     session_config=replace(sessions, intra_op_threads=people_threads))
                        if pc.people_detector else None)
+    people_beside_faces = (PersonDetector.from_registry(people_options,
+                                                        session_config=replace(sessions, intra_op_threads=1))
+                           if person_detector is not None and people_threads > 1 and pc.stage_threads > 0 else None)
     fovea = section(config, "foveation", FoveationConfig)
     window_detector = _window_detector(face_options, fovea, sessions)
     gaze_tile_px = fovea.body_tile_px if fovea.enabled is not False else 0
@@ -249,7 +253,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         # listed in the order the two threads take them: faces here, bodies (when they run) and corners beside
         Parallel(DetectFacesStage(face_detector, beside_bodies),
                  DetectPeopleStage(person_detector, gaze_tile_px,
-                                   0 if fovea.enabled is True else face_options.max_side),
+                                   0 if fovea.enabled is True else face_options.max_side, people_beside_faces),
                  MotionStage(world)),
         WorldStage(world),
         BodiesStage(),
@@ -276,6 +280,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         loaded["face_detector_beside_bodies"] = beside_bodies
     if person_detector is not None:
         loaded["person_detector"] = person_detector
+    if people_beside_faces is not None:
+        loaded["person_detector_beside_faces"] = people_beside_faces
     if window_detector is not None:
         loaded["face_detector_windows"] = window_detector
     if estimator is not None and estimator.head_pose is not None:

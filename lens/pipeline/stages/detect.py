@@ -87,27 +87,32 @@ class DetectPeopleStage:
     frame's tracker update they join); ``latest_bodies`` carries the newest ones forward.
 
     With ``gaze_tile_px`` the detector also runs on a square of that side around the gaze (the image centre) at
-    full resolution, on frames whose longer side exceeds ``tile_above_px`` (a 640x480 frame runs as before)."""
+    full resolution, on frames whose longer side exceeds ``tile_above_px`` (a 640x480 frame runs as before).
+    ``beside_faces`` is a one-thread session of the same model for the frames where the face detector runs at the
+    same time (as the face stage's ``beside_bodies``: both cores are taken then)."""
 
     name = "detect_people"
-    reads = frozenset({"frame", "run_people"})
+    reads = frozenset({"frame", "run_people", "run_faces"})
     writes = frozenset({"detected_bodies", "latest_bodies"})
 
-    def __init__(self, detector: PersonDetector | None, gaze_tile_px: int = 0, tile_above_px: int = 0) -> None:
+    def __init__(self, detector: PersonDetector | None, gaze_tile_px: int = 0, tile_above_px: int = 0,
+                 beside_faces: PersonDetector | None = None) -> None:
         self.detector = detector
+        self.beside_faces = beside_faces or detector
         self.gaze_tile_px, self.tile_above_px = gaze_tile_px, tile_above_px
         self._latest: Detections | None = None
 
     def run(self, state: FrameState) -> None:
         """Detect bodies when scheduled."""
         state.detected_bodies = None
-        if state.run_people and self.detector is not None:
+        detector = self.beside_faces if state.run_faces else self.detector
+        if state.run_people and detector is not None:
             image = state.frame.image
             h, w = image.shape[:2]
             if self.gaze_tile_px and max(w, h) > self.tile_above_px:
-                bodies = self.detector.detect(image, [gaze_window(w, h, self.gaze_tile_px)])
+                bodies = detector.detect(image, [gaze_window(w, h, self.gaze_tile_px)])
             else:
-                bodies = self.detector.detect(image)
+                bodies = detector.detect(image)
             state.detected_bodies = self._latest = bodies
         state.latest_bodies = self._latest
 
