@@ -2,8 +2,9 @@
 
 ``python -m peoplelens.sim_harness.eval_tracking [--trackers ours,bytetrack] [--clip VIDEO::TRUTH] [--json FILE]``
 
-Each tracker is selected by configuration (``[tracking] tracker = "people"`` or ``"bytetrack"``) and the whole product
-is built with it (:func:`peoplelens.lens.pipeline.build_system`); every clip is replayed through it
+Each tracker is selected by configuration (``[tracking] tracker = "people"`` or ``"bytetrack"``, set on top of the
+user's config, ``$PEOPLELENS_CONFIG``, as ``peoplelens run`` reads it) and the whole product is built with it
+(:func:`peoplelens.lens.pipeline.build_system`); every clip is replayed through it
 (:func:`peoplelens.sim_harness.replay.replay_video`) and only the product's own frames and events are scored:
 
 * **people** (:mod:`peoplelens.sim_harness.person_metrics`): IDF1, ID switches, fragmentations, the most tracks one
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", default=None, help="a people store (default: the sample people, enrolled now)")
     parser.add_argument("--json", type=Path, default=None, help="write the scores as JSON here")
     args = parser.parse_args(argv)
+    from peoplelens.core.config import load_config
     from peoplelens.models.assets import default_manager
     from peoplelens.sim_harness.enrollment import enroll_folder, open_people
 
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
               else enroll_folder(manager.path("data/faces/enroll/lin_manuel_miranda/fr_01.jpg").parents[1]))
     try:
         print(people.description)
-        scores = run(clips, people.store, {n: TRACKERS[n] for n in names})
+        # the user's config ($PEOPLELENS_CONFIG, as `peoplelens run` reads it), each tracker set on top
+        scores = run(clips, people.store, {n: TRACKERS[n] for n in names}, load_config())
     finally:
         people.close()
     print(format_table(scores))

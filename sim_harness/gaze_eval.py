@@ -253,9 +253,15 @@ def face_cost_ms(estimators: dict[str, FaceAttributeEstimator], repeats: int = 3
 
 
 def print_product(samples: list[Sample]) -> None:
-    """Score the product pipeline's per-track ``looking_at_wearer`` (default config) at the annotated frames."""
-    print(f"\nproduct (build_system, default config, every frame of each clip; {len(samples)} samples):")
-    counts = score(samples, product_decisions(samples, pick_face))
+    """Score the product pipeline's per-track ``looking_at_wearer`` (the user's config: ``$PEOPLELENS_CONFIG``, or
+    the defaults) at the annotated frames."""
+    import os
+
+    from peoplelens.core.config import load_config
+
+    source = os.environ.get("PEOPLELENS_CONFIG") or "default config"
+    print(f"\nproduct (build_system, {source}, every frame of each clip; {len(samples)} samples):")
+    counts = score(samples, product_decisions(samples, pick_face, load_config()))
     for clip in sorted(counts, key=lambda c: (c == "all", c)):
         print(f"  {clip:12s} {counts[clip].line()}")
 

@@ -2,11 +2,12 @@
 processor) replayed over each annotated clip, its per-track ``looking_at_wearer`` scored at the annotated frames.
 
 ``python -m peoplelens.sim_harness.gaze_eval --product`` (or ``--product-only``). Nothing is re-implemented here:
-the frames go through :func:`peoplelens.sim_harness.replay.replay_video` with the default processor and config
-(nobody enrolled), one fresh per-video state per clip (``reset()``), and the annotated person's track is picked
-among the frame's tracks by its face box with the rules of :func:`peoplelens.sim_harness.gaze_eval.pick_face`
-(ground-truth box IoU, largest face, hamilton's performer). A sample whose person has no track with a face box on
-that frame counts as "not looking" (listed as missed), as the product says nothing about them.
+the frames go through :func:`peoplelens.sim_harness.replay.replay_video` with the replay's processor and the
+user's config (``$PEOPLELENS_CONFIG``, as ``peoplelens run`` reads it; none: the defaults; nobody enrolled), one
+fresh per-video state per clip (``reset()``), and the annotated person's track is picked among the frame's tracks
+by its face box with the rules of :func:`peoplelens.sim_harness.gaze_eval.pick_face` (ground-truth box IoU, largest
+face, hamilton's performer). A sample whose person has no track with a face box on that frame counts as "not
+looking" (listed as missed), as the product says nothing about them.
 """
 
 from __future__ import annotations

@@ -100,3 +100,18 @@ def test_evaluation_scores_the_products_frames(systems, data_dir: Path) -> None:
 def test_unknown_tracker_is_a_clear_error() -> None:
     with pytest.raises(PeopleLensError, match="tracker = 'sort': expected 'people' or 'bytetrack'"):
         build_system({"tracking": {"tracker": "sort"}})
+
+
+def test_the_evaluation_builds_the_product_from_the_users_config(tmp_path: Path, monkeypatch) -> None:
+    """``eval_tracking`` and ``gaze_eval --product`` score the product as the user configured it
+    (``$PEOPLELENS_CONFIG``, which ``peoplelens run`` reads), not the defaults: a setting the product rejects stops
+    them before any replay."""
+    from peoplelens.sim_harness.gaze_eval import print_product
+
+    config = tmp_path / "lens.toml"
+    config.write_text('[pipeline]\nfaces_every = 99\n')
+    monkeypatch.setenv("PEOPLELENS_CONFIG", str(config))
+    with pytest.raises(PeopleLensError, match="faces_every"):
+        eval_tracking.main(["--trackers", "ours", "--clip", "missing.mp4::missing.txt"])
+    with pytest.raises(PeopleLensError, match="faces_every"):
+        print_product([])
