@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -41,6 +42,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from peoplelens.core.config import load_config
 from peoplelens.lens.perception.face_attributes import FaceAttributeEstimator, FaceAttributeOptions, FaceAttributes
 from peoplelens.lens.perception.gaze import GazeOptions, estimate_gaze
 from peoplelens.lens.pipeline.config import face_detector_options
@@ -255,10 +257,6 @@ def face_cost_ms(estimators: dict[str, FaceAttributeEstimator], repeats: int = 3
 def print_product(samples: list[Sample]) -> None:
     """Score the product pipeline's per-track ``looking_at_wearer`` (the user's config: ``$PEOPLELENS_CONFIG``, or
     the defaults) at the annotated frames."""
-    import os
-
-    from peoplelens.core.config import load_config
-
     source = os.environ.get("PEOPLELENS_CONFIG") or "default config"
     print(f"\nproduct (build_system, {source}, every frame of each clip; {len(samples)} samples):")
     counts = score(samples, product_decisions(samples, pick_face, load_config()))
