@@ -151,7 +151,8 @@ def load_faces(folder: Path, model: str = "det_500m") -> list[FacePhoto]:
     return photos
 
 
-def _read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
+def read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
+    """``count`` frames of the video at ``path`` from frame ``start`` (:class:`SceneError` when it has fewer)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SceneError(f"cannot open {path}")
@@ -168,7 +169,8 @@ def _read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
     return frames
 
 
-def _frame_count(path: Path) -> int:
+def video_frame_count(path: Path) -> int:
+    """The number of frames the video's container reports (:class:`SceneError` when it cannot be read)."""
     cap = cv2.VideoCapture(str(path))
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
@@ -204,7 +206,9 @@ def cut_out(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class _Body:
+class CutOutBody:
+    """One frame of the studio clip's person, cut out of its wall (:func:`cut_out`)."""
+
     image: np.ndarray  # the person's bounding box only (``box`` in the body clip's frame)
     alpha: np.ndarray  # float32 0..1, same size
     box: np.ndarray  # the person's bounding box in the body clip's frame (x1, y1, x2, y2)
@@ -217,7 +221,7 @@ def _box4(points: np.ndarray) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-def _paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, offset: tuple[float, float],
+def paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, offset: tuple[float, float],
            src_box: np.ndarray) -> None:
     """Blend ``src[src_box]`` scaled by ``scale`` into ``dst`` where frame = src * scale + offset (in place); only
     the part that lands in the frame is resized (area for shrinking, linear for enlarging)."""
@@ -274,7 +278,7 @@ class RangeScenes:
         self.data = Path(data)
         self.camera = camera
         self.intrinsics = camera.intrinsics
-        self._bodies: dict[int, _Body] = {}
+        self._bodies: dict[int, CutOutBody] = {}
         self._background = self.data / BACKGROUND_VIDEO
         self._body_video = self.data / BODY_VIDEO
         for path in (self._background, self._body_video):
@@ -282,7 +286,8 @@ class RangeScenes:
                 raise SceneError(f"range scenes need {path} (the shared data folder, $PEOPLELENS_ASSETS/data)")
         self._detector: tuple[PersonDetector, FaceDetector] | None = None
 
-    def _body(self, index: int) -> _Body:
+    def body(self, index: int) -> CutOutBody:
+        """Frame ``index`` of the studio clip's person, cut out once and kept in memory."""
         if index not in self._bodies:
             from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions
 
@@ -292,14 +297,14 @@ class RangeScenes:
                                   create_face_detector(FaceDetectorOptions(model="det_500m", max_side=1088),
                                                        session_config=session))
             people, faces = self._detector
-            frame = _read_frames(self._body_video, index, 1)[0]
+            frame = read_frames(self._body_video, index, 1)[0]
             bodies, found = people.detect(frame), faces.detect(frame)
             if not len(bodies) or not len(found):
                 raise SceneError(f"{self._body_video} frame {index}: no person or no face found")
             alpha = cut_out(frame, bodies.boxes[int(np.argmax(bodies.areas))])
             ys, xs = np.nonzero(alpha > 0.5)
             x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-            self._bodies[index] = _Body(frame[y0:y1, x0:x1].copy(), alpha[y0:y1, x0:x1].copy(),
+            self._bodies[index] = CutOutBody(frame[y0:y1, x0:x1].copy(), alpha[y0:y1, x0:x1].copy(),
                                         np.array([x0, y0, x1, y1], np.float32),
                                         found.required_keypoints[int(np.argmax(found.areas))][:2].copy())
         return self._bodies[index]
@@ -311,14 +316,14 @@ class RangeScenes:
         if spec.distance_m <= 0:
             raise SceneError(f"distance must be positive, got {spec.distance_m}")
         rng = np.random.default_rng(spec.seed)
-        n_bg, n_body = _frame_count(self._background), min(_frame_count(self._body_video), BODY_FRAMES)
+        n_bg, n_body = video_frame_count(self._background), min(video_frame_count(self._body_video), BODY_FRAMES)
         if spec.frames > min(n_bg, n_body):
             raise SceneError(f"at most {min(n_bg, n_body)} frames per scene, asked for {spec.frames}")
         bg_start = int(rng.integers(0, n_bg - spec.frames + 1))
         body_start = int(rng.integers(0, n_body - spec.frames + 1))
         azimuth = float(rng.uniform(-2.0, 2.0))
         size, intr = SCALES[spec.scale], self.intrinsics
-        bodies = [self._body(body_start + i) for i in range(spec.frames)]
+        bodies = [self.body(body_start + i) for i in range(spec.frames)]
         # one similarity for the whole scene: her median height -> f*H/d, her median eye x -> the bearing, her
         # median feet -> the floor 1.2 m below the camera
         ref_h = float(np.median([b.box[3] - b.box[1] for b in bodies]))
@@ -338,16 +343,16 @@ class RangeScenes:
         face_scale = intr.fx * size.iod_m / spec.distance_m / photo.iod_px
         photo_alpha = face_alpha(photo)
         photo_eyes = photo.keypoints[:2].mean(0)
-        for i, (bg, body) in enumerate(zip(_read_frames(self._background, bg_start, spec.frames), bodies,
+        for i, (bg, body) in enumerate(zip(read_frames(self._background, bg_start, spec.frames), bodies,
                                            strict=True)):
             frame = bg if bg.shape[1::-1] == (self.camera.width, self.camera.height) else cv2.resize(
                 bg, (self.camera.width, self.camera.height), interpolation=cv2.INTER_LINEAR)
             crop_offset = (offset[0] + body.box[0] * scale, offset[1] + body.box[1] * scale)
-            _paste(frame, body.image, body.alpha, scale, crop_offset,
+            paste(frame, body.image, body.alpha, scale, crop_offset,
                    np.array([0, 0, body.image.shape[1], body.image.shape[0]], np.float32))
             eyes_here = body.eyes.mean(0) * scale + np.array(offset)
             face_offset = tuple(eyes_here - photo_eyes * face_scale)
-            _paste(frame, photo.image, photo_alpha, face_scale, face_offset,
+            paste(frame, photo.image, photo_alpha, face_scale, face_offset,
                    np.array([0, 0, photo.image.shape[1], photo.image.shape[0]], np.float32))
             fb = photo.box.reshape(2, 2) * face_scale + np.array(face_offset)
             bb = body.box.reshape(2, 2) * scale + np.array(offset)

@@ -1,0 +1,44 @@
+"""Crossings (``bench.crossings``): two people walking past each other, the near one hiding the far one, rendered
+over the real 1080p background and scored from the product's own tracks."""
+
+from __future__ import annotations
+
+from peoplelens.bench.crossings import PersonPath, format_table, render_crossing, run, shared_ids
+from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, load_faces
+from peoplelens.core.types import box_iou
+
+
+def test_a_persons_path_counts_switches_tracks_and_the_id_given_back() -> None:
+    far = PersonPath([None, 4, 4, None, 9, 9, 4])  # a second track while hidden, re-identified as 4 at the end
+    assert (far.switches, far.tracks, far.back) == (2, 2, True)
+    lost = PersonPath([3, 3, None, 7, 7])
+    assert (lost.switches, lost.tracks, lost.back) == (1, 2, False)
+    assert PersonPath([None, None]).back is False
+    assert shared_ids(far, lost) == 0 and shared_ids(far, PersonPath([1, 9])) == 1
+
+
+def test_the_near_person_walks_across_the_far_one(data_dir) -> None:
+    scenes = RangeScenes(data_dir, CAMERAS["glasses"])
+    faces = load_faces(data_dir / "faces" / "probe" / "bbt_howard") + load_faces(
+        data_dir / "faces" / "probe" / "bbt_bernadette")
+    frames = list(render_crossing(scenes, faces, seed=7, frames=11))
+    assert len(frames) == 11 and frames[0][0].shape == (1080, 1920, 3)
+    gaps = [float((far[0] + far[2]) / 2 - (near[0] + near[2]) / 2) for _, far, near in frames]
+    assert gaps[0] * gaps[-1] < 0  # they swap sides
+    assert abs(gaps[5]) < 0.25 * abs(gaps[0])  # and meet half-way
+    for _, far, near in frames:
+        assert (far[2] - far[0]) < (near[2] - near[0])  # the far face is the smaller one
+    image, far, near = frames[0]
+    assert box_iou(far[None], near[None])[0, 0] == 0.0  # apart at the start
+
+
+def test_the_product_follows_both_people(data_dir) -> None:
+    # 40 frames (1.6 s at 25 fps): the walkers move ~15 px a frame, as people do; the windows budgeted by the cost
+    # model, so that the run is the same on any machine
+    report = run(data_dir, {"foveation": {"budget_clock": "predicted"}}, ["ours"], scenes_n=1, frames=40, seed=1000)
+    (scene,) = report["trackers"]["ours"]["scenes"]
+    assert scene["near"]["tracks"] == 1 and scene["near"]["switches"] == 0  # in front all along: one track
+    assert scene["far"]["tracks"] >= 1 and scene["shared"] == 0
+    totals = report["trackers"]["ours"]["totals"]
+    assert totals["switches_near"] == 0 and totals["switches_far"] == scene["far"]["switches"]
+    assert format_table(report).splitlines()[-1].startswith("ours")
