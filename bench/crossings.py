@@ -9,10 +9,11 @@ person (2.5-4 m) walks one way and a near one (1.3-2.2 m) the other, 20-30 degre
 the studio clip's cut-out body (a new pose every frame) with a different probe photo's face, adult or child height
 at random. The frames go through :meth:`LensSystem.process` (the product's own entry point, reset per scene) with
 ``[tracking] tracker`` set on top of the user's config; each person is followed through the frame's
-:class:`TrackView` whose face box overlaps theirs (IoU > 0.3). Per person: **switches** (the id changes between two
-frames where they were matched), **tracks** (how many ids they had), **back** (their last id is their first:
-re-identification gave it back after the occlusion) and, per scene, **shared** (an id seen on both people: the
-track, and its name, went over to the other person).
+:class:`TrackView` whose face box overlaps theirs (IoU > 0.3; the far one is not scored on frames where its face
+overlaps the near one's, which hides it). Per person: **switches** (the id changes between two frames where they
+were matched), **tracks** (how many ids they had), **back** (their last id is their first: re-identification gave it
+back after the occlusion) and, per scene, **shared** (an id seen on both people: the track, and its name, went over
+to the other person).
 
 The scenes are generic (any photo, random distances, speeds and sizes), not the annotated clips: a tracker rule is
 judged here on occlusions in general. Nothing is written to disk but ``--json``.
@@ -127,6 +128,13 @@ def _track_on(tracks: Sequence[Any], face_box: np.ndarray) -> int | None:
     return boxes[k][0] if iou[k] > MATCH_IOU else None
 
 
+def ids_on(tracks: Sequence[Any], far_box: np.ndarray, near_box: np.ndarray) -> tuple[int | None, int | None]:
+    """The far and the near person's track ids on one frame. Where the two faces overlap, the far one is behind
+    the near one, hidden, and a track on its box is the near person's: the far one gets None there."""
+    hidden = box_iou(far_box[None], near_box[None])[0, 0] > 0.0
+    return (None if hidden else _track_on(tracks, far_box)), _track_on(tracks, near_box)
+
+
 def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "bytetrack"), scenes_n: int = 16,
         frames: int = 50, seed: int = 1000, say: Any = None) -> dict[str, Any]:
     """Every tracker on the same scenes; the report (per scene and totals)."""
@@ -146,8 +154,9 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
                 far, near = PersonPath(), PersonPath()
                 for k, (image, far_box, near_box) in enumerate(render_crossing(scenes, faces, seed + s, frames)):
                     result = system.process(Frame(image, k / 25.0, k))
-                    far.ids.append(_track_on(result.tracks, far_box))
-                    near.ids.append(_track_on(result.tracks, near_box))
+                    far_id, near_id = ids_on(result.tracks, far_box, near_box)
+                    far.ids.append(far_id)
+                    near.ids.append(near_id)
                 rows.append({"far": {"switches": far.switches, "tracks": far.tracks, "back": far.back},
                              "near": {"switches": near.switches, "tracks": near.tracks, "back": near.back},
                              "shared": shared_ids(far, near)})

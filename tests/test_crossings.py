@@ -3,8 +3,11 @@ over the real 1080p background and scored from the product's own tracks."""
 
 from __future__ import annotations
 
-from peoplelens.bench.crossings import PersonPath, format_table, render_crossing, run, shared_ids
+import numpy as np
+
+from peoplelens.bench.crossings import PersonPath, format_table, ids_on, render_crossing, run, shared_ids
 from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, load_faces
+from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.core.types import box_iou
 
 
@@ -15,6 +18,17 @@ def test_a_persons_path_counts_switches_tracks_and_the_id_given_back() -> None:
     assert (lost.switches, lost.tracks, lost.back) == (1, 2, False)
     assert PersonPath([None, None]).back is False
     assert shared_ids(far, lost) == 0 and shared_ids(far, PersonPath([1, 9])) == 1
+
+
+def test_a_hidden_far_face_is_not_given_the_near_persons_track() -> None:
+    near_box = np.array([900, 200, 1020, 340], np.float32)
+    near = TrackView(1, None, tuple(near_box.tolist()), IdentityState.NOT_ENROLLED, None)
+    far = TrackView(2, None, (1300.0, 380.0, 1350.0, 440.0), IdentityState.NOT_ENROLLED, None)
+    apart = np.array([1300, 380, 1350, 440], np.float32)
+    assert ids_on([near, far], apart, near_box) == (2, 1)
+    behind = np.array([960, 250, 1010, 310], np.float32)  # inside the near face: IoU with it 0.18 > 0
+    assert ids_on([near, far], behind, near_box) == (None, 1)
+    assert ids_on([far], near_box, near_box) == (None, None)
 
 
 def test_the_near_person_walks_across_the_far_one(data_dir) -> None:
