@@ -25,7 +25,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,14 @@ import cv2
 import numpy as np
 
 from peoplelens.bench.range_scenes import (
+    BACKGROUND_VIDEO,
     CAMERA_HEIGHT_M,
     CAMERAS,
     SCALES,
     FacePhoto,
     PersonScale,
     RangeScenes,
+    SceneError,
     face_alpha,
     load_faces,
     paste,
@@ -102,7 +104,7 @@ def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
                     frames: int = 50) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The scene ``seed``: ``(frame, far face box, near face box)`` per frame, the near person drawn last."""
     rng = np.random.default_rng(seed)
-    background = scenes.data / "videos" / "royal_opera_pedestrians_1080p25.mp4"
+    background = scenes.data / BACKGROUND_VIDEO
     start = int(rng.integers(0, max(1, video_frame_count(background) - frames)))
     far_m, near_m = float(rng.uniform(2.5, 4.0)), float(rng.uniform(1.3, 2.2))
     span, direction = float(rng.uniform(20.0, 30.0)), 1.0 if rng.random() < 0.5 else -1.0
@@ -136,7 +138,7 @@ def ids_on(tracks: Sequence[Any], far_box: np.ndarray, near_box: np.ndarray) -> 
 
 
 def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "bytetrack"), scenes_n: int = 16,
-        frames: int = 50, seed: int = 1000, say: Any = None) -> dict[str, Any]:
+        frames: int = 50, seed: int = 1000, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every tracker on the same scenes; the report (per scene and totals)."""
     from peoplelens.lens.pipeline import build_system
 
@@ -207,8 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     assets = os.environ.get("PEOPLELENS_ASSETS")
     if not assets:
         parser.error("set PEOPLELENS_ASSETS (the shared assets folder: its data/ holds the photos and the videos)")
-    report = run(Path(assets) / "data", load_config(), names, args.scenes, args.frames, args.seed,
-                 say=lambda s: print(s, file=sys.stderr, flush=True))
+    try:
+        report = run(Path(assets) / "data", load_config(), names, args.scenes, args.frames, args.seed,
+                     say=lambda s: print(s, file=sys.stderr, flush=True))
+    except SceneError as error:  # e.g. more frames than the background clip has
+        parser.error(str(error))
     print(format_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
