@@ -44,10 +44,11 @@ from peoplelens.bench.range_scenes import (
     SceneError,
     face_alpha,
     load_faces,
-    paste,
+    paste_person,
     read_frames,
     video_frame_count,
 )
+from peoplelens.core.state import TrackView
 from peoplelens.core.types import Frame, box_iou
 
 TRACKERS = {"ours": "people", "bytetrack": "bytetrack"}
@@ -83,20 +84,16 @@ def shared_ids(a: PersonPath, b: PersonPath) -> int:
     return len({i for i in a.ids if i is not None} & {i for i in b.ids if i is not None})
 
 
-def _place(scenes: RangeScenes, frame: np.ndarray, body_index: int, photo: FacePhoto, distance_m: float,
-           azimuth_deg: float, size: PersonScale) -> np.ndarray:
+def _place(scenes: RangeScenes, frame: np.ndarray, body_index: int, photo: FacePhoto, photo_alpha: np.ndarray,
+           distance_m: float, azimuth_deg: float, size: PersonScale) -> np.ndarray:
     """Paste the studio body (frame ``body_index`` of its clip) standing ``distance_m`` away at ``azimuth_deg``
     with ``photo``'s face over hers; the face box in frame pixels."""
     intr, body = scenes.intrinsics, scenes.body(body_index)
     scale = intr.fx * size.height_m / distance_m / float(body.box[3] - body.box[1])
     offset = (intr.cx + intr.fx * np.tan(np.radians(azimuth_deg)) - float(body.eyes[:, 0].mean()) * scale,
               intr.cy + intr.fy * CAMERA_HEIGHT_M / distance_m - float(body.box[3]) * scale)
-    paste(frame, body.image, body.alpha, scale, (offset[0] + body.box[0] * scale, offset[1] + body.box[1] * scale),
-          np.array([0, 0, body.image.shape[1], body.image.shape[0]], np.float32))
     face_scale = intr.fx * size.iod_m / distance_m / photo.iod_px
-    face_offset = body.eyes.mean(0) * scale + np.array(offset) - photo.keypoints[:2].mean(0) * face_scale
-    paste(frame, photo.image, face_alpha(photo), face_scale, (float(face_offset[0]), float(face_offset[1])),
-          np.array([0, 0, photo.image.shape[1], photo.image.shape[0]], np.float32))
+    face_offset = paste_person(frame, body, scale, offset, photo, photo_alpha, face_scale)
     return (photo.box.reshape(2, 2) * face_scale + face_offset).reshape(4).astype(np.float32)
 
 
@@ -109,18 +106,20 @@ def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
     far_m, near_m = float(rng.uniform(2.5, 4.0)), float(rng.uniform(1.3, 2.2))
     span, direction = float(rng.uniform(20.0, 30.0)), 1.0 if rng.random() < 0.5 else -1.0
     far_face, near_face = (faces[int(i)] for i in rng.choice(len(faces), 2, replace=False))
+    far_alpha, near_alpha = face_alpha(far_face), face_alpha(near_face)  # once per scene
     far_size, near_size = (SCALES[str(rng.choice(["adult", "child"]))] for _ in range(2))
     far_pose, near_pose = int(rng.integers(0, 20)), int(rng.integers(0, 20))
     size = (scenes.camera.width, scenes.camera.height)
     for k, image in enumerate(read_frames(background, start, frames)):
         frame = image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
         u = k / max(1, frames - 1) - 0.5
-        far = _place(scenes, frame, far_pose + k % 40, far_face, far_m, direction * span * u, far_size)
-        near = _place(scenes, frame, near_pose + k % 40, near_face, near_m, -direction * span * u, near_size)
+        far = _place(scenes, frame, far_pose + k % 40, far_face, far_alpha, far_m, direction * span * u, far_size)
+        near = _place(scenes, frame, near_pose + k % 40, near_face, near_alpha, near_m, -direction * span * u,
+                      near_size)
         yield frame, far, near
 
 
-def _track_on(tracks: Sequence[Any], face_box: np.ndarray) -> int | None:
+def _track_on(tracks: Sequence[TrackView], face_box: np.ndarray) -> int | None:
     """The id of the track whose face box overlaps ``face_box`` most (IoU > ``MATCH_IOU``)."""
     boxes = [(t.track_id, t.face_box) for t in tracks if t.face_box is not None]
     if not boxes:
@@ -130,7 +129,7 @@ def _track_on(tracks: Sequence[Any], face_box: np.ndarray) -> int | None:
     return boxes[k][0] if iou[k] > MATCH_IOU else None
 
 
-def ids_on(tracks: Sequence[Any], far_box: np.ndarray, near_box: np.ndarray) -> tuple[int | None, int | None]:
+def ids_on(tracks: Sequence[TrackView], far_box: np.ndarray, near_box: np.ndarray) -> tuple[int | None, int | None]:
     """The far and the near person's track ids on one frame. Where the two faces overlap, the far one is behind
     the near one, hidden, and a track on its box is the near person's: the far one gets None there."""
     hidden = box_iou(far_box[None], near_box[None])[0, 0] > 0.0

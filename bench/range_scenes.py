@@ -252,6 +252,19 @@ def paste(dst: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float, off
     roi[:] = (warped.astype(np.float32) * a + roi.astype(np.float32) * (1.0 - a) + 0.5).astype(np.uint8)
 
 
+def paste_person(frame: np.ndarray, body: CutOutBody, scale: float, offset: tuple[float, float], photo: FacePhoto,
+                 photo_alpha: np.ndarray, face_scale: float) -> np.ndarray:
+    """Paste ``body`` into ``frame`` (frame = body clip * ``scale`` + ``offset``) and ``photo``'s face (scaled by
+    ``face_scale``, blended by ``photo_alpha``: :func:`face_alpha`) over hers, eyes on her eyes; the face's offset
+    (frame = photo * ``face_scale`` + offset)."""
+    paste(frame, body.image, body.alpha, scale, (offset[0] + body.box[0] * scale, offset[1] + body.box[1] * scale),
+          np.array([0, 0, body.image.shape[1], body.image.shape[0]], np.float32))
+    face_offset = body.eyes.mean(0) * scale + np.array(offset) - photo.keypoints[:2].mean(0) * face_scale
+    paste(frame, photo.image, photo_alpha, face_scale, (float(face_offset[0]), float(face_offset[1])),
+          np.array([0, 0, photo.image.shape[1], photo.image.shape[0]], np.float32))
+    return face_offset
+
+
 def face_alpha(photo: FacePhoto) -> np.ndarray:
     """A feathered ellipse over the photo's face (cheek to cheek, brows to chin, some forehead), cut by the photo's
     own edges, feathered inside them. A tightly cropped probe keeps its whole face (cheeks, jaw and forehead out to
@@ -342,19 +355,12 @@ class RangeScenes:
         photo = spec.face
         face_scale = intr.fx * size.iod_m / spec.distance_m / photo.iod_px
         photo_alpha = face_alpha(photo)
-        photo_eyes = photo.keypoints[:2].mean(0)
         for i, (bg, body) in enumerate(zip(read_frames(self._background, bg_start, spec.frames), bodies,
                                            strict=True)):
             frame = bg if bg.shape[1::-1] == (self.camera.width, self.camera.height) else cv2.resize(
                 bg, (self.camera.width, self.camera.height), interpolation=cv2.INTER_LINEAR)
-            crop_offset = (offset[0] + body.box[0] * scale, offset[1] + body.box[1] * scale)
-            paste(frame, body.image, body.alpha, scale, crop_offset,
-                   np.array([0, 0, body.image.shape[1], body.image.shape[0]], np.float32))
-            eyes_here = body.eyes.mean(0) * scale + np.array(offset)
-            face_offset = tuple(eyes_here - photo_eyes * face_scale)
-            paste(frame, photo.image, photo_alpha, face_scale, face_offset,
-                   np.array([0, 0, photo.image.shape[1], photo.image.shape[0]], np.float32))
-            fb = photo.box.reshape(2, 2) * face_scale + np.array(face_offset)
+            face_offset = paste_person(frame, body, scale, (offset[0], offset[1]), photo, photo_alpha, face_scale)
+            fb = photo.box.reshape(2, 2) * face_scale + face_offset
             bb = body.box.reshape(2, 2) * scale + np.array(offset)
             bb = np.clip(bb, 0, [self.camera.width, self.camera.height])
             yield SceneFrame(frame, i / FPS, i, _box4(bb), _box4(fb),
