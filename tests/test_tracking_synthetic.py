@@ -64,6 +64,22 @@ def test_two_people_keep_separate_ids() -> None:
     assert ids[5] == ids[29]
 
 
+def test_a_close_match_is_not_broken_up_for_two_poor_ones() -> None:
+    # A stands at x=100, B beside them at x=150 (their boxes overlap at IoU 0.23). In the last frame B is hidden
+    # and a stray box turns up at x=50 (IoU 0.23 with A). A's observation fits A exactly; giving it to B and the
+    # stray to A makes two matches out of one, each just over the 0.2 IoU gate: that moves B's track (and name)
+    # onto A and A's onto a stray.
+    tracker = PersonTracker()
+    for i in range(10):
+        tracker.update(i / FPS, [body(100.0), body(150.0, y=100.0)])
+    a_id, b_id = (tr.track_id for tr in sorted(tracker.tracks, key=lambda tr: float(tr.box[0])))
+    reported = tracker.update(10 / FPS, [body(100.0), body(50.0)])
+    on_a = [tr.track_id for tr in reported if tr.observation is not None and tr.observation.body_box is not None
+            and float(tr.observation.body_box[0]) == 100.0]
+    assert on_a == [a_id]
+    assert b_id in [tr.track_id for tr in tracker.tracks if tr.observation is None]  # B coasts, not moved
+
+
 def test_short_occlusion_survives_and_long_one_does_not() -> None:
     cfg = TrackerConfig(max_age_s=1.0)
     frames = [[body(100 + 3 * i)] if not 20 <= i < 45 else [] for i in range(70)]  # 25 frames = 0.83 s gap

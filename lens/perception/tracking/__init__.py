@@ -13,7 +13,9 @@ What the product runs (``build_system`` -> :func:`create_tracker` from the ``[tr
   - the camera motion of the wearer's head turn (a 3x3 homography per frame from the world stage) moves every
     prediction before association (norfair's ``camera_motion``);
   - ByteTrack's two-stage assignment with ``scipy.optimize.linear_sum_assignment``: high-score observations first,
-    then the low-score ones against the tracks still unmatched;
+    then the low-score ones against the tracks still unmatched. As in ByteTrack's own code (``lap.lapjv`` with a
+    cost limit), leaving a track and an observation unmatched costs the gate, so a close pair is never broken up to
+    make two poor ones (forcing the most matches moved a hidden person's track onto the person in front of them);
   - the cost (``cost = "person"``, :class:`PersonCost`): 1 - the best of body-body IoU, face-face IoU and, where the
     track or the observation lacks that part, a face inside the other's body head region. So when the face detector
     loses a face turned to profile the body carries the track, and when the face returns it joins that track instead

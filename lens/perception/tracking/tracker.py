@@ -19,10 +19,14 @@ from peoplelens.lens.perception.tracking.track import Track
 
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """The pairs that minimise the total cost when leaving a track and an observation unmatched costs ``max_cost``
+    (ByteTrack's ``lap.lapjv(cost_limit=...)``): a pair is made only where it beats leaving both alone, and one
+    close pair is not broken up for two poor ones. Returns (matches, unmatched rows, unmatched columns)."""
     if cost.size == 0:
         return [], list(range(cost.shape[0])), list(range(cost.shape[1]))
-    c = np.where(cost <= max_cost, cost, 1e6)  # also replaces inf (vetoed pairs)
-    rows, cols = linear_sum_assignment(c)
+    # maximise what each pair saves against leaving both unmatched; pairs over the gate (and vetoed, inf) save nothing
+    saving = np.where(cost <= max_cost, max_cost - np.minimum(cost, max_cost), 0.0)
+    rows, cols = linear_sum_assignment(saving, maximize=True)
     matches = [(int(r), int(k)) for r, k in zip(rows, cols, strict=True) if cost[r, k] <= max_cost]
     mr, mc = {r for r, _ in matches}, {k for _, k in matches}
     return matches, [r for r in range(cost.shape[0]) if r not in mr], [k for k in range(cost.shape[1]) if k not in mc]
