@@ -126,6 +126,43 @@ def test_reidentification_after_leaving_view() -> None:
     assert ids[-1][0] != ids[10][0]
 
 
+def _back_from_behind(first_face_at_hit: int) -> tuple[PersonTracker, int, list[tuple[int, int]], list[int]]:
+    """Alice is tracked (her face remembered, as the identify stage does after each update), hidden for 10 frames,
+    and comes back 300 px away: a new track, whose face is first remembered at its ``first_face_at_hit``-th hit.
+    Returns the tracker, her first id, what ``reidentify_reported`` answered after each of the new track's updates
+    and the ids reported."""
+    alice = unit(1)
+    tracker = PersonTracker()
+    for i in range(10):
+        for tr in tracker.update(i / FPS, [body(100.0)]):
+            tracker.remember_face(tr, alice, 0.9)
+    old_id = tracker.tracks[0].track_id
+    for i in range(10, 20):  # hidden: coasting
+        tracker.update(i / FPS, [])
+    answers, ids = [], []
+    for hit, i in enumerate(range(20, 24), start=1):
+        reported = tracker.update(i / FPS, [body(400.0 + 2 * hit)])
+        ids += [tr.track_id for tr in reported]
+        if reported and hit >= first_face_at_hit:
+            tracker.remember_face(reported[0], alice, 0.9)
+        answers += tracker.reidentify_reported(i / FPS, reported)
+    return tracker, old_id, answers, ids
+
+
+def test_a_person_back_from_behind_someone_gets_their_id_on_the_frame_first_reported() -> None:
+    # The product embeds faces after association, so a new track's first face reaches the tracker after the update
+    # that first reports it; the re-identification in that update had nothing to compare.
+    tracker, old_id, answers, ids = _back_from_behind(first_face_at_hit=2)
+    assert len(answers) == 1 and answers[0][1] == old_id  # right after the first report (the 2nd hit)
+    assert ids[0] != old_id  # that update reported the fresh id; the identify stage renames it on the same frame
+    assert set(ids[1:]) == {old_id} and [tr.track_id for tr in tracker.tracks] == [old_id]
+    # a track reported on earlier frames already reached the People Map under its id: left to the next update
+    tracker, old_id, answers, ids = _back_from_behind(first_face_at_hit=3)
+    assert answers == []
+    assert ids[0] == ids[1] != old_id and ids[2] == old_id and tracker.merges == [(ids[0], old_id)]  # by update
+    assert [tr.track_id for tr in tracker.tracks] == [old_id]
+
+
 def test_embedding_veto_stops_a_track_jumping_to_another_face() -> None:
     alice, bob = unit(1), unit(2)
     frames = [[body(100, emb=alice)] for _ in range(10)] + [[body(105, emb=bob)] for _ in range(5)]
@@ -256,3 +293,26 @@ def test_bad_input_gives_clear_errors() -> None:
         tracker.update(2.0, [body(0)], camera_motion=np.zeros(5))
     with pytest.raises(TrackingError, match="qualities"):
         build_observations(None, Detections(np.zeros((2, 4)), np.ones(2)), face_quality=np.ones(3))
+
+
+def test_a_coasting_track_whose_id_was_just_taken_back_is_not_placed_twice() -> None:
+    # The identify stage re-identified a track first reported on this frame as a person the track stage had listed
+    # as coasting: both Track objects now carry that id, and the person is placed (and shown) once, where seen.
+    from peoplelens.core.types import Frame
+    from peoplelens.lens.perception.geometry import CameraIntrinsics
+    from peoplelens.lens.pipeline.frame_state import FrameState
+    from peoplelens.lens.pipeline.stages.place import PlaceStage
+
+    tracker = PersonTracker()
+    for i in range(3):
+        tracker.update(i / FPS, [body(100.0), body(400.0)])
+    seen, coasting = sorted(tracker.tracks, key=lambda tr: float(tr.box[0]))
+    coasting.observation = None
+    seen.track_id = coasting.track_id
+    state = FrameState(frame=Frame(np.zeros((480, 640, 3), np.uint8), 3 / FPS, 3),
+                       intrinsics=CameraIntrinsics.from_fov(640, 480))
+    state.tracks, state.coasting = [seen], [coasting]
+    PlaceStage().run(state)
+    assert [v.track_id for v in state.views] == [seen.track_id]
+    assert state.views[0].box[0] == 100.0  # where the person is seen, not the coasting prediction
+    assert [o.track_id for o in state.observations] == [seen.track_id]

@@ -115,6 +115,10 @@ class ByteTrackBaseline:
     def remember_face(self, track: Track, embedding: np.ndarray, quality: float) -> None:
         """ByteTrack keeps no appearance."""
 
+    def reidentify_reported(self, t: float, reported: Sequence[Track]) -> list[tuple[int, int]]:
+        """ByteTrack has no re-identification."""
+        return []
+
     def reset(self) -> None:
         """Forget every track; ids start at 1 again."""
         self._tracker = _byte_track(self.config)

@@ -41,6 +41,11 @@ class Tracker(Protocol):
         """Keep a face embedding of the track for re-identification (the tracker decides what is good enough)."""
         ...
 
+    def reidentify_reported(self, t: float, reported: Sequence[Track]) -> list[tuple[int, int]]:
+        """After :meth:`remember_face`: re-identify the tracks of this update reported for the first time; the
+        (fresh id, restored id) pairs."""
+        ...
+
     def reset(self) -> None:
         """Forget every track (a new recording)."""
         ...

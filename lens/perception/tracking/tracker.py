@@ -207,10 +207,22 @@ class PersonTracker:
         self.tracks = keep
         self.lost = [tr for tr in self.lost if t - tr.last_seen <= cfg.reid_memory_s]
 
-    def _reidentify(self, t: float) -> None:
-        """Give a new track the id of the lost (or coasting) track its face matches."""
+    def reidentify_reported(self, t: float, reported: Sequence[Track]) -> list[tuple[int, int]]:
+        """Re-identify, at once, the tracks of ``reported`` (this frame's update) that were reported for the first
+        time and have been given a face since (:meth:`remember_face`). Otherwise a person coming back from behind
+        someone is shown under a new id until the next update hands the old one back. Only first-time tracks: their
+        fresh id has reached nobody downstream yet. Returns the (fresh id, restored id) pairs."""
+        first = [tr for tr in reported if tr.hits == self.config.min_hits and tr.observation is not None
+                 and tr.gallery and tr in self.tracks]
+        before = len(self.merges)
+        self._reidentify(t, first)
+        return self.merges[before:]
+
+    def _reidentify(self, t: float, candidates: Sequence[Track] | None = None) -> None:
+        """Give a new track (of ``candidates``, default all) the id of the lost (or coasting) track its face
+        matches."""
         cfg = self.config
-        for tr in list(self.tracks):
+        for tr in list(self.tracks if candidates is None else candidates):
             if not tr.reid_open:
                 continue
             if t - tr.first_seen > cfg.reid_window_s:

@@ -4,6 +4,7 @@ may be announced (see :mod:`peoplelens.lens.perception.identity_policy`, where t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -58,8 +59,8 @@ class EmbedStage:
 
 class IdentifyStage:
     """Evidence in, identities out: merges from re-identification, this frame's embedded faces (also kept by the
-    tracker for re-identification) with every face in view, ended tracks, and the identity each visible or coasting
-    track may announce."""
+    tracker for re-identification, which may give a track reported for the first time its old id at once) with every
+    face in view, ended tracks, and the identity each visible or coasting track may announce."""
 
     name = "identify"
     reads = frozenset({"tracks", "coasting", "embeddings", "merges", "removed", "run_faces"})
@@ -78,6 +79,11 @@ class IdentifyStage:
         faces = [f for tid, f in state.embeddings.items() if tid in by_id]
         for f in faces:
             self.tracker.remember_face(by_id[f.track_id], f.embedding, f.quality)
+        # a track first reported now whose face matches a lost or coasting person takes their id on this frame
+        restored = dict(self.tracker.reidentify_reported(t, state.tracks) if faces else [])
+        for fresh_id, restored_id in restored.items():
+            self.policy.merge(fresh_id, restored_id)
+        faces = [replace(f, track_id=restored.get(f.track_id, f.track_id)) for f in faces]
         if state.run_faces:  # the faces in view compete for names once per detection frame
             visible = [tr.track_id for tr in state.tracks
                        if tr.observation is not None and tr.observation.face_box is not None]

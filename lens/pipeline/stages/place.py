@@ -43,7 +43,9 @@ class PlaceStage:
         # between detection frames a coasting track keeps the face box of the last detection frame in its view
         carried = set() if state.run_faces else {tr.track_id for tr in state.coasting if tr.observation is not None}
         observations, views = [], []
-        for tr in (*state.tracks, *state.coasting):
+        # a coasting track whose id a track seen now took by re-identification on this frame is that person
+        coasting = [tr for tr in state.coasting if tr.track_id not in observed]
+        for tr in (*state.tracks, *coasting):
             ob = tr.observation if tr.track_id in observed else None  # coasting: use the predicted boxes
             a = state.attributes.get(tr.track_id)
             ident = state.identities.get(tr.track_id, _NOBODY)
