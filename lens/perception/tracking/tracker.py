@@ -40,7 +40,7 @@ class PersonTracker:
         self.cost: CostFunction = cost or PersonCost(self.config.face_top_fraction)
         self.tracks: list[Track] = []  # active: matched recently (confirmed or tentative)
         self.lost: list[Track] = []  # aged out, kept for re-identification
-        self.merges: list[tuple[int, int]] = []  # (fresh id, restored id) pairs from the last update
+        self.merges: list[tuple[int, int]] = []  # (fresh id, restored id): last update, reidentify_reported
         self.removed_ids: list[int] = []  # ids that ended (lost for good or merged) in the last update
         self.t: float | None = None
         self._ids = itertools.count(1)  # per tracker: two pipelines (or two videos) number tracks alike
