@@ -28,14 +28,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from peoplelens.bench.range_scenes import (
     BACKGROUND_VIDEO,
-    CAMERA_HEIGHT_M,
     CAMERAS,
     SCALES,
     FacePhoto,
@@ -46,10 +45,14 @@ from peoplelens.bench.range_scenes import (
     load_faces,
     paste_person,
     read_frames,
+    stand,
     video_frame_count,
 )
 from peoplelens.core.state import TrackView
 from peoplelens.core.types import Frame, box_iou
+
+if TYPE_CHECKING:
+    from peoplelens.lens.pipeline import LensSystem
 
 TRACKERS = {"ours": "people", "bytetrack": "bytetrack"}
 MATCH_IOU = 0.3
@@ -89,11 +92,10 @@ def _place(scenes: RangeScenes, frame: np.ndarray, body_index: int, photo: FaceP
     """Paste the studio body (frame ``body_index`` of its clip) standing ``distance_m`` away at ``azimuth_deg``
     with ``photo``'s face over hers; the face box in frame pixels."""
     intr, body = scenes.intrinsics, scenes.body(body_index)
-    scale = intr.fx * size.height_m / distance_m / float(body.box[3] - body.box[1])
-    offset = (intr.cx + intr.fx * np.tan(np.radians(azimuth_deg)) - float(body.eyes[:, 0].mean()) * scale,
-              intr.cy + intr.fy * CAMERA_HEIGHT_M / distance_m - float(body.box[3]) * scale)
+    scale, offset = stand(intr, size, distance_m, azimuth_deg, float(body.box[3] - body.box[1]),
+                          float(body.eyes[:, 0].mean()), float(body.box[3]))
     face_scale = intr.fx * size.iod_m / distance_m / photo.iod_px
-    face_offset = paste_person(frame, body, scale, offset, photo, photo_alpha, face_scale)
+    face_offset = paste_person(frame, body, scale, (offset[0], offset[1]), photo, photo_alpha, face_scale)
     return (photo.box.reshape(2, 2) * face_scale + face_offset).reshape(4).astype(np.float32)
 
 
@@ -136,6 +138,16 @@ def ids_on(tracks: Sequence[TrackView], far_box: np.ndarray, near_box: np.ndarra
     return (None if hidden else _track_on(tracks, far_box)), _track_on(tracks, near_box)
 
 
+def follow_crossing(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
+                    frames: int = 50) -> Iterator[tuple[list[TrackView], int | None, int | None]]:
+    """The scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and the far and the near
+    person's track ids (:func:`ids_on`)."""
+    system.reset()
+    for k, (image, far_box, near_box) in enumerate(render_crossing(scenes, faces, seed, frames)):
+        tracks = system.process(Frame(image, k / 25.0, k)).tracks
+        yield (tracks, *ids_on(tracks, far_box, near_box))
+
+
 def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "bytetrack"), scenes_n: int = 16,
         frames: int = 50, seed: int = 1000, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every tracker on the same scenes; the report (per scene and totals)."""
@@ -151,11 +163,8 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
         rows = []
         try:
             for s in range(scenes_n):
-                system.reset()
                 far, near = PersonPath(), PersonPath()
-                for k, (image, far_box, near_box) in enumerate(render_crossing(scenes, faces, seed + s, frames)):
-                    result = system.process(Frame(image, k / 25.0, k))
-                    far_id, near_id = ids_on(result.tracks, far_box, near_box)
+                for _, far_id, near_id in follow_crossing(system, scenes, faces, seed + s, frames):
                     far.ids.append(far_id)
                     near.ids.append(near_id)
                 rows.append({"far": {"switches": far.switches, "tracks": far.tracks, "back": far.back},

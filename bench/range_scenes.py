@@ -265,6 +265,17 @@ def paste_person(frame: np.ndarray, body: CutOutBody, scale: float, offset: tupl
     return face_offset
 
 
+def stand(intr: CameraIntrinsics, size: PersonScale, distance_m: float, azimuth_deg: float, height_px: float,
+          eye_x: float, feet_y: float) -> tuple[float, list[float]]:
+    """The similarity that stands the body clip's person (``height_px`` tall there, eyes at x ``eye_x``, feet at y
+    ``feet_y``) ``distance_m`` away at ``azimuth_deg``, on the floor ``CAMERA_HEIGHT_M`` below the camera:
+    ``(scale, [x, y] offset)`` with frame = clip * scale + offset."""
+    scale = intr.fx * size.height_m / distance_m / height_px
+    x_target = intr.cx + intr.fx * np.tan(np.radians(azimuth_deg))
+    y_feet = intr.cy + intr.fy * CAMERA_HEIGHT_M / distance_m
+    return scale, [x_target - eye_x * scale, y_feet - feet_y * scale]
+
+
 def face_alpha(photo: FacePhoto) -> np.ndarray:
     """A feathered ellipse over the photo's face (cheek to cheek, brows to chin, some forehead), cut by the photo's
     own edges, feathered inside them. A tightly cropped probe keeps its whole face (cheeks, jaw and forehead out to
@@ -339,13 +350,10 @@ class RangeScenes:
         bodies = [self.body(body_start + i) for i in range(spec.frames)]
         # one similarity for the whole scene: her median height -> f*H/d, her median eye x -> the bearing, her
         # median feet -> the floor 1.2 m below the camera
-        ref_h = float(np.median([b.box[3] - b.box[1] for b in bodies]))
-        scale = intr.fx * size.height_m / spec.distance_m / ref_h
-        eye_x = float(np.median([b.eyes[:, 0].mean() for b in bodies]))
-        feet = float(np.median([b.box[3] for b in bodies]))
-        x_target = intr.cx + intr.fx * np.tan(np.radians(azimuth))
-        y_feet = intr.cy + intr.fy * CAMERA_HEIGHT_M / spec.distance_m
-        offset = [x_target - eye_x * scale, y_feet - feet * scale]
+        scale, offset = stand(intr, size, spec.distance_m, azimuth,
+                              float(np.median([b.box[3] - b.box[1] for b in bodies])),
+                              float(np.median([b.eyes[:, 0].mean() for b in bodies])),
+                              float(np.median([b.box[3] for b in bodies])))
         top_eye = min(b.eyes[:, 1].mean() for b in bodies) * scale + offset[1]
         face_px = 2.6 * intr.fx * size.iod_m / spec.distance_m  # about the face's height
         if top_eye - face_px < 0.05 * self.camera.height:  # tilt the head up: move the person down

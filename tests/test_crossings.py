@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from peoplelens.bench.crossings import PersonPath, format_table, ids_on, render_crossing, run, shared_ids
+from peoplelens.bench.crossings import (
+    PersonPath,
+    follow_crossing,
+    format_table,
+    ids_on,
+    render_crossing,
+    run,
+    shared_ids,
+)
 from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, load_faces
 from peoplelens.core.state import IdentityState, TrackView
-from peoplelens.core.types import Frame, box_iou
+from peoplelens.core.types import box_iou
 
 
 def test_a_persons_path_counts_switches_tracks_and_the_id_given_back() -> None:
@@ -70,11 +78,9 @@ def test_the_far_person_keeps_their_id_when_they_come_out_from_behind(data_dir) 
     system = build_system({"foveation": {"budget_clock": "predicted"}})
     far, near = PersonPath(), PersonPath()
     try:
-        for k, (image, far_box, near_box) in enumerate(render_crossing(scenes, faces, seed=1005, frames=50)):
-            tracks = system.process(Frame(image, k / 25.0, k)).tracks
+        for k, (tracks, far_id, near_id) in enumerate(follow_crossing(system, scenes, faces, seed=1005, frames=50)):
             ids = [t.track_id for t in tracks]
             assert len(ids) == len(set(ids)), f"frame {k}: one id shown twice"
-            far_id, near_id = ids_on(tracks, far_box, near_box)
             far.ids.append(far_id)
             near.ids.append(near_id)
     finally:

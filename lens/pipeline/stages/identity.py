@@ -81,9 +81,10 @@ class IdentifyStage:
             self.tracker.remember_face(by_id[f.track_id], f.embedding, f.quality)
         # a track first reported now whose face matches a lost or coasting person takes their id on this frame
         restored = dict(self.tracker.reidentify_reported(t, state.tracks) if faces else [])
-        for fresh_id, restored_id in restored.items():
-            self.policy.merge(fresh_id, restored_id)
-        faces = [replace(f, track_id=restored.get(f.track_id, f.track_id)) for f in faces]
+        if restored:
+            for fresh_id, restored_id in restored.items():
+                self.policy.merge(fresh_id, restored_id)
+            faces = [replace(f, track_id=restored.get(f.track_id, f.track_id)) for f in faces]
         if state.run_faces:  # the faces in view compete for names once per detection frame
             visible = [tr.track_id for tr in state.tracks
                        if tr.observation is not None and tr.observation.face_box is not None]
