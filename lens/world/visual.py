@@ -48,6 +48,13 @@ class VisualRotationConfig:
     # a larger rotation between two frames is taken as a shot cut
     max_step_deg: Annotated[float, Meta(gt=0.0, le=180.0)] = 20.0
     fb_threshold_px: Annotated[float, Meta(gt=0.0, le=50.0)] = 1.0  # forward-backward LK error allowed
+    # Lucas-Kanade: OpenCV's lk_track sample settings (15 px window, 10 iterations or a 0.03 px step) but 3 pyramid
+    # levels, not 2, for fast head turns (2 lost a frame of a 100 deg/s virtual pan). Against the former 21 px /
+    # 30 iterations / 0.01: the same yaw error (lens.world.measure), 23 % less time for the estimator (stop 29)
+    lk_window_px: Annotated[int, Meta(ge=5, le=63)] = 15  # square window at the work width
+    lk_levels: Annotated[int, Meta(ge=0, le=6)] = 3  # pyramid levels above the work frame
+    lk_iterations: Annotated[int, Meta(ge=1, le=100)] = 10  # per level, or until a step is below lk_epsilon px
+    lk_epsilon: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.03
     # a cut needs the frames' thumbnails to correlate below this (see the module doc)
     cut_max_similarity: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.5
     seed: Annotated[int, Meta(ge=0)] = 0
@@ -228,8 +235,8 @@ class VisualRotationEstimator:
         if pts is None or len(pts) < cfg.min_points:
             tracked.failure = VisualMotion(reason=f"low texture: {0 if pts is None else len(pts)} corners")
             return tracked
-        win, levels = (21, 21), 3
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        win, levels = (cfg.lk_window_px, cfg.lk_window_px), cfg.lk_levels
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, cfg.lk_iterations, cfg.lk_epsilon)
         nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, pts, None, winSize=win, maxLevel=levels, criteria=criteria)
         back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, nxt, None, winSize=win, maxLevel=levels,
                                                 criteria=criteria)
