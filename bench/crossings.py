@@ -1,24 +1,24 @@
-"""Two people cross, one in front of the other: does each keep one track? Our tracker and ByteTrack, through the
-product.
+"""People cross, one in front of another: does each keep one track? Our tracker and ByteTrack, through the product.
 
-``python -m peoplelens.bench.crossings [--scenes N] [--frames N] [--seed S] [--trackers ours,bytetrack] [--json F]``
+``python -m peoplelens.bench.crossings [--kind pair|crowd] [--scenes N] [--frames N] [--seed S]
+[--trackers ours,bytetrack] [--json F]``
 
-Each scene is rendered in memory at 1920x1080 over the real pedestrian background (``bench.range_scenes``): a far
-person (2.5-4 m) walks one way and a near one (1.3-2.2 m) the other, 20-30 degrees each (0.5-1 m/s over the default
-2 s), crossing half-way, so that the near one's body hides the far one's face in the middle of the scene. Both are
-the studio clip's cut-out body (a new pose every frame) with a different probe photo's face, adult or child height
-at random. The frames go through :meth:`LensSystem.process` (the product's own entry point, reset per scene) with
-``[tracking] tracker`` set on top of the user's config; each person is followed through the frame's
-:class:`TrackView` whose face box overlaps theirs (IoU > 0.3; the far one is not scored on frames where its face
-overlaps the near one's, which hides it). Per person: **switches** (the id changes between two frames where they
-were matched), **tracks** (how many ids they had), **back** (their last id is their first: re-identification gave it
-back after the occlusion) and, per scene, **shared** (an id seen on both people: the track, and its name, went over
-to the other person).
+Each scene is rendered in memory at 1920x1080 over the real pedestrian background (``bench.crossing_scenes``):
+``pair``, a far person (2.5-4 m) walking one way and a near one (1.3-2.2 m) the other, the near one's body hiding the
+far one's face half-way; ``crowd``, three people, the near one stopping in front of the other two for a second or
+more while the wearer turns their head 8-15 degrees and back. Each is the studio clip's cut-out body (a new pose
+every frame) with a different probe photo's face, adult or child height at random. The frames go through
+:meth:`LensSystem.process` (the product's own entry point, reset per scene; no IMU, so the head turn is read from the
+video as it would be) with ``[tracking] tracker`` set on top of the user's config; each person is followed through
+the frame's :class:`TrackView` whose face box overlaps theirs (IoU > 0.3; a person is not scored on frames where
+their face overlaps a nearer one's, which hides it). Per person: **switches** (the id changes between two frames
+where they were matched), **tracks** (how many ids they had), **back** (their last id is their first:
+re-identification gave it back after the occlusion) and, per scene, **shared** (ids seen on two people: the track,
+and its name, went over to another person).
 
 The scenes are generic (any photo, random distances, speeds and sizes), not the annotated clips: a tracker rule is
 judged here on occlusions in general. Nothing is written to disk but ``--json``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -30,24 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from peoplelens.bench.range_scenes import (
-    BACKGROUND_VIDEO,
-    CAMERAS,
-    SCALES,
-    FacePhoto,
-    PersonScale,
-    RangeScenes,
-    SceneError,
-    face_alpha,
-    load_faces,
-    paste_person,
-    read_frames,
-    stand,
-    video_frame_count,
-)
+from peoplelens.bench.crossing_scenes import render_crossing, render_crowd
+from peoplelens.bench.range_scenes import CAMERAS, FacePhoto, RangeScenes, SceneError, load_faces
 from peoplelens.core.state import TrackView
 from peoplelens.core.types import Frame, box_iou
 
@@ -55,6 +41,7 @@ if TYPE_CHECKING:
     from peoplelens.lens.pipeline import LensSystem
 
 TRACKERS = {"ours": "people", "bytetrack": "bytetrack"}
+ROLES = {"pair": ("far", "near"), "crowd": ("far", "middle", "near")}  # the people of a scene, far to near
 MATCH_IOU = 0.3
 
 
@@ -87,40 +74,6 @@ def shared_ids(a: PersonPath, b: PersonPath) -> int:
     return len({i for i in a.ids if i is not None} & {i for i in b.ids if i is not None})
 
 
-def _place(scenes: RangeScenes, frame: np.ndarray, body_index: int, photo: FacePhoto, photo_alpha: np.ndarray,
-           distance_m: float, azimuth_deg: float, size: PersonScale) -> np.ndarray:
-    """Paste the studio body (frame ``body_index`` of its clip) standing ``distance_m`` away at ``azimuth_deg``
-    with ``photo``'s face over hers; the face box in frame pixels."""
-    intr, body = scenes.intrinsics, scenes.body(body_index)
-    scale, offset = stand(intr, size, distance_m, azimuth_deg, float(body.box[3] - body.box[1]),
-                          float(body.eyes[:, 0].mean()), float(body.box[3]))
-    face_scale = intr.fx * size.iod_m / distance_m / photo.iod_px
-    face_offset = paste_person(frame, body, scale, (offset[0], offset[1]), photo, photo_alpha, face_scale)
-    return (photo.box.reshape(2, 2) * face_scale + face_offset).reshape(4).astype(np.float32)
-
-
-def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
-                    frames: int = 50) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The scene ``seed``: ``(frame, far face box, near face box)`` per frame, the near person drawn last."""
-    rng = np.random.default_rng(seed)
-    background = scenes.data / BACKGROUND_VIDEO
-    start = int(rng.integers(0, max(1, video_frame_count(background) - frames)))
-    far_m, near_m = float(rng.uniform(2.5, 4.0)), float(rng.uniform(1.3, 2.2))
-    span, direction = float(rng.uniform(20.0, 30.0)), 1.0 if rng.random() < 0.5 else -1.0
-    far_face, near_face = (faces[int(i)] for i in rng.choice(len(faces), 2, replace=False))
-    far_alpha, near_alpha = face_alpha(far_face), face_alpha(near_face)  # once per scene
-    far_size, near_size = (SCALES[str(rng.choice(["adult", "child"]))] for _ in range(2))
-    far_pose, near_pose = int(rng.integers(0, 20)), int(rng.integers(0, 20))
-    size = (scenes.camera.width, scenes.camera.height)
-    for k, image in enumerate(read_frames(background, start, frames)):
-        frame = image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-        u = k / max(1, frames - 1) - 0.5
-        far = _place(scenes, frame, far_pose + k % 40, far_face, far_alpha, far_m, direction * span * u, far_size)
-        near = _place(scenes, frame, near_pose + k % 40, near_face, near_alpha, near_m, -direction * span * u,
-                      near_size)
-        yield frame, far, near
-
-
 def _track_on(tracks: Sequence[TrackView], face_box: np.ndarray) -> int | None:
     """The id of the track whose face box overlaps ``face_box`` most (IoU > ``MATCH_IOU``)."""
     boxes = [(t.track_id, t.face_box) for t in tracks if t.face_box is not None]
@@ -132,30 +85,55 @@ def _track_on(tracks: Sequence[TrackView], face_box: np.ndarray) -> int | None:
 
 
 def ids_on(tracks: Sequence[TrackView], far_box: np.ndarray, near_box: np.ndarray) -> tuple[int | None, int | None]:
-    """The far and the near person's track ids on one frame. Where the two faces overlap, the far one is behind
-    the near one, hidden, and a track on its box is the near person's: the far one gets None there."""
-    hidden = box_iou(far_box[None], near_box[None])[0, 0] > 0.0
-    return (None if hidden else _track_on(tracks, far_box)), _track_on(tracks, near_box)
+    """The far and the near person's track ids on one frame (:func:`ids_of` for two people)."""
+    far_id, near_id = ids_of(tracks, [far_box, near_box])
+    return far_id, near_id
+
+
+def ids_of(tracks: Sequence[TrackView], boxes: Sequence[np.ndarray]) -> list[int | None]:
+    """Each person's track id on one frame, the people ordered far to near. Where a face overlaps a nearer one's,
+    it is behind it, hidden, and a track on its box is the nearer person's: the farther one gets None there."""
+    out: list[int | None] = []
+    for i, box in enumerate(boxes):
+        nearer = np.array(boxes[i + 1:], np.float32).reshape(-1, 4)
+        hidden = bool(len(nearer)) and bool((box_iou(box[None], nearer)[0] > 0.0).any())
+        out.append(None if hidden else _track_on(tracks, box))
+    return out
 
 
 def follow_crossing(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
                     frames: int = 50) -> Iterator[tuple[list[TrackView], int | None, int | None]]:
-    """The scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and the far and the near
-    person's track ids (:func:`ids_on`)."""
+    """The pair scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and the far and the
+    near person's track ids (:func:`ids_on`)."""
+    for tracks, (far_id, near_id) in follow_scene(system, scenes, faces, seed, frames, "pair"):
+        yield tracks, far_id, near_id
+
+
+def follow_scene(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int, frames: int,
+                 kind: str) -> Iterator[tuple[list[TrackView], list[int | None]]]:
+    """The ``kind`` scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and each
+    person's track id, far to near (:func:`ids_of`)."""
     system.reset()
-    for k, (image, far_box, near_box) in enumerate(render_crossing(scenes, faces, seed, frames)):
+    if kind == "pair":
+        rendered = ((image, [far, near]) for image, far, near in render_crossing(scenes, faces, seed, frames))
+    else:
+        rendered = ((image, boxes) for image, boxes, _ in render_crowd(scenes, faces, seed, frames))
+    for k, (image, boxes) in enumerate(rendered):
         tracks = system.process(Frame(image, k / 25.0, k)).tracks
-        yield (tracks, *ids_on(tracks, far_box, near_box))
+        yield tracks, ids_of(tracks, boxes)
 
 
 def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "bytetrack"), scenes_n: int = 16,
-        frames: int = 50, seed: int = 1000, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+        frames: int = 50, seed: int = 1000, say: Callable[[str], None] | None = None,
+        kind: str = "pair") -> dict[str, Any]:
     """Every tracker on the same scenes; the report (per scene and totals)."""
     from peoplelens.lens.pipeline import build_system
 
     scenes = RangeScenes(data, CAMERAS["glasses"])
     faces = load_faces(data / "faces" / "probe")
-    report: dict[str, Any] = {"scenes": scenes_n, "frames": frames, "seed": seed, "trackers": {}}
+    roles = ROLES[kind]
+    report: dict[str, Any] = {"kind": kind, "scenes": scenes_n, "frames": frames, "seed": seed, "people": list(roles),
+                              "trackers": {}}
     for name in trackers:
         cfg = dict(config)
         cfg["tracking"] = {**cfg.get("tracking", {}), "tracker": TRACKERS[name]}
@@ -163,38 +141,44 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
         rows = []
         try:
             for s in range(scenes_n):
-                far, near = PersonPath(), PersonPath()
-                for _, far_id, near_id in follow_crossing(system, scenes, faces, seed + s, frames):
-                    far.ids.append(far_id)
-                    near.ids.append(near_id)
-                rows.append({"far": {"switches": far.switches, "tracks": far.tracks, "back": far.back},
-                             "near": {"switches": near.switches, "tracks": near.tracks, "back": near.back},
-                             "shared": shared_ids(far, near)})
+                paths = [PersonPath() for _ in roles]
+                for _, ids in follow_scene(system, scenes, faces, seed + s, frames, kind):
+                    for path, track_id in zip(paths, ids, strict=True):
+                        path.ids.append(track_id)
+                row: dict[str, Any] = {role: {"switches": p.switches, "tracks": p.tracks, "back": p.back}
+                                       for role, p in zip(roles, paths, strict=True)}
+                row["shared"] = sum(shared_ids(a, b) for i, a in enumerate(paths) for b in paths[i + 1:])
+                rows.append(row)
                 if say:
-                    say(f"{name} scene {s + 1}/{scenes_n}: far {far.switches} switches, near {near.switches}, "
-                        f"shared {rows[-1]['shared']}")
+                    say(f"{name} scene {s + 1}/{scenes_n}: " + ", ".join(
+                        f"{role} {row[role]['switches']} switches" for role in roles) + f", shared {row['shared']}")
         finally:
             system.close()
-        report["trackers"][name] = {"scenes": rows, "totals": _totals(rows)}
+        report["trackers"][name] = {"scenes": rows, "totals": _totals(rows, roles)}
     return report
 
 
-def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"switches_far": sum(r["far"]["switches"] for r in rows),
-            "switches_near": sum(r["near"]["switches"] for r in rows),
-            "scenes_with_a_switch": sum(1 for r in rows if r["far"]["switches"] or r["near"]["switches"]),
-            "far_back_to_first_id": sum(1 for r in rows if r["far"]["back"]),
-            "shared_ids": sum(r["shared"] for r in rows)}
+def _totals(rows: list[dict[str, Any]], roles: Sequence[str]) -> dict[str, Any]:
+    totals: dict[str, Any] = {f"switches_{r}": sum(row[r]["switches"] for row in rows) for r in roles}
+    totals["scenes_with_a_switch"] = sum(1 for row in rows if any(row[r]["switches"] for r in roles))
+    totals.update({f"{r}_back_to_first_id": sum(1 for row in rows if row[r]["back"]) for r in roles[:-1]})
+    totals["shared_ids"] = sum(row["shared"] for row in rows)
+    return totals
 
 
 def format_table(report: dict[str, Any]) -> str:
     """The trackers' totals side by side."""
-    head = f"{'tracker':<10s} {'switches far/near':>18s} {'scenes with one':>16s} {'far back':>9s} {'shared ids':>11s}"
-    lines = [f"{report['scenes']} crossings of {report['frames']} frames (seed {report['seed']}):", head]
+    roles = report.get("people", ROLES["pair"])
+    hidden = roles[:-1]  # the people who are hidden behind someone nearer
+    switches, back = f"switches {'/'.join(roles)}", f"back {'/'.join(hidden)}"
+    head = f"{'tracker':<10s} {switches:>24s} {'scenes with one':>16s} {back:>14s} {'shared ids':>11s}"
+    lines = [f"{report['scenes']} {report.get('kind', 'pair')} crossings of {report['frames']} frames "
+             f"(seed {report['seed']}):", head]
     for name, entry in report["trackers"].items():
         t = entry["totals"]
-        lines.append(f"{name:<10s} {t['switches_far']:>10d} / {t['switches_near']:<5d} "
-                     f"{t['scenes_with_a_switch']:>16d} {t['far_back_to_first_id']:>9d} {t['shared_ids']:>11d}")
+        sw = " / ".join(str(t[f"switches_{r}"]) for r in roles)
+        bk = " / ".join(str(t[f"{r}_back_to_first_id"]) for r in hidden)
+        lines.append(f"{name:<10s} {sw:>24s} {t['scenes_with_a_switch']:>16d} {bk:>14s} {t['shared_ids']:>11d}")
     return "\n".join(lines)
 
 
@@ -203,7 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m peoplelens.bench.crossings", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=16, help="crossings per tracker")
-    parser.add_argument("--frames", type=int, default=50, help="frames per crossing (2 s at 25 fps)")
+    parser.add_argument("--kind", choices=sorted(ROLES), default="pair",
+                        help="pair: two people cross; crowd: three, the near one stops in front, the wearer turns")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="frames per crossing (default: 50 for pairs, 75 for crowds: 2 and 3 s at 25 fps)")
     parser.add_argument("--seed", type=int, default=1000, help="the first scene's seed")
     parser.add_argument("--trackers", default="ours,bytetrack", help="which of: ours, bytetrack (comma-separated)")
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -212,14 +199,15 @@ def main(argv: list[str] | None = None) -> None:
 
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACKERS]
-    if unknown or args.scenes < 1 or args.frames < 2:
+    frames = args.frames if args.frames is not None else (50 if args.kind == "pair" else 75)
+    if unknown or args.scenes < 1 or frames < 2:
         parser.error(f"trackers from {', '.join(TRACKERS)}; --scenes >= 1, --frames >= 2")
     assets = os.environ.get("PEOPLELENS_ASSETS")
     if not assets:
         parser.error("set PEOPLELENS_ASSETS (the shared assets folder: its data/ holds the photos and the videos)")
     try:
-        report = run(Path(assets) / "data", load_config(), names, args.scenes, args.frames, args.seed,
-                     say=lambda s: print(s, file=sys.stderr, flush=True))
+        report = run(Path(assets) / "data", load_config(), names, args.scenes, frames, args.seed,
+                     say=lambda s: print(s, file=sys.stderr, flush=True), kind=args.kind)
     except SceneError as error:  # e.g. more frames than the background clip has
         parser.error(str(error))
     print(format_table(report))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from peoplelens.bench.crossing_scenes import crowd_turn, render_crossing, render_crowd
 from peoplelens.bench.crossings import (
     PersonPath,
     follow_crossing,
     format_table,
+    ids_of,
     ids_on,
-    render_crossing,
     run,
     shared_ids,
 )
@@ -87,3 +88,30 @@ def test_the_far_person_keeps_their_id_when_they_come_out_from_behind(data_dir) 
         system.close()
     assert far.ids[40] is not None  # seen again after the occlusion
     assert (far.switches, far.tracks) == (0, 1) and near.switches == 0 and shared_ids(far, near) == 0
+
+
+def test_a_hidden_face_is_scored_behind_any_nearer_one() -> None:
+    near = TrackView(1, None, (900.0, 200.0, 1020.0, 340.0), IdentityState.NOT_ENROLLED, None)
+    middle = TrackView(2, None, (1300.0, 380.0, 1350.0, 440.0), IdentityState.NOT_ENROLLED, None)
+    far_box = np.array([960, 250, 1010, 310], np.float32)  # behind the near face
+    middle_box, near_box = np.array(middle.face_box, np.float32), np.array(near.face_box, np.float32)
+    assert ids_of([near, middle], [far_box, middle_box, near_box]) == [None, 2, 1]
+    assert ids_of([near, middle], [middle_box, near_box]) == list(ids_on([near, middle], middle_box, near_box))
+
+
+def test_in_a_crowd_the_near_person_stops_in_front_while_the_wearer_turns(data_dir) -> None:
+    scenes = RangeScenes(data_dir, CAMERAS["glasses"])
+    faces = load_faces(data_dir / "faces" / "probe" / "bbt_howard") + load_faces(
+        data_dir / "faces" / "probe" / "bbt_bernadette") + load_faces(data_dir / "faces" / "probe" / "bbt_raj")
+    frames = list(render_crowd(scenes, faces, seed=3, frames=75))
+    turn = crowd_turn(3, 75)
+    assert len(frames) == 75 and frames[0][0].shape == (1080, 1920, 3)
+    yaws = [yaw for _, _, yaw in frames]
+    assert yaws[0] == 0.0 == yaws[-1] and 8.0 <= max(abs(y) for y in yaws) <= 15.0  # a turn and back
+    assert yaws == [turn(k / 25.0) for k in range(75)]
+    widths = np.array([[b[2] - b[0] for b in boxes] for _, boxes, _ in frames])
+    assert (widths[:, 0] < widths[:, 2]).all() and (widths[:, 1] < widths[:, 2]).all()  # the near face is the largest
+    near_x = np.array([(boxes[2][0] + boxes[2][2]) / 2 for _, boxes, _ in frames])
+    still = [k for k in range(74) if abs(yaws[k + 1] - yaws[k]) < 1e-9 and abs(near_x[k + 1] - near_x[k]) < 1.0]
+    assert len(still) >= 15  # the near person stands still for a while (0.3-0.5 of the scene)
+
