@@ -167,7 +167,7 @@ def test_embedding_veto_stops_a_track_jumping_to_another_face() -> None:
     alice, bob = unit(1), unit(2)
     frames = [[body(100, emb=alice)] for _ in range(10)] + [[body(105, emb=bob)] for _ in range(5)]
     assert len({i for f in run(PersonTracker(cost=FaceReidCost()), frames) for i in f}) == 2
-    assert len({i for f in run(PersonTracker(), frames) for i in f}) == 1  # IoU alone would merge them
+    assert len({i for f in run(PersonTracker(TrackerConfig(cost="person")), frames) for i in f}) == 1  # IoU alone: one
 
 
 def test_low_score_observations_extend_but_do_not_start_tracks() -> None:
@@ -316,3 +316,60 @@ def test_a_coasting_track_whose_id_was_just_taken_back_is_not_placed_twice() -> 
     assert [v.track_id for v in state.views] == [seen.track_id]
     assert state.views[0].box[0] == 100.0  # where the person is seen, not the coasting prediction
     assert [o.track_id for o in state.observations] == [seen.track_id]
+
+
+def _face(x: float, y: float = 100.0, size: float = 80.0) -> PersonObservation:
+    """A face seen alone (no body), without an embedding: as the product's detectors hand it to the tracker."""
+    return PersonObservation(score=0.9, face_box=np.array([x, y, x + size, y + size], np.float32),
+                             face_keypoints=np.zeros((5, 2), np.float32), face_score=0.9, face_quality=0.9)
+
+
+def test_a_face_two_tracks_could_take_goes_to_the_one_it_looks_like() -> None:
+    # Alice's face (x 100) and Bob's (x 160) are tracked and remembered, as the identify stage does after each
+    # update. Then one face shows up at x 145: by overlap it is Bob's (IoU 0.68 against 0.28 with Alice's), but
+    # it is Alice, e.g. passing in front of him. The tracker embeds such a contested face before association and
+    # gives it to the track it looks like; a face only one track could take is never embedded.
+    alice, bob = unit(11), unit(12)
+    who: dict[int, np.ndarray] = {}
+    asked: list[int] = []
+
+    def embed(observations) -> None:
+        asked.append(len(observations))
+        for ob in observations:
+            ob.embedding = who[id(ob)]
+
+    def crossing(embed_faces) -> tuple[int, int, int | None]:
+        tracker = PersonTracker()
+        ids: dict[str, int] = {}
+        for i in range(5):
+            a, b = _face(100), _face(160)
+            who[id(a)], who[id(b)] = alice, bob
+            for tr in tracker.update(i / FPS, [a, b], embed=embed_faces):
+                name = "alice" if tr.observation is a else "bob"
+                ids[name] = tr.track_id
+                tracker.remember_face(tr, who[id(tr.observation)], 0.9)
+        passing = _face(145)
+        who[id(passing)] = alice
+        (seen,) = tracker.update(5 / FPS, [passing], embed=embed_faces)
+        return ids["alice"], ids["bob"], seen.track_id
+
+    alice_id, bob_id, taken_by = crossing(None)
+    assert taken_by == bob_id != alice_id  # by position alone: Bob's track takes Alice's face
+    asked.clear()
+    alice_id, _, taken_by = crossing(embed)
+    assert taken_by == alice_id
+    assert asked == [1]  # only the contested face, only on that frame
+    assert PersonTracker(TrackerConfig(contested_faces=0)).config.contested_faces == 0
+
+
+def test_a_face_embedded_for_a_contest_enters_the_gallery_once() -> None:
+    # The tracker keeps a contested face's vector in the track's gallery, and the identity stage hands the same
+    # vector to remember_face: one face must count once in the gallery's mean.
+    tracker = PersonTracker()
+    tracker.update(0.0, [_face(100)])
+    (track,) = tracker.update(1 / FPS, [_face(102)])  # confirmed on its second hit
+    v = unit(21)
+    tracker.remember_face(track, v, 0.9)
+    tracker.remember_face(track, v.copy(), 0.9)
+    tracker.remember_face(track, unit(22), 0.9)
+    assert len(track.gallery) == 2

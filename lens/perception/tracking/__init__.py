@@ -57,12 +57,13 @@ from peoplelens.lens.perception.tracking.observations import (
     build_observations,
     pair_faces_with_bodies,
 )
-from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS, Tracker
+from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS, EmbedFaces, Tracker
 from peoplelens.lens.perception.tracking.track import Track
 from peoplelens.lens.perception.tracking.tracker import PersonTracker
 
 __all__ = [
-    "BOTH_PARTS", "BoxKalman", "ByteTrackBaseline", "CostFunction", "FaceReidCost", "PersonCost", "PersonObservation",
+    "BOTH_PARTS", "BoxKalman", "ByteTrackBaseline", "CostFunction", "EmbedFaces", "FaceReidCost", "PersonCost",
+    "PersonObservation",
     "PersonTracker", "Track", "Tracker", "TrackerConfig", "TrackingError", "apply_homography", "build_observations",
     "camera_motion_matrix", "create_tracker", "iou_cost", "pair_faces_with_bodies", "warp_boxes",
 ]

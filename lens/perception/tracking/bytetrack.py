@@ -25,7 +25,7 @@ from peoplelens.core.extras import require
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
 from peoplelens.lens.perception.tracking.kalman import BoxKalman
 from peoplelens.lens.perception.tracking.observations import PersonObservation
-from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS
+from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS, EmbedFaces
 from peoplelens.lens.perception.tracking.track import Track
 
 REFERENCE_FPS = 30.0  # ``trackers`` counts its lost-track buffer in frames of this rate and scales by timestamps
@@ -60,9 +60,9 @@ class ByteTrackBaseline:
 
     def update(self, t: float, observations: Sequence[PersonObservation],
                camera_motion: np.ndarray | Sequence[float] | None = None,
-               looked_for: frozenset[str] = BOTH_PARTS) -> list[Track]:
-        """One ByteTrack step at time ``t``; ``camera_motion`` and ``looked_for`` are ignored (a plain ByteTrack
-        has no compensation and keeps its own tentative tracks)."""
+               looked_for: frozenset[str] = BOTH_PARTS, embed: EmbedFaces | None = None) -> list[Track]:
+        """One ByteTrack step at time ``t``; ``camera_motion``, ``looked_for`` and ``embed`` are ignored (a plain
+        ByteTrack has no compensation or appearance and keeps its own tentative tracks)."""
         import supervision as sv
 
         if self.t is not None and t < self.t:

@@ -29,8 +29,13 @@ class TrackerConfig:
     tracker: TrackerName = "people"
     #: association cost of "people": "person" (1 - the best IoU of body with body or face with face, or of a face inside
     #: a body's head region where one side lacks that part), "iou" (same parts only) or "face_reid" ("person" lowered
-    #: by the face-embedding cosine where the observation carries an embedding)
-    cost: CostName = "person"
+    #: by the face-embedding cosine where the observation carries an embedding, vetoed where the face is clearly
+    #: someone else's: the contested faces below carry one)
+    cost: CostName = "face_reid"
+    #: with the "face_reid" cost: at most this many faces a frame that two tracks could take (both within the gate,
+    #: one with a face gallery: one face passing over another) are embedded before association, so that appearance
+    #: decides who they are instead of overlap alone; 0 = never (the product embeds faces after association)
+    contested_faces: Annotated[int, Meta(ge=0, le=16)] = 2
     #: observations at or above this go to the first association stage
     high_score: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
     #: below this an observation is ignored; between the two: second stage only

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from peoplelens.core.types import box_iou
+from peoplelens.lens.perception.tracking.config import TrackerConfig
 from peoplelens.lens.perception.tracking.observations import PersonObservation, head_fit
 from peoplelens.lens.perception.tracking.track import Track
 
@@ -124,3 +125,10 @@ class FaceReidCost:
                 elif self.veto_below is not None and cos < self.veto_below:
                     cost[i, j] = np.inf
         return cost
+
+
+def cost_for(config: TrackerConfig) -> CostFunction:
+    """The association cost ``[tracking] cost`` names."""
+    person = PersonCost(config.face_top_fraction)
+    costs: dict[str, CostFunction] = {"person": person, "iou": iou_cost, "face_reid": FaceReidCost(base=person)}
+    return costs[config.cost]

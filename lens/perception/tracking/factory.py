@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from peoplelens.lens.perception.tracking.bytetrack import ByteTrackBaseline
 from peoplelens.lens.perception.tracking.config import TrackerConfig
-from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, PersonCost, iou_cost
+from peoplelens.lens.perception.tracking.costs import cost_for
 from peoplelens.lens.perception.tracking.protocol import Tracker
 from peoplelens.lens.perception.tracking.tracker import PersonTracker
 
@@ -14,6 +14,4 @@ def create_tracker(config: TrackerConfig | None = None) -> Tracker:
     config = config or TrackerConfig()
     if config.tracker == "bytetrack":
         return ByteTrackBaseline(config)
-    person = PersonCost(config.face_top_fraction)
-    costs: dict[str, CostFunction] = {"person": person, "iou": iou_cost, "face_reid": FaceReidCost(base=person)}
-    return PersonTracker(config, cost=costs[config.cost])
+    return PersonTracker(config, cost=cost_for(config))

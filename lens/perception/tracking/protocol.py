@@ -3,7 +3,7 @@ appearance re-identification) plugs in without touching the stages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -12,6 +12,9 @@ from peoplelens.lens.perception.tracking.observations import PersonObservation
 from peoplelens.lens.perception.tracking.track import Track
 
 BOTH_PARTS = frozenset({"face", "body"})  # what an update looked for when the caller does not say
+#: fills in ``embedding`` (unit vector) of each observation given, from its face: what a tracker calls to see faces
+#: it cannot tell apart by position alone
+EmbedFaces = Callable[[Sequence[PersonObservation]], None]
 
 
 @runtime_checkable
@@ -28,9 +31,10 @@ class Tracker(Protocol):
 
     def update(self, t: float, observations: Sequence[PersonObservation],
                camera_motion: np.ndarray | Sequence[float] | None = None,
-               looked_for: frozenset[str] = BOTH_PARTS) -> list[Track]:
+               looked_for: frozenset[str] = BOTH_PARTS, embed: EmbedFaces | None = None) -> list[Track]:
         """Advance to ``t``, move predictions by the camera motion, associate; the confirmed tracks matched now.
-        ``looked_for``: which parts (``"face"``, ``"body"``) the detectors looked for in this frame."""
+        ``looked_for``: which parts (``"face"``, ``"body"``) the detectors looked for in this frame; ``embed``: how
+        to embed an observation's face when the tracker wants its appearance (None: position alone)."""
         ...
 
     def break_continuity(self, t: float) -> None:

@@ -64,7 +64,10 @@ class Track:
         return None if n < 1e-9 else (m / n).astype(np.float32)
 
     def add_embedding(self, embedding: np.ndarray, quality: float, size: int) -> None:
-        """Keep the ``size`` best-quality embeddings (newest wins ties)."""
+        """Keep the ``size`` best-quality embeddings (newest wins ties); a vector already kept is not added twice
+        (the tracker keeps a contested face's embedding, and the identity stage may hand the same one in)."""
+        if any(np.array_equal(e, embedding) for _, e in self.gallery):
+            return
         self.gallery.append((float(quality), np.asarray(embedding, np.float32)))
         if len(self.gallery) > size:
             self.gallery.sort(key=lambda qe: qe[0])

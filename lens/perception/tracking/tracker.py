@@ -11,10 +11,10 @@ from scipy.optimize import linear_sum_assignment
 
 from peoplelens.core.types import box_intersection, box_iou
 from peoplelens.lens.perception.tracking.config import TrackerConfig, TrackingError
-from peoplelens.lens.perception.tracking.costs import CostFunction, PersonCost
+from peoplelens.lens.perception.tracking.costs import CostFunction, FaceReidCost, cost_for
 from peoplelens.lens.perception.tracking.kalman import BoxKalman, camera_motion_matrix
 from peoplelens.lens.perception.tracking.observations import PersonObservation, head_fit
-from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS
+from peoplelens.lens.perception.tracking.protocol import BOTH_PARTS, EmbedFaces
 from peoplelens.lens.perception.tracking.track import Track
 
 
@@ -37,7 +37,7 @@ class PersonTracker:
 
     def __init__(self, config: TrackerConfig | None = None, cost: CostFunction | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.cost: CostFunction = cost or PersonCost(self.config.face_top_fraction)
+        self.cost: CostFunction = cost or cost_for(self.config)
         self.tracks: list[Track] = []  # active: matched recently (confirmed or tentative)
         self.lost: list[Track] = []  # aged out, kept for re-identification
         self.merges: list[tuple[int, int]] = []  # (fresh id, restored id): last update, reidentify_reported
@@ -62,13 +62,16 @@ class PersonTracker:
         observations: Sequence[PersonObservation],
         camera_motion: np.ndarray | Sequence[float] | None = None,
         looked_for: frozenset[str] = BOTH_PARTS,
+        embed: EmbedFaces | None = None,
     ) -> list[Track]:
         """Advance to time ``t`` (seconds), apply the camera motion since the previous frame, associate the
         observations and return the confirmed tracks matched in this frame. ``looked_for``: the parts the detectors
         looked for in this frame (``"face"``, ``"body"``); a tentative track is dropped as noise only when one of its
         parts was looked for and it was not matched (the body detector runs on fewer frames than the face
         detector: a person seen only by their body, from behind or too far for a face, must be confirmed by the
-        next body detection, not dropped by the face-only frames in between)."""
+        next body detection, not dropped by the face-only frames in between). ``embed``: with an appearance cost
+        (:class:`FaceReidCost`, the default), the contested faces (:meth:`_contested`) are embedded with it before
+        association."""
         if self.t is not None and t < self.t:
             raise TrackingError(f"time went backwards: {t} after {self.t}")
         cfg = self.config
@@ -85,6 +88,10 @@ class PersonTracker:
         obs = [o for o in observations if o.score >= cfg.low_score]
         high = [o for o in obs if o.score >= cfg.high_score]
         low = [o for o in obs if o.score < cfg.high_score]
+        if embed is not None and isinstance(self.cost, FaceReidCost) and cfg.contested_faces:
+            contested = self._contested(high)[: cfg.contested_faces]
+            if contested:
+                embed(contested)
 
         matches, un_tracks, un_high = _assign(self.cost(self.tracks, high), 1.0 - cfg.match_iou)
         for ti, oi in matches:
@@ -104,6 +111,28 @@ class PersonTracker:
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
+
+    def _contested(self, observations: Sequence[PersonObservation]) -> list[PersonObservation]:
+        """Faces without an embedding, good enough for the gallery, that two or more confirmed tracks could take by
+        position (within the first stage's gate), one of them with a face gallery: a face passing over or beside
+        another, where overlap alone can hand it to the wrong person. Most contested first (the smallest gap between
+        the two best costs)."""
+        tracks = [tr for tr in self.tracks if tr.confirmed]
+        # a face too poor for the gallery is not asked either: its embedding could veto its own track (a profile)
+        faces = [o for o in observations if o.face_box is not None and o.embedding is None
+                 and o.face_quality >= self.config.gallery_min_quality]
+        if len(tracks) < 2 or not faces or not any(tr.gallery for tr in tracks):
+            return []
+        cost = np.asarray(self.cost(tracks, faces), np.float64)
+        gate = 1.0 - self.config.match_iou
+        has_gallery = np.array([bool(tr.gallery) for tr in tracks])
+        ranked = []
+        for j in range(len(faces)):
+            within = cost[:, j] <= gate
+            if within.sum() >= 2 and (within & has_gallery).any():
+                best = np.sort(cost[within, j])
+                ranked.append((float(best[1] - best[0]), j))
+        return [faces[j] for _, j in sorted(ranked)]
 
     def _keep_each_body_with_its_own_face(self, observations: Sequence[PersonObservation]) -> None:
         """The pairing of faces with bodies knows no tracks: where two faces lie in one body's head region (a face

@@ -42,7 +42,11 @@ class EmbedStage:
             faces = [_face_of(tr) for tr in part]
             aligned = (crops[[index for index, _, _ in faces]] if crops is not None
                        else self.embedder.align(image, np.stack([kps for _, kps, _ in faces])))
-            vectors = self.embedder.embed_aligned(aligned)
+            # a face the tracker embedded to settle a contest is not embedded again
+            known = [tr.observation.embedding if tr.observation is not None else None for tr in part]
+            todo = [i for i, v in enumerate(known) if v is None]
+            fresh = iter(self.embedder.embed_aligned(aligned[todo]) if todo else [])
+            vectors = [v if v is not None else next(fresh) for v in known]
             out = []
             for tr, (_, kps, score), crop, vec in zip(part, faces, aligned, vectors, strict=True):
                 q = face_quality(kps, score, sharpness_value=sharpness(crop), config=self.quality).quality

@@ -3,10 +3,13 @@ the head rotation), and the tracks coasting between observed frames."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-from peoplelens.lens.perception.tracking import BOTH_PARTS, Tracker, build_observations
+from peoplelens.lens.perception.tracking import BOTH_PARTS, PersonObservation, Tracker, build_observations
 from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.models.face_embedder import FaceEmbedder
 
 
 class MotionSinceUpdate:
@@ -26,16 +29,20 @@ class TrackStage:
     foveal windows re-detected tracked faces); between them tracks coast on their motion model.
 
     Image motion of frames without an update is accumulated and applied at the next update. On a view jump every
-    track is retired (nobody inherits a track, or a name, by overlap); re-identification can join them again."""
+    track is retired (nobody inherits a track, or a name, by overlap); re-identification can join them again.
+    With an ``embedder`` the tracker may embed the faces it cannot place by position alone (aligned on
+    full-resolution pixels, or the face-quality stage's crops); the embed stage reuses those vectors."""
 
     name = "track"
-    reads = frozenset({"faces", "face_quality", "bodies", "image_motion", "view_jumped", "faces_observed"})
+    reads = frozenset({"frame", "faces", "face_crops", "face_quality", "bodies", "image_motion", "view_jumped",
+                       "faces_observed"})
     writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
 
     def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0,
-                 motion: MotionSinceUpdate | None = None) -> None:
+                 motion: MotionSinceUpdate | None = None, embedder: FaceEmbedder | None = None) -> None:
         self.tracker, self.coast_s, self.face_top_fraction = tracker, coast_s, face_top_fraction
         self.motion = motion or MotionSinceUpdate()
+        self.embedder = embedder
 
     def run(self, state: FrameState) -> None:
         """Associate (on observed frames) and list the matched and the coasting tracks."""
@@ -49,7 +56,8 @@ class TrackStage:
         if state.faces_observed:
             looked_for = BOTH_PARTS if state.bodies is not None else frozenset({"face"})
             state.tracks = self.tracker.update(t, state.sightings, camera_motion=self.motion.matrix,
-                                               looked_for=looked_for)
+                                               looked_for=looked_for,
+                                               embed=None if self.embedder is None else self._embedder_for(state))
             self.motion.clear()
             state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
         else:
@@ -57,6 +65,24 @@ class TrackStage:
         matched = {tr.track_id for tr in state.tracks}
         state.coasting = [tr for tr in self.tracker.tracks if tr.confirmed and tr.track_id not in matched
                           and t - tr.last_seen <= self.coast_s]
+
+    def _embedder_for(self, state: FrameState) -> Callable[[Sequence[PersonObservation]], None]:
+        """Embeds observations' faces of this frame (``embedding`` set in place; faces without keypoints skipped)."""
+        embedder = self.embedder
+        assert embedder is not None
+
+        def embed(observations: Sequence[PersonObservation]) -> None:
+            faces = [(o, o.face_index, o.face_keypoints) for o in observations]
+            usable = [(o, row, kps) for o, row, kps in faces if row is not None and kps is not None]
+            if not usable:
+                return
+            crops = state.face_crops
+            aligned = (crops[[row for _, row, _ in usable]] if crops is not None
+                       else embedder.align(state.frame.image, np.stack([kps for _, _, kps in usable])))
+            for (ob, _, _), vector in zip(usable, embedder.embed_aligned(aligned), strict=True):
+                ob.embedding = vector
+
+        return embed
 
     def reset(self) -> None:
         """Forget every track."""
