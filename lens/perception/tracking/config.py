@@ -29,8 +29,8 @@ class TrackerConfig:
     tracker: TrackerName = "people"
     #: association cost of "people": "person" (1 - the best IoU of body with body or face with face, or of a face inside
     #: a body's head region where one side lacks that part), "iou" (same parts only) or "face_reid" ("person" lowered
-    #: by the face-embedding cosine where the observation carries an embedding, vetoed where the face is clearly
-    #: someone else's: the contested faces below carry one)
+    #: by the face-embedding cosine to the track's gallery where the observation carries an embedding: the contested
+    #: faces below carry one; never forbidden by it, since a face blurred by a head turn scores low against its own)
     cost: CostName = "face_reid"
     #: with the "face_reid" cost: at most this many faces a frame that two tracks could take (both within the gate,
     #: one with a face gallery: one face passing over another) are embedded before association, so that appearance

@@ -128,7 +128,10 @@ class FaceReidCost:
 
 
 def cost_for(config: TrackerConfig) -> CostFunction:
-    """The association cost ``[tracking] cost`` names."""
+    """The association cost ``[tracking] cost`` names. ``face_reid`` only lowers costs, it vetoes nothing: the faces
+    the product embeds before association are contested ones, and a face blurred by a fast head turn can score under
+    the veto against its own track's gallery (crowd crossing seed 2008 lost its near person's track that way)."""
     person = PersonCost(config.face_top_fraction)
-    costs: dict[str, CostFunction] = {"person": person, "iou": iou_cost, "face_reid": FaceReidCost(base=person)}
+    costs: dict[str, CostFunction] = {"person": person, "iou": iou_cost,
+                                      "face_reid": FaceReidCost(base=person, veto_below=None)}
     return costs[config.cost]
