@@ -260,7 +260,7 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         FoveateStage(Foveator(window_detector, fovea) if window_detector is not None else None, tracker, policy,
                      motion_since_update, face_options.max_side, workers),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
-        TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction, motion_since_update, embedder),
+        TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction, motion_since_update, embedder, workers),
         EmbedStage(policy, embedder, workers, section(config, "face_quality", FaceQualityConfig)),
         IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
     ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from peoplelens.lens.perception.tracking import BOTH_PARTS, PersonObservation, Tracker, build_observations
 from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stage import Workers
 from peoplelens.models.face_embedder import FaceEmbedder
 
 
@@ -39,10 +40,11 @@ class TrackStage:
     writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
 
     def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0,
-                 motion: MotionSinceUpdate | None = None, embedder: FaceEmbedder | None = None) -> None:
+                 motion: MotionSinceUpdate | None = None, embedder: FaceEmbedder | None = None,
+                 workers: Workers | None = None) -> None:
         self.tracker, self.coast_s, self.face_top_fraction = tracker, coast_s, face_top_fraction
         self.motion = motion or MotionSinceUpdate()
-        self.embedder = embedder
+        self.embedder, self.workers = embedder, workers or Workers(0)
 
     def run(self, state: FrameState) -> None:
         """Associate (on observed frames) and list the matched and the coasting tracks."""
@@ -77,9 +79,14 @@ class TrackStage:
             if not usable:
                 return
             crops = state.face_crops
-            aligned = (crops[[row for _, row, _ in usable]] if crops is not None
-                       else embedder.align(state.frame.image, np.stack([kps for _, _, kps in usable])))
-            for (ob, _, _), vector in zip(usable, embedder.embed_aligned(aligned), strict=True):
+
+            def vectors(part: Sequence[tuple[PersonObservation, int, np.ndarray]]) -> list[np.ndarray]:
+                aligned = (crops[[row for _, row, _ in part]] if crops is not None
+                           else embedder.align(state.frame.image, np.stack([kps for _, _, kps in part])))
+                return list(embedder.embed_aligned(aligned))
+
+            # two faces: one on each thread, as the embed stage does
+            for (ob, _, _), vector in zip(usable, self.workers.split(usable, vectors), strict=True):
                 ob.embedding = vector
 
         return embed
