@@ -16,12 +16,14 @@ What the product runs (``build_system`` -> :func:`create_tracker` from the ``[tr
     then the low-score ones against the tracks still unmatched. As in ByteTrack's own code (``lap.lapjv`` with a
     cost limit), leaving a track and an observation unmatched costs the gate, so a close pair is never broken up to
     make two poor ones (forcing the most matches moved a hidden person's track onto the person in front of them);
-  - the cost (``cost = "person"``, :class:`PersonCost`): 1 - the best of body-body IoU, face-face IoU and, where the
-    track or the observation lacks that part, a face inside the other's body head region. So when the face detector
-    loses a face turned to profile the body carries the track, and when the face returns it joins that track instead
-    of starting a second person. ``cost = "face_reid"`` (:class:`FaceReidCost`) adds the face-embedding cosine, but
-    only where an observation carries an embedding: the product embeds faces after association (the identity policy
-    chooses which), so there it measures the same as ``"person"`` and is not the default; ``"iou"`` is same-part IoU;
+  - the cost (``cost = "face_reid"``, :class:`FaceReidCost` over :class:`PersonCost`): 1 - the best of body-body
+    IoU, face-face IoU and, where the track or the observation lacks that part, a face inside the other's body head
+    region. So when the face detector loses a face turned to profile the body carries the track, and when the face
+    returns it joins that track instead of starting a second person. Where an observation carries a face embedding
+    the cost falls to 1 - its cosine to the track's gallery when that is lower. The product embeds faces after
+    association, except the contested ones: faces two confirmed tracks could take by position, one of them with a
+    gallery, which the tracker has the caller embed first (``update(..., embed=...)``, at most
+    ``contested_faces`` a frame). ``"person"`` leaves appearance out; ``"iou"`` is same-part IoU;
   - a view jump (a shot cut, or a head turn too fast to follow: the world stage flags it only when the optical flow
     lost the background *and* the picture changed) retires every track: nobody inherits a track, or a name, by
     overlap;

@@ -98,9 +98,8 @@ class FaceReidCost:
     scores 0.02 against his gallery, while his own faces score 0.79-0.98. Breaking a track (re-identification
     can join it again) is much cheaper than carrying a confirmed name over to another person.
 
-    It acts only on observations that carry an embedding; the product embeds faces after association (the identity
-    policy chooses which), so there this cost equals ``base`` (measured: ``python -m
-    peoplelens.sim_harness.eval_tracking``)."""
+    It acts only on observations that carry an embedding: in the product, the contested faces the tracker has
+    embedded before association (:meth:`PersonTracker._contested`), with the veto off (:func:`cost_for`)."""
 
     min_cosine: float = 0.45
     max_centre_dist: float = 2.0
