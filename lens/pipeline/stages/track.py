@@ -3,11 +3,11 @@ the head rotation), and the tracks coasting between observed frames."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from peoplelens.lens.perception.tracking import BOTH_PARTS, PersonObservation, Tracker, build_observations
+from peoplelens.lens.perception.tracking import BOTH_PARTS, EmbedFaces, PersonObservation, Tracker, build_observations
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Workers
 from peoplelens.models.face_embedder import FaceEmbedder
@@ -68,7 +68,7 @@ class TrackStage:
         state.coasting = [tr for tr in self.tracker.tracks if tr.confirmed and tr.track_id not in matched
                           and t - tr.last_seen <= self.coast_s]
 
-    def _embedder_for(self, state: FrameState) -> Callable[[Sequence[PersonObservation]], None]:
+    def _embedder_for(self, state: FrameState) -> EmbedFaces:
         """Embeds observations' faces of this frame (``embedding`` set in place; faces without keypoints skipped)."""
         embedder = self.embedder
         assert embedder is not None
