@@ -101,6 +101,13 @@ def ids_of(tracks: Sequence[TrackView], boxes: Sequence[np.ndarray]) -> list[int
     return out
 
 
+def _roles(kind: str) -> tuple[str, ...]:
+    """The people of a ``kind`` scene, far to near (:class:`SceneError` for an unknown kind)."""
+    if kind not in ROLES:
+        raise SceneError(f"no {kind!r} scenes; the kinds are {', '.join(ROLES)}")
+    return ROLES[kind]
+
+
 def follow_crossing(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
                     frames: int = 50) -> Iterator[tuple[list[TrackView], int | None, int | None]]:
     """The pair scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and the far and the
@@ -113,6 +120,7 @@ def follow_scene(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePh
                  kind: str) -> Iterator[tuple[list[TrackView], list[int | None]]]:
     """The ``kind`` scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and each
     person's track id, far to near (:func:`ids_of`)."""
+    _roles(kind)
     system.reset()
     if kind == "pair":
         rendered = ((image, [far, near]) for image, far, near in render_crossing(scenes, faces, seed, frames))
@@ -131,7 +139,7 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
 
     scenes = RangeScenes(data, CAMERAS["glasses"])
     faces = load_faces(data / "faces" / "probe")
-    roles = ROLES[kind]
+    roles = _roles(kind)
     report: dict[str, Any] = {"kind": kind, "scenes": scenes_n, "frames": frames, "seed": seed, "people": list(roles),
                               "trackers": {}}
     for name in trackers:

@@ -4,6 +4,7 @@ over the real 1080p background and scored from the product's own tracks."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from peoplelens.bench.crossing_scenes import crowd_turn, render_crossing, render_crowd
 from peoplelens.bench.crossings import (
@@ -16,7 +17,7 @@ from peoplelens.bench.crossings import (
     run,
     shared_ids,
 )
-from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, load_faces
+from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, SceneError, load_faces
 from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.core.types import box_iou
 
@@ -98,6 +99,11 @@ def test_a_hidden_face_is_scored_behind_any_nearer_one() -> None:
     middle_box, near_box = np.array(middle.face_box, np.float32), np.array(near.face_box, np.float32)
     assert ids_of([near, middle], [far_box, middle_box, near_box]) == [None, 2, 1]
     assert ids_of([near, middle], [middle_box, near_box]) == list(ids_on([near, middle], middle_box, near_box))
+
+
+def test_an_unknown_kind_of_scene_is_a_clear_error() -> None:
+    with pytest.raises(SceneError, match="the kinds are pair, crowd"):
+        next(follow_scene(None, None, [], 0, 2, "parade"))  # type: ignore[arg-type]
 
 
 def test_in_a_crowd_the_near_person_stops_in_front_while_the_wearer_turns(data_dir) -> None:
