@@ -44,6 +44,7 @@ import click
 import cv2
 import numpy as np
 
+from peoplelens.bench.range_fidelity import composite_fidelity
 from peoplelens.bench.range_report import goals, print_table, summarise, windows_share
 from peoplelens.bench.range_scenes import (
     CAMERAS,
@@ -51,7 +52,6 @@ from peoplelens.bench.range_scenes import (
     RangeScenes,
     SceneError,
     SceneSpec,
-    composite_fidelity,
     load_faces,
 )
 from peoplelens.core.state import IdentityState, Sound

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from peoplelens.bench.range_fidelity import composite_fidelity
 from peoplelens.bench.range_scenes import (
     CAMERAS,
     SCALES,
     RangeScenes,
     SceneError,
     SceneSpec,
-    composite_fidelity,
     load_faces,
 )
 from peoplelens.core.types import box_iou
