@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from peoplelens.bench.range_scenes import (
     BACKGROUND_VIDEO,
+    FPS,
     SCALES,
     FacePhoto,
     PersonScale,
@@ -32,7 +32,6 @@ from peoplelens.bench.range_scenes import (
     SceneError,
     face_alpha,
     paste_person,
-    read_frames,
     stand,
     video_frame_count,
 )
@@ -66,11 +65,8 @@ def _different_people(rng: np.random.Generator, faces: Sequence[FacePhoto], coun
 
 def _background(scenes: RangeScenes, rng: np.random.Generator, frames: int) -> list[np.ndarray]:
     """``frames`` consecutive frames of the background clip from a random start, at the camera's size."""
-    path = scenes.data / BACKGROUND_VIDEO
-    start = int(rng.integers(0, max(1, video_frame_count(path) - frames)))
-    size = (scenes.camera.width, scenes.camera.height)
-    return [image if image.shape[1::-1] == size else cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-            for image in read_frames(path, start, frames)]
+    start = int(rng.integers(0, max(1, video_frame_count(scenes.data / BACKGROUND_VIDEO) - frames)))
+    return scenes.backgrounds(start, frames)
 
 
 def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
@@ -109,7 +105,7 @@ def _stop_in_the_middle(u: float, pause: float) -> float:
     return float(np.sign(u) * moving)
 
 
-def crowd_turn(seed: int, frames: int, fps: float = 25.0) -> YawScript:
+def crowd_turn(seed: int, frames: int, fps: float = FPS) -> YawScript:
     """The crowd scene ``seed``'s head turn (yaw in degrees over the scene's time): the same numbers
     :func:`render_crowd` draws, for a caller that wants the truth."""
     rng = np.random.default_rng([seed, 1])
@@ -143,8 +139,7 @@ def render_crowd(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
     head = VirtualHeadTurn((cam.width, cam.height), (cam.width, cam.height), yaw, wide_hfov_deg=wide_hfov,
                            window_hfov_deg=cam.hfov_deg)
     for k, image in enumerate(background):
-        t = k / 25.0
-        frame, orientation = head.render(image, t)
+        frame, orientation = head.render(image, k / FPS)
         u = k / max(1, frames - 1) - 0.5
         bearings = (direction * far_span * u, direction * (middle_span * u + middle_shift),
                     -direction * near_span * _stop_in_the_middle(u, pause))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from peoplelens.bench.crossing_scenes import render_crossing, render_crowd
-from peoplelens.bench.range_scenes import CAMERAS, FacePhoto, RangeScenes, SceneError, load_faces
+from peoplelens.bench.range_scenes import CAMERAS, FPS, FacePhoto, RangeScenes, SceneError, load_faces
 from peoplelens.core.state import TrackView
 from peoplelens.core.types import Frame, box_iou
 
@@ -127,7 +127,7 @@ def follow_scene(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePh
     else:
         rendered = ((image, boxes) for image, boxes, _ in render_crowd(scenes, faces, seed, frames))
     for k, (image, boxes) in enumerate(rendered):
-        tracks = system.process(Frame(image, k / 25.0, k)).tracks
+        tracks = system.process(Frame(image, k / FPS, k)).tracks
         yield tracks, ids_of(tracks, boxes)
 
 

@@ -309,6 +309,12 @@ class RangeScenes:
                 raise SceneError(f"range scenes need {path} (the shared data folder, $PEOPLELENS_ASSETS/data)")
         self._detector: tuple[PersonDetector, FaceDetector] | None = None
 
+    def backgrounds(self, start: int, count: int) -> list[np.ndarray]:
+        """``count`` frames of the background clip from frame ``start``, at the camera's size."""
+        size = (self.camera.width, self.camera.height)
+        return [bg if bg.shape[1::-1] == size else cv2.resize(bg, size, interpolation=cv2.INTER_LINEAR)
+                for bg in read_frames(self._background, start, count)]
+
     def body(self, index: int) -> CutOutBody:
         """Frame ``index`` of the studio clip's person, cut out once and kept in memory."""
         if index not in self._bodies:
@@ -362,10 +368,7 @@ class RangeScenes:
         photo = spec.face
         face_scale = intr.fx * size.iod_m / spec.distance_m / photo.iod_px
         photo_alpha = face_alpha(photo)
-        for i, (bg, body) in enumerate(zip(read_frames(self._background, bg_start, spec.frames), bodies,
-                                           strict=True)):
-            frame = bg if bg.shape[1::-1] == (self.camera.width, self.camera.height) else cv2.resize(
-                bg, (self.camera.width, self.camera.height), interpolation=cv2.INTER_LINEAR)
+        for i, (frame, body) in enumerate(zip(self.backgrounds(bg_start, spec.frames), bodies, strict=True)):
             face_offset = paste_person(frame, body, scale, (offset[0], offset[1]), photo, photo_alpha, face_scale)
             fb = photo.box.reshape(2, 2) * face_scale + face_offset
             bb = body.box.reshape(2, 2) * scale + np.array(offset)

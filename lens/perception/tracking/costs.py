@@ -108,6 +108,8 @@ class FaceReidCost:
 
     def __call__(self, tracks: Sequence[Track], observations: Sequence[PersonObservation]) -> np.ndarray:
         cost = np.array(self.base(tracks, observations), np.float32)
+        if all(ob.embedding is None for ob in observations):  # the product's usual update: nothing to compare
+            return cost
         for i, tr in enumerate(tracks):
             g = tr.gallery_embedding()
             if g is None:

@@ -88,12 +88,14 @@ class PersonTracker:
         obs = [o for o in observations if o.score >= cfg.low_score]
         high = [o for o in obs if o.score >= cfg.high_score]
         low = [o for o in obs if o.score < cfg.high_score]
+        cost = np.asarray(self.cost(self.tracks, high), np.float32)
         if embed is not None and isinstance(self.cost, FaceReidCost) and cfg.contested_faces:
-            contested = self._contested(high)[: cfg.contested_faces]
+            contested = self._contested(cost, high)[: cfg.contested_faces]
             if contested:
-                embed(contested)
+                embed([high[j] for j in contested])
+                cost[:, contested] = self.cost(self.tracks, [high[j] for j in contested])  # now by appearance too
 
-        matches, un_tracks, un_high = _assign(self.cost(self.tracks, high), 1.0 - cfg.match_iou)
+        matches, un_tracks, un_high = _assign(cost, 1.0 - cfg.match_iou)
         for ti, oi in matches:
             self._apply(self.tracks[ti], high[oi], t)
         rest = [self.tracks[i] for i in un_tracks]
@@ -112,27 +114,26 @@ class PersonTracker:
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
 
-    def _contested(self, observations: Sequence[PersonObservation]) -> list[PersonObservation]:
-        """Faces without an embedding, good enough for the gallery, that two or more confirmed tracks could take by
-        position (within the first stage's gate), one of them with a face gallery: a face passing over or beside
-        another, where overlap alone can hand it to the wrong person. Most contested first (the smallest gap between
-        the two best costs)."""
-        tracks = [tr for tr in self.tracks if tr.confirmed]
-        # a face too poor for the gallery is not asked either: its embedding could veto its own track (a profile)
-        faces = [o for o in observations if o.face_box is not None and o.embedding is None
-                 and o.face_quality >= self.config.gallery_min_quality]
-        if len(tracks) < 2 or not faces or not any(tr.gallery for tr in tracks):
+    def _contested(self, cost: np.ndarray, observations: Sequence[PersonObservation]) -> list[int]:
+        """Columns of ``cost`` (tracks x ``observations``, by position) whose face has no embedding, is good enough
+        for the gallery, and could be taken by two or more confirmed tracks (within the first stage's gate), one of
+        them with a face gallery: a face passing over or beside another, where overlap alone can hand it to the
+        wrong person. Most contested first (the smallest gap between the two best costs)."""
+        confirmed = np.array([tr.confirmed for tr in self.tracks], bool)
+        has_gallery = np.array([bool(tr.gallery) for tr in self.tracks], bool)
+        if confirmed.sum() < 2 or not (confirmed & has_gallery).any():
             return []
-        cost = np.asarray(self.cost(tracks, faces), np.float64)
         gate = 1.0 - self.config.match_iou
-        has_gallery = np.array([bool(tr.gallery) for tr in tracks])
         ranked = []
-        for j in range(len(faces)):
-            within = cost[:, j] <= gate
+        for j, ob in enumerate(observations):
+            # a face too poor for the gallery is not asked: its embedding could not help its own track (a profile)
+            if ob.face_box is None or ob.embedding is not None or ob.face_quality < self.config.gallery_min_quality:
+                continue
+            within = confirmed & (cost[:, j] <= gate)
             if within.sum() >= 2 and (within & has_gallery).any():
                 best = np.sort(cost[within, j])
                 ranked.append((float(best[1] - best[0]), j))
-        return [faces[j] for _, j in sorted(ranked)]
+        return [j for _, j in sorted(ranked)]
 
     def _keep_each_body_with_its_own_face(self, observations: Sequence[PersonObservation]) -> None:
         """The pairing of faces with bodies knows no tracks: where two faces lie in one body's head region (a face
