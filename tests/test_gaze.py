@@ -177,9 +177,10 @@ def test_tracked_eyes_away_in_the_dead_band_is_not_looking(detector, estimator, 
     # hysteresis (no dead band, 3 frames on, 1 off; chosen leave-one-clip-out by gaze_eval --hysteresis) does not
     shots = frames(data_dir / "videos/talking_heads/liveportrait_d6.mp4", list(range(0, 16)) + list(range(75, 91)))
     faces = {i: largest(detector.detect(image)) for i, image in shots.items()}
-    old = FaceAttributeOptions(gaze_exit_deg=25.0, gaze_enter_frames=2, gaze_exit_frames=3)
+    # the eyes read on every frame (mesh_every_n = 1), so that each decision here sees its own frame's eyes
+    old = FaceAttributeOptions(gaze_exit_deg=25.0, gaze_enter_frames=2, gaze_exit_frames=3, mesh_every_n=1)
     states: dict[str, dict[int, bool]] = {}
-    for name, options in (("default", FaceAttributeOptions()), ("old", old)):
+    for name, options in (("default", FaceAttributeOptions(mesh_every_n=1)), ("old", old)):
         est = FaceAttributeEstimator(estimator.head_pose, estimator.face_mesh, options)
         states[name] = {i: est.estimate(image, faces[i], track_ids=[1])[0].looking_at_wearer
                         for i, image in shots.items()}
