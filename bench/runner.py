@@ -19,7 +19,7 @@ from peoplelens.core.types import Frame
 
 #: the product's stages, in frame order (``ProcessResult.timings`` keys; see peoplelens.lens.pipeline.system)
 PIPELINE_STAGES = ("clock", "schedule", "detect_faces", "detect_people", "motion", "world", "bodies", "foveate",
-                   "face_quality", "track", "embed", "identify", "face_attributes", "place", "people_map",
+                   "face_quality", "track", "face_attributes", "embed", "identify", "place", "people_map",
                    "experiences")
 
 

@@ -5,6 +5,8 @@ thread settings."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from peoplelens.sim_harness.enrollment import enroll_folder
 
 FRAMES = 130  # shot 1, the cut at ~2.7 s and the performer named in shot 2
 STAGES = ["clock", "schedule", "detect_faces", "detect_people", "motion", "world", "bodies", "foveate", "face_quality",
-          "track", "embed", "identify", "face_attributes", "place", "people_map", "experiences", "activity"]
+          "track", "face_attributes", "embed", "identify", "place", "people_map", "experiences", "activity"]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,39 @@ def test_a_parallel_step_runs_every_member_once_and_times_each() -> None:
     runner.close()
     assert log[0] == "first" and sorted(log[1:4]) == ["a", "b", "c"] and log[4] == "last"
     assert set(state.timings) == {"first", "a", "b", "c", "last"} and all(v >= 0 for v in state.timings.values())
+
+
+def test_split_shares_items_between_threads_and_never_waits_on_a_busy_stage_thread() -> None:
+    workers = Workers(1)
+
+    def double(part):  # slow enough that a free stage thread takes some of the items
+        time.sleep(0.01)
+        return [(threading.current_thread().name, 2 * x) for x in part]
+
+    try:
+        out = workers.split(list(range(8)), double)
+        assert [v for _, v in out] == [2 * x for x in range(8)]
+        assert {name.startswith("lens-stage") for name, _ in out} == {True, False}  # both threads took items
+        # the stage thread busy with another stage (a parallel step's other member): this thread does every item
+        release = threading.Event()
+        busy = workers.submit(lambda: release.wait(10))
+        out = workers.split(list(range(5)), double)
+        assert [v for _, v in out] == [0, 2, 4, 6, 8] and not any(n.startswith("lens-stage") for n, _ in out)
+        release.set()
+        assert busy is not None and busy.result(timeout=10)
+        # called on the stage thread itself: every item there, no deadlock
+        inner = workers.submit(lambda: workers.split(list(range(5)), double))
+        assert inner is not None and [v for _, v in inner.result(timeout=10)] == [0, 2, 4, 6, 8]
+
+        def broken(part):
+            if part[0] == 3:
+                raise ValueError("item 3")
+            return list(part)
+
+        with pytest.raises(ValueError, match="item 3"):
+            workers.split(list(range(6)), broken)
+    finally:
+        workers.close()
 
 
 def test_the_product_runs_its_stages_in_frame_order(people, hamilton) -> None:

@@ -7,8 +7,9 @@ A stage is a small class with one job: a ``name`` (the key of its time in ``Proc
 Independent stages can share a :class:`Parallel` step: the caller's thread runs the first, the stage thread the
 next ones in order, and whichever thread is free takes a stage nobody has started (so a short stage after a long
 one does not wait). ONNX Runtime and OpenCV release the GIL, so on two cores a detection frame costs about its
-longest branch. A stage may also split its own batch between the two threads with :meth:`Workers.split`. Results
-do not depend on the scheduling: each stage reads only what earlier steps wrote and writes its own fields.
+longest branch. A stage may also share its own batch between the two threads with :meth:`Workers.split` (item by
+item: the stage thread joins when it is free, also from a parallel step's other member). Results do not depend on
+the scheduling: each stage reads only what earlier steps wrote and writes its own fields.
 """
 
 from __future__ import annotations
@@ -61,17 +62,35 @@ class Workers:
         return None if self.pool is None else self.pool.submit(fn)
 
     def split(self, items: Sequence[T], fn: Callable[[Sequence[T]], list[R]]) -> list[R]:
-        """``fn`` over ``items`` with the first half on the stage thread and the rest here; results in order."""
+        """``fn`` over ``items``, one item at a time, on this thread and the stage thread (``fn`` of one item gives
+        one result); results in order. Both threads take the next item until none is left, so a stage thread
+        still busy with another stage (a :class:`Parallel` step) joins when it is free, and items that need more
+        work should come first. Called on the stage thread itself, it does every item there."""
         if self.pool is None or len(items) < 2:
             return fn(items) if items else []
-        half = (len(items) + 1) // 2
-        future = self.pool.submit(fn, items[:half])
+        results: list[list[R]] = [[] for _ in items]
+        lock = threading.Lock()
+        taken = 0
+
+        def work() -> None:
+            nonlocal taken
+            while True:
+                with lock:
+                    if taken >= len(items):
+                        return
+                    i, taken = taken, taken + 1
+                results[i] = fn(items[i : i + 1])
+
+        future = self.pool.submit(work)
         try:
-            mine = fn(items[half:])
+            work()
         except BaseException:
-            future.exception()  # let the other half finish before the error propagates
+            if not future.cancel():
+                future.exception()  # let the other thread's item finish before the error propagates
             raise
-        return [*future.result(), *mine]
+        if not future.cancel():  # not started: the stage thread was busy and this thread did everything
+            future.result()
+        return [r for part in results for r in part]
 
     def close(self) -> None:
         """Stop the stage thread (work then runs in the caller's thread)."""

@@ -5,8 +5,8 @@
 ``process(frame, head) -> ProcessResult`` once per frame, ``reset()`` between recordings, ``reload_people()``
 after an enrolment, ``close()`` at the end. A frame's path through it::
 
-    clock -> schedule -> detect_faces | detect_people | motion -> world -> foveate -> face_quality -> track -> embed
-             -> identify -> face_attributes -> place -> people_map -> experiences -> activity
+    clock -> schedule -> detect_faces | detect_people | motion -> world -> bodies -> foveate -> face_quality
+          -> track -> face_attributes | embed -> identify -> place -> people_map -> experiences -> activity
 
 Frames keep the camera's resolution: the wide face pass sees a 640-px copy, the body detector the whole frame
 plus (at high resolution) a full-resolution tile around the gaze, and ``foveate`` looks at small and tracked
@@ -246,6 +246,14 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                                  wake_s=pc.wake_s)
     activity = Activity(schedule)  # the adaptive schedule: what the last frames found (schedule, activity stages)
     motion_since_update = MotionSinceUpdate()  # the head rotation the tracker has not applied yet (track, foveate)
+    estimator = None
+    if pc.pose_gaze:
+        # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
+        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
+        if models.head_pose == "facemesh":  # the permissive set: FaceMesh + PnP (FSA-Net's weights are research-only)
+            attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
+                                               use_mesh=True, pose_source="facemesh")
+        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
     steps: list[Stage | Parallel] = [
         ClockStage(clock),
         ScheduleStage(schedule, camera if camera is not None else section(config, "camera", CameraConfig),
@@ -261,20 +269,13 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
                      motion_since_update, face_options.max_side, workers),
         FaceQualityStage(embedder, section(config, "face_quality", FaceQualityConfig), pc.quality_blur),
         TrackStage(tracker, pc.coast_s, tracker_config.face_top_fraction, motion_since_update, embedder, workers),
-        EmbedStage(policy, embedder, workers, section(config, "face_quality", FaceQualityConfig)),
+        # head poses and eyes (here) beside the embeddings (the stage thread, which then joins the faces' poses)
+        Parallel(FaceAttributesStage(estimator, workers),
+                 EmbedStage(policy, embedder, workers, section(config, "face_quality", FaceQualityConfig))),
         IdentifyStage(policy, tracker, tracker_config.reid_memory_s),
+        PlaceStage(section(config, "distance", DistancePriors)), PeopleMapStage(people_map),
+        ExperiencesStage(experiences), ActivityStage(activity),
     ]
-    estimator = None
-    if pc.pose_gaze:
-        # FSA-Net head pose + the iris model on eye regions from the detector's keypoints (see face_attributes)
-        attribute_options = section(config, "face_attributes", FaceAttributeOptions)
-        if models.head_pose == "facemesh":  # the permissive set: FaceMesh + PnP (FSA-Net's weights are research-only)
-            attribute_options = _with_defaults(attribute_options, config.get("face_attributes", {}),
-                                               use_mesh=True, pose_source="facemesh")
-        estimator = FaceAttributeEstimator.from_registry(attribute_options, session_config=sessions)
-    steps += [FaceAttributesStage(estimator, workers), PlaceStage(section(config, "distance", DistancePriors)),
-              PeopleMapStage(people_map),
-              ExperiencesStage(experiences), ActivityStage(activity)]
     loaded: dict[str, Any] = {"face_detector": face_detector, "embedder": embedder}
     if beside_bodies is not None:
         loaded["face_detector_beside_bodies"] = beside_bodies

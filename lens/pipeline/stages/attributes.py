@@ -63,9 +63,8 @@ class FaceAttributesStage:
             # on both threads once there is enough to do: an eye reading (2 iris runs) costs ~1.5 FSA-Net poses
             work = len(faces) + 1.5 * sum(due)
             split = self.workers.split if work >= self.SPLIT_FROM else (lambda items, fn: fn(items))
-            # the two halves balanced: the faces whose eyes are read alternate between them
+            # the threads take faces in turn: the faces whose eyes are read (the longer items) first
             order = sorted(range(len(faces)), key=lambda i: not due[i])
-            order = order[0::2] + order[1::2]
             by_face = dict(zip(order, split(order, measure), strict=True))
             measured = [by_face[i] for i in range(len(faces))]
             head_poses = (np.asarray([p for p, _ in measured]).reshape(-1, 3) if estimator.head_pose is not None
