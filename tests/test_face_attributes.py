@@ -104,6 +104,19 @@ def test_mesh_schedule_and_budget(detector, data_dir: Path) -> None:
         est.estimate(image, faces, track_ids=[1, 2])
 
 
+def test_a_tracks_eyes_are_read_every_second_observation_by_default(detector, data_dir: Path) -> None:
+    """The product's cost control: the iris model runs on every 2nd observation of a track; in between, the
+    track's last eye reading goes with the new head pose (a face without a track is read every time)."""
+    est = FaceAttributeEstimator.from_registry(FaceAttributeOptions())
+    image = load_image(data_dir / "faces/enroll/barack_obama/fr_01.jpg")
+    faces = largest(detector.detect(image))
+    tracked = [est.estimate(image, faces, track_ids=[4])[0] for _ in range(5)]
+    assert [a.iris_used for a in tracked] == [True, False, True, False, True]
+    assert tracked[1].eye is tracked[0].eye and tracked[3].eye is tracked[2].eye
+    assert all(a.gaze_source == tracked[0].gaze_source == "eyes+head" for a in tracked)
+    assert all(est.estimate(image, faces)[0].iris_used for _ in range(2))
+
+
 def test_eyes_read_on_two_threads_match_one_thread(estimator, detector, data_dir: Path) -> None:
     """The pipeline reads eyes on both threads at once: each thread gets its own iris interpreter, so the
     readings equal the one-thread ones exactly (a shared TFLite interpreter would mix up the two faces)."""
