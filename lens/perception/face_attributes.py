@@ -100,7 +100,7 @@ class FaceAttributeOptions:
     #: FaceMesh / iris every Nth observation of a track; in between, the track's last eye reading goes with the
     #: new head pose. 2: the iris model (2 runs a face, the largest part of this stage) at half the rate;
     #: ``gaze_eval --product-only`` gives the same precision and recall as 1 (0.89 / 0.90) and the 1080p pedestrian
-    #: clip runs ~10 % faster (README, "Head pose, ears and gaze")
+    #: clip runs 6-11 % faster (README, "Head pose, ears and gaze")
     mesh_every_n: Annotated[int, Meta(ge=1, le=100)] = 2
     use_mesh: bool = False  # FaceMesh + PnP (pose_source, presence for the ears); the pipeline default is off
     #: head pose used for the decisions when FaceMesh ran: "fsanet" (appearance, line-of-sight relative),
