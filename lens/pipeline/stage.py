@@ -61,28 +61,29 @@ class Workers:
         """Start ``fn`` on the stage thread (None when there is none)."""
         return None if self.pool is None else self.pool.submit(fn)
 
-    def split(self, items: Sequence[T], fn: Callable[[Sequence[T]], list[R]]) -> list[R]:
-        """``fn`` over ``items``, one item at a time, on this thread and the stage thread (``fn`` of one item gives
-        one result); results in order. Both threads take the next item until none is left, so a stage thread
-        still busy with another stage (a :class:`Parallel` step) joins when it is free, and items that need more
-        work should come first. Called on the stage thread itself, it does every item there."""
-        if self.pool is None or len(items) < 2:
-            return fn(items) if items else []
-        results: list[list[R]] = [[] for _ in items]
+    def share(self, items: Sequence[T], fn: Callable[[T], None]) -> None:
+        """``fn`` on every item, this thread first, then whichever thread is free takes the next item nobody has
+        started: a stage thread busy elsewhere (or the caller of this on the stage thread itself) is never waited
+        for, this thread then does the rest. An error propagates once the other thread's item is done."""
+        pending = deque(items)
         lock = threading.Lock()
-        taken = 0
 
         def work() -> None:
-            nonlocal taken
             while True:
                 with lock:
-                    if taken >= len(items):
+                    if not pending:
                         return
-                    i, taken = taken, taken + 1
-                results[i] = fn(items[i : i + 1])
+                    item = pending.popleft()
+                fn(item)
 
+        if self.pool is None or len(pending) < 2:
+            work()
+            return
+        with lock:
+            first = pending.popleft()
         future = self.pool.submit(work)
         try:
+            fn(first)
             work()
         except BaseException:
             if not future.cancel():
@@ -90,6 +91,18 @@ class Workers:
             raise
         if not future.cancel():  # not started: the stage thread was busy and this thread did everything
             future.result()
+
+    def split(self, items: Sequence[T], fn: Callable[[Sequence[T]], list[R]]) -> list[R]:
+        """``fn`` over ``items``, one item at a time, on this thread and the stage thread (:meth:`share`; ``fn``
+        of one item gives one result); results in order. Items that need more work should come first."""
+        if self.pool is None or len(items) < 2:
+            return fn(items) if items else []
+        results: list[list[R]] = [[] for _ in items]
+
+        def one(i: int) -> None:
+            results[i] = fn(items[i : i + 1])
+
+        self.share(range(len(items)), one)
         return [r for part in results for r in part]
 
     def close(self) -> None:
@@ -162,29 +175,7 @@ class StageRunner:
                 state.timings[stage.name] = state.timings.get(stage.name, 0.0) + elapsed
 
     def _run_parallel(self, stages: Sequence[Stage], state: FrameState) -> None:
-        pending = deque(stages)
-        lock = threading.Lock()
-
-        def take() -> Stage | None:
-            with lock:
-                return pending.popleft() if pending else None
-
-        def drain() -> None:
-            while (stage := take()) is not None:
-                self._timed(stage, state)
-
-        first = take()
-        future = self.workers.submit(drain) if len(stages) > 1 else None
-        try:
-            if first is not None:
-                self._timed(first, state)
-            drain()  # take over whatever the stage thread has not started
-        except BaseException:
-            if future is not None:
-                future.exception()
-            raise
-        if future is not None:
-            future.result()
+        self.workers.share(stages, lambda stage: self._timed(stage, state))
 
     def close(self) -> None:
         """Stop the stage thread."""
