@@ -1,20 +1,22 @@
 """People cross, one in front of another: does each keep one track? Our tracker and ByteTrack, through the product.
 
-``python -m peoplelens.bench.crossings [--kind pair|crowd] [--scenes N] [--frames N] [--seed S]
+``python -m peoplelens.bench.crossings [--kind pair|crowd|away] [--scenes N] [--frames N] [--seed S]
 [--trackers ours,bytetrack] [--json F]``
 
 Each scene is rendered in memory at 1920x1080 over the real pedestrian background (``bench.crossing_scenes``):
 ``pair``, a far person (2.5-4 m) walking one way and a near one (1.3-2.2 m) the other, the near one's body hiding the
 far one's face half-way; ``crowd``, three people, the near one stopping in front of the other two for a second or
-more while the wearer turns their head 8-15 degrees and back. Each is the studio clip's cut-out body (a new pose
+more while the wearer turns their head 8-15 degrees and back; ``away``, two people whom the wearer turns away from,
+75-100 degrees, so both leave the view, and back to a second or more later, each having stepped aside meanwhile
+(``bench.away_scenes``: a 360-degree panorama of the clip's frames). Each is the studio clip's cut-out body (a new pose
 every frame) with a different probe photo's face, adult or child height at random. The frames go through
 :meth:`LensSystem.process` (the product's own entry point, reset per scene; no IMU, so the head turn is read from the
 video as it would be) with ``[tracking] tracker`` set on top of the user's config; each person is followed through
 the frame's :class:`TrackView` whose face box overlaps theirs (IoU > 0.3; a person is not scored on frames where
 their face overlaps a nearer one's, which hides it). Per person: **switches** (the id changes between two frames
 where they were matched), **tracks** (how many ids they had), **back** (their last id is their first:
-re-identification gave it back after the occlusion) and, per scene, **shared** (ids seen on two people: the track,
-and its name, went over to another person).
+re-identification gave it back after the occlusion or the time out of view) and, per scene, **shared** (ids seen on
+two people: the track, and its name, went over to another person).
 
 The scenes are generic (any photo, random distances, speeds and sizes), not the annotated clips: a tracker rule is
 judged here on occlusions in general. Nothing is written to disk but ``--json``.
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from peoplelens.bench.away_scenes import render_away
 from peoplelens.bench.crossing_scenes import render_crossing, render_crowd
 from peoplelens.bench.range_scenes import CAMERAS, FPS, FacePhoto, RangeScenes, SceneError, load_faces
 from peoplelens.core.state import TrackView
@@ -41,8 +44,10 @@ if TYPE_CHECKING:
     from peoplelens.lens.pipeline import LensSystem
 
 TRACKERS = {"ours": "people", "bytetrack": "bytetrack"}
-ROLES = {"pair": ("far", "near"), "crowd": ("far", "middle", "near")}  # the people of a scene, far to near
+ROLES = {"pair": ("far", "near"), "crowd": ("far", "middle", "near"), "away": ("far", "near")}  # far to near
+FRAMES = {"pair": 50, "crowd": 75, "away": 190}  # a scene's default length: 2, 3 and 7.6 s at 25 fps
 MATCH_IOU = 0.3
+GAP_FRAMES = 10  # unmatched frames in a row (0.4 s at 25 fps) that make a match after them a return
 
 
 @dataclass
@@ -68,6 +73,20 @@ class PersonPath:
         seen = [i for i in self.ids if i is not None]
         return bool(seen) and seen[0] == seen[-1]
 
+    @property
+    def seen_again(self) -> bool:
+        """The person was matched after ``GAP_FRAMES`` or more unmatched frames that followed a match (so that
+        :attr:`back` says something about re-identification)."""
+        gap, matched = 0, False
+        for i in self.ids:
+            if i is None:
+                gap += 1
+                continue
+            if matched and gap >= GAP_FRAMES:
+                return True
+            matched, gap = True, 0
+        return False
+
 
 def shared_ids(a: PersonPath, b: PersonPath) -> int:
     """Ids that were on both people."""
@@ -90,12 +109,16 @@ def ids_on(tracks: Sequence[TrackView], far_box: np.ndarray, near_box: np.ndarra
     return far_id, near_id
 
 
-def ids_of(tracks: Sequence[TrackView], boxes: Sequence[np.ndarray]) -> list[int | None]:
-    """Each person's track id on one frame, the people ordered far to near. Where a face overlaps a nearer one's,
-    it is behind it, hidden, and a track on its box is the nearer person's: the farther one gets None there."""
+def ids_of(tracks: Sequence[TrackView], boxes: Sequence[np.ndarray | None]) -> list[int | None]:
+    """Each person's track id on one frame, the people ordered far to near (a box of None: out of view, no id).
+    Where a face overlaps a nearer one's, it is behind it, hidden, and a track on its box is the nearer person's:
+    the farther one gets None there."""
     out: list[int | None] = []
     for i, box in enumerate(boxes):
-        nearer = np.array(boxes[i + 1:], np.float32).reshape(-1, 4)
+        if box is None:
+            out.append(None)
+            continue
+        nearer = np.array([b for b in boxes[i + 1:] if b is not None], np.float32).reshape(-1, 4)
         hidden = bool(len(nearer)) and bool((box_iou(box[None], nearer)[0] > 0.0).any())
         out.append(None if hidden else _track_on(tracks, box))
     return out
@@ -122,10 +145,13 @@ def follow_scene(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePh
     person's track id, far to near (:func:`ids_of`)."""
     _roles(kind)
     system.reset()
+    rendered: Iterator[tuple[np.ndarray, Sequence[np.ndarray | None]]]
     if kind == "pair":
         rendered = ((image, [far, near]) for image, far, near in render_crossing(scenes, faces, seed, frames))
-    else:
+    elif kind == "crowd":
         rendered = ((image, boxes) for image, boxes, _ in render_crowd(scenes, faces, seed, frames))
+    else:
+        rendered = ((image, boxes) for image, boxes, _ in render_away(scenes, faces, seed, frames))
     for k, (image, boxes) in enumerate(rendered):
         tracks = system.process(Frame(image, k / FPS, k)).tracks
         yield tracks, ids_of(tracks, boxes)
@@ -153,7 +179,8 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
                 for _, ids in follow_scene(system, scenes, faces, seed + s, frames, kind):
                     for path, track_id in zip(paths, ids, strict=True):
                         path.ids.append(track_id)
-                row: dict[str, Any] = {role: {"switches": p.switches, "tracks": p.tracks, "back": p.back}
+                row: dict[str, Any] = {role: {"switches": p.switches, "tracks": p.tracks, "back": p.back,
+                                              "seen_again": p.seen_again}
                                        for role, p in zip(roles, paths, strict=True)}
                 row["shared"] = sum(shared_ids(a, b) for i, a in enumerate(paths) for b in paths[i + 1:])
                 rows.append(row)
@@ -162,14 +189,21 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
                         f"{role} {row[role]['switches']} switches" for role in roles) + f", shared {row['shared']}")
         finally:
             system.close()
-        report["trackers"][name] = {"scenes": rows, "totals": _totals(rows, roles)}
+        report["trackers"][name] = {"scenes": rows, "totals": _totals(rows, roles, _leaving(kind, roles))}
     return report
 
 
-def _totals(rows: list[dict[str, Any]], roles: Sequence[str]) -> dict[str, Any]:
+def _leaving(kind: str, roles: Sequence[str]) -> Sequence[str]:
+    """The people who go out of sight in a ``kind`` scene: everyone when the wearer turns away, else those
+    hidden behind someone nearer."""
+    return roles if kind == "away" else roles[:-1]
+
+
+def _totals(rows: list[dict[str, Any]], roles: Sequence[str], leaving: Sequence[str]) -> dict[str, Any]:
     totals: dict[str, Any] = {f"switches_{r}": sum(row[r]["switches"] for row in rows) for r in roles}
     totals["scenes_with_a_switch"] = sum(1 for row in rows if any(row[r]["switches"] for r in roles))
-    totals.update({f"{r}_back_to_first_id": sum(1 for row in rows if row[r]["back"]) for r in roles[:-1]})
+    totals.update({f"{r}_back_to_first_id": sum(1 for row in rows if row[r]["back"]) for r in leaving})
+    totals.update({f"{r}_seen_again": sum(1 for row in rows if row[r].get("seen_again")) for r in leaving})
     totals["shared_ids"] = sum(row["shared"] for row in rows)
     return totals
 
@@ -177,16 +211,20 @@ def _totals(rows: list[dict[str, Any]], roles: Sequence[str]) -> dict[str, Any]:
 def format_table(report: dict[str, Any]) -> str:
     """The trackers' totals side by side."""
     roles = report.get("people", ROLES["pair"])
-    hidden = roles[:-1]  # the people who are hidden behind someone nearer
+    hidden = _leaving(report.get("kind", "pair"), roles)
     switches, back = f"switches {'/'.join(roles)}", f"back {'/'.join(hidden)}"
-    head = f"{'tracker':<10s} {switches:>24s} {'scenes with one':>16s} {back:>14s} {'shared ids':>11s}"
+    again = f"seen again {'/'.join(hidden)}"
+    head = (f"{'tracker':<10s} {switches:>24s} {'scenes with one':>16s} {back:>14s} {'shared ids':>11s} "
+            f"{again:>20s}")
     lines = [f"{report['scenes']} {report.get('kind', 'pair')} crossings of {report['frames']} frames "
              f"(seed {report['seed']}):", head]
     for name, entry in report["trackers"].items():
         t = entry["totals"]
         sw = " / ".join(str(t[f"switches_{r}"]) for r in roles)
         bk = " / ".join(str(t[f"{r}_back_to_first_id"]) for r in hidden)
-        lines.append(f"{name:<10s} {sw:>24s} {t['scenes_with_a_switch']:>16d} {bk:>14s} {t['shared_ids']:>11d}")
+        ag = " / ".join(str(t.get(f"{r}_seen_again", "-")) for r in hidden)
+        lines.append(f"{name:<10s} {sw:>24s} {t['scenes_with_a_switch']:>16d} {bk:>14s} {t['shared_ids']:>11d} "
+                     f"{ag:>20s}")
     return "\n".join(lines)
 
 
@@ -196,9 +234,11 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=16, help="crossings per tracker")
     parser.add_argument("--kind", choices=sorted(ROLES), default="pair",
-                        help="pair: two people cross; crowd: three, the near one stops in front, the wearer turns")
+                        help="pair: two people cross; crowd: three, the near one stops in front, the wearer turns; "
+                             "away: the wearer turns away from two people and back")
     parser.add_argument("--frames", type=int, default=None,
-                        help="frames per crossing (default: 50 for pairs, 75 for crowds: 2 and 3 s at 25 fps)")
+                        help="frames per scene (default: 50 for pairs, 75 for crowds, 190 for away: 2, 3 and 7.6 s "
+                             "at 25 fps)")
     parser.add_argument("--seed", type=int, default=1000, help="the first scene's seed")
     parser.add_argument("--trackers", default="ours,bytetrack", help="which of: ours, bytetrack (comma-separated)")
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -207,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
 
     names = [n.strip() for n in args.trackers.split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACKERS]
-    frames = args.frames if args.frames is not None else (50 if args.kind == "pair" else 75)
+    frames = args.frames if args.frames is not None else FRAMES[args.kind]
     if unknown or args.scenes < 1 or frames < 2:
         parser.error(f"trackers from {', '.join(TRACKERS)}; --scenes >= 1, --frames >= 2")
     assets = os.environ.get("PEOPLELENS_ASSETS")

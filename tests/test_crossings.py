@@ -3,9 +3,11 @@ over the real 1080p background and scored from the product's own tracks."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from peoplelens.bench.away_scenes import Panorama, away_turn, render_away
 from peoplelens.bench.crossing_scenes import crowd_turn, render_crossing, render_crowd
 from peoplelens.bench.crossings import (
     PersonPath,
@@ -17,7 +19,7 @@ from peoplelens.bench.crossings import (
     run,
     shared_ids,
 )
-from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, SceneError, load_faces
+from peoplelens.bench.range_scenes import BACKGROUND_VIDEO, CAMERAS, RangeScenes, SceneError, load_faces, read_frames
 from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.core.types import box_iou
 
@@ -27,6 +29,8 @@ def test_a_persons_path_counts_switches_tracks_and_the_id_given_back() -> None:
     assert (far.switches, far.tracks, far.back) == (2, 2, True)
     lost = PersonPath([3, 3, None, 7, 7])
     assert (lost.switches, lost.tracks, lost.back) == (1, 2, False)
+    assert far.seen_again is False  # one frame hidden is no time away
+    assert PersonPath([5] + [None] * 10 + [5]).seen_again and not PersonPath([5] + [None] * 9 + [5]).seen_again
     assert PersonPath([None, None]).back is False
     assert shared_ids(far, lost) == 0 and shared_ids(far, PersonPath([1, 9])) == 1
 
@@ -143,3 +147,56 @@ def test_three_people_keep_their_ids_when_a_near_face_passes_over_another(data_d
         system.close()
     assert [p.switches for p in paths] == [0, 0, 0] and [p.tracks for p in paths] == [1, 1, 1]
     assert sum(shared_ids(a, b) for i, a in enumerate(paths) for b in paths[i + 1:]) == 0
+
+
+def test_the_panorama_turns_like_a_camera(data_dir) -> None:
+    camera = CAMERAS["glasses"]
+    tiles = [read_frames(data_dir / BACKGROUND_VIDEO, start, 1)[0] for start in (0, 20, 40, 60, 80, 100)]
+    panorama = Panorama(tiles, camera)
+    intr = camera.intrinsics
+    ahead = panorama.view(0.0).astype(np.float32)
+    row = int(intr.cy)
+    for turn in (-25.0, 10.0, 30.0):
+        turned = panorama.view(turn).astype(np.float32)
+        # what the turned camera sees straight ahead, the camera that did not turn saw at fx tan(turn)
+        x = intr.cx + intr.fx * np.tan(np.radians(turn))
+        seen_before = cv2.getRectSubPix(ahead, (1, 9), (float(x), float(row)))
+        assert np.abs(turned[row - 4:row + 5, int(intr.cx)] - seen_before[:, 0]).mean() < 6.0, turn
+    def differ(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+    assert differ(panorama.view(40.0), panorama.view(400.0)) < 0.5  # all the way round
+    assert differ(panorama.view(40.0), panorama.view(100.0)) > 10.0
+
+
+def test_away_the_wearer_turns_from_two_people_who_step_aside_meanwhile(data_dir) -> None:
+    scenes = RangeScenes(data_dir, CAMERAS["glasses"])
+    faces = load_faces(data_dir / "faces" / "probe" / "bbt_howard") + load_faces(
+        data_dir / "faces" / "probe" / "bbt_raj")
+    frames = list(render_away(scenes, faces, seed=4, frames=180))
+    turn, away_at, back_at = away_turn(4, 180)
+    yaws = [yaw for _, _, yaw in frames]
+    assert yaws == [turn(k / 25.0) for k in range(180)]
+    assert yaws[0] == 0.0 == yaws[-1] and 75.0 <= max(abs(y) for y in yaws) <= 100.0
+    first, last = frames[0][1], frames[-1][1]
+    assert all(b is not None for b in first + last)  # both in view before and after
+    away = [boxes for (_, boxes, _), k in zip(frames, range(180), strict=True) if away_at <= k / 25.0 <= back_at]
+    assert away and all(b is None for boxes in away for b in boxes)  # and out of view while the wearer looks away
+    for before, after in zip(first, last, strict=True):
+        assert before is not None and after is not None
+        assert abs((after[0] + after[2]) / 2 - (before[0] + before[2]) / 2) > 20.0  # stepped aside
+    with pytest.raises(SceneError, match="away scene needs"):
+        away_turn(4, 100)
+
+
+def test_the_product_gives_both_people_their_ids_back_after_the_wearer_looked_away(data_dir) -> None:
+    # ByteTrack gives both people new ids here (8 of 8 scenes in `bench.crossings --kind away`): they come back
+    # elsewhere after 1-2 s out of view, so only their faces can give their ids back.
+    report = run(data_dir, {"foveation": {"budget_clock": "predicted"}}, ["ours"], scenes_n=1, frames=180, seed=1000,
+                 kind="away")
+    (scene,) = report["trackers"]["ours"]["scenes"]
+    for role in ("far", "near"):
+        assert scene[role]["seen_again"] and scene[role]["back"], role
+        assert (scene[role]["switches"], scene[role]["tracks"]) == (0, 1), role
+    assert scene["shared"] == 0
+    assert "seen again far/near" in format_table(report)
