@@ -373,3 +373,32 @@ def test_a_face_embedded_for_a_contest_enters_the_gallery_once() -> None:
     tracker.remember_face(track, v.copy(), 0.9)
     tracker.remember_face(track, unit(22), 0.9)
     assert len(track.gallery) == 2
+
+
+def test_a_face_that_is_someone_elses_leaves_the_body_it_was_paired_with() -> None:
+    # Bob stands at x=400; Alice was tracked at x=100 and is lost. Bob's own face is missed on one frame and the
+    # pairing puts a face in his body's head region with his body: Alice's (she is back, behind him). Bob's track
+    # keeps his body and his gallery; the face starts a track that re-identification gives Alice's id.
+    alice, bob = unit(1), unit(2)
+    tracker = PersonTracker(TrackerConfig(max_age_s=0.2))
+    for i in range(10):
+        tracker.update(i / FPS, [body(100.0, emb=alice), body(400.0, emb=bob)])
+    alice_id, bob_id = (tr.track_id for tr in tracker.tracks)
+    for i in range(10, 20):
+        tracker.update(i / FPS, [body(400.0, emb=bob)])
+    assert [tr.track_id for tr in tracker.lost] == [alice_id]
+    gallery = len(tracker.tracks[0].gallery)
+    mixed = body(400.0, emb=alice)
+    mixed.face_score = 0.8
+    reported = tracker.update(20 / FPS, [mixed])
+    assert sorted(tr.track_id for tr in reported) == sorted([alice_id, bob_id])
+    bob_track = next(tr for tr in reported if tr.track_id == bob_id)
+    assert bob_track.observation is mixed and mixed.face_box is None and mixed.body_box is not None
+    assert len(bob_track.gallery) == gallery and float(bob_track.gallery_embedding() @ bob) > 0.99
+    assert [old for _, old in tracker.merges] == [alice_id]
+    # A face that is nobody else's (a blurred or turned face of Bob's own, say) stays with his body.
+    stranger = unit(7)
+    own = body(400.0, emb=stranger)
+    reported = tracker.update(21 / FPS, [own])
+    assert [tr.track_id for tr in reported if tr.observation is own] == [bob_id] and own.face_box is not None
+

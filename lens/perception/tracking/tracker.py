@@ -96,23 +96,50 @@ class PersonTracker:
                 cost[:, contested] = self.cost(self.tracks, [high[j] for j in contested])  # now by appearance too
 
         matches, un_tracks, un_high = _assign(cost, 1.0 - cfg.match_iou)
+        split_off = []
         for ti, oi in matches:
+            face = self._split_off_someone_elses_face(self.tracks[ti], high[oi])
+            if face is not None:
+                split_off.append(face)
             self._apply(self.tracks[ti], high[oi], t)
         rest = [self.tracks[i] for i in un_tracks]
         matches2, _, _ = _assign(self.cost(rest, low), 1.0 - cfg.low_match_iou)
         for ti, oi in matches2:
             self._apply(rest[ti], low[oi], t)
 
-        for oi in un_high:
-            if high[oi].score >= cfg.new_track_score:
+        for ob in [high[oi] for oi in un_high] + split_off:
+            if ob.score >= cfg.new_track_score:
                 tr = Track(track_id=next(self._ids), first_seen=t, last_seen=t)
-                self._apply(tr, high[oi], t)
+                self._apply(tr, ob, t)
                 self.tracks.append(tr)
 
         self._retire(t, looked_for)
         self._reidentify(t)
         self.t = t
         return [tr for tr in self.tracks if tr.confirmed and tr.observation is not None]
+
+    def _split_off_someone_elses_face(self, tr: Track, ob: PersonObservation) -> PersonObservation | None:
+        """The face of ``ob`` (a body and an embedded face, matched to ``tr``) as an observation of its own when it
+        is someone else's: re-identification among every face gallery (``tr``'s, the other tracks', the lost ones')
+        would give it another track's id (cosine >= ``reid_threshold``, ``reid_margin`` ahead of the next, ``tr``'s
+        included). ``tr`` keeps the body. The face-body pairing knows no faces: where a person's own face is
+        missed, a farther face in their body's head region is paired with it (crowd crossing seed 4000: the middle
+        person's face went undetected for a frame, the far person's, just back from behind the near one, took the
+        middle person's body, track and gallery). None (``ob`` unchanged) otherwise."""
+        if ob.embedding is None or ob.body_box is None or ob.face_box is None or not tr.gallery:
+            return None
+        mine = tr.gallery_embedding()
+        others = [g for g in (c.gallery_embedding() for c in self.tracks + self.lost if c is not tr) if g is not None]
+        if mine is None or not others:
+            return None
+        own = float(mine @ ob.embedding)
+        sims = sorted((float(g @ ob.embedding) for g in others), reverse=True)
+        runner_up = max(own, sims[1]) if len(sims) > 1 else own
+        if sims[0] < self.config.reid_threshold or sims[0] - runner_up < self.config.reid_margin:
+            return None
+        face = PersonObservation(score=ob.face_score)
+        face.swap_face_with(ob)  # ob keeps its body and score, ``face`` is scored by its face
+        return face
 
     def _contested(self, cost: np.ndarray, observations: Sequence[PersonObservation]) -> list[int]:
         """Columns of ``cost`` (tracks x ``observations``, by position) whose face has no embedding, is good enough
