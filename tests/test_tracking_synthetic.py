@@ -402,3 +402,22 @@ def test_a_face_that_is_someone_elses_leaves_the_body_it_was_paired_with() -> No
     reported = tracker.update(21 / FPS, [own])
     assert [tr.track_id for tr in reported if tr.observation is own] == [bob_id] and own.face_box is not None
 
+
+def test_a_person_seen_from_behind_who_turns_round_gets_their_id_back() -> None:
+    # Alice is tracked and leaves; 3 s later a body is tracked from behind (no face) where she went, and after 3 s
+    # more it turns round: her face. Re-identification counts its window from the track's first face, not from
+    # when the body was first seen, so the body's track gets her id back.
+    alice = unit(1)
+    tracker = PersonTracker(TrackerConfig(max_age_s=0.5))
+    for i in range(10):
+        tracker.update(i / FPS, [body(100.0, emb=alice)])
+    alice_id = tracker.tracks[0].track_id
+    frames = [[] for _ in range(90)] + [[body(600.0)] for _ in range(90)]
+    for i, obs in enumerate(frames, start=10):
+        tracker.update(i / FPS, obs)
+    assert [tr.track_id for tr in tracker.lost] == [alice_id]
+    back_id = tracker.tracks[0].track_id
+    assert back_id != alice_id
+    turned = body(600.0, emb=alice)
+    reported = tracker.update(200 / FPS, [turned])
+    assert [tr.track_id for tr in reported] == [alice_id] and tracker.merges == [(back_id, alice_id)]

@@ -58,7 +58,7 @@ class TrackerConfig:
     reid_threshold: Annotated[float, Meta(ge=-1.0, le=1.0)] = 0.45
     #: ... and at least this much above the second-best lost track
     reid_margin: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.05
-    #: a new track may be re-identified during its first seconds
+    #: a track may be re-identified during its first seconds with a face (a body-only track: from its first face)
     reid_window_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 2.0
     #: lost tracks are remembered this long for re-identification
     reid_memory_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 120.0

@@ -26,6 +26,7 @@ class Track:
     gallery: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, unit embedding)
     reidentified_from: int | None = None  # the fresh id this track had before re-identification
     reid_open: bool = True  # may still be re-identified as a lost track
+    face_since: float | None = None  # when re-identification first saw a face in the gallery
 
     @property
     def box(self) -> np.ndarray:

@@ -277,16 +277,20 @@ class PersonTracker:
 
     def _reidentify(self, t: float, candidates: Sequence[Track] | None = None) -> None:
         """Give a new track (of ``candidates``, default all) the id of the lost (or coasting) track its face
-        matches."""
+        matches. New means new to faces: for ``reid_window_s`` after the track's first face, however long its
+        body was tracked before (a person seen from behind who turns round, or whose face a body-only track takes
+        as they come back into view: `bench.crossings --kind away` seed 1015)."""
         cfg = self.config
         for tr in list(self.tracks if candidates is None else candidates):
             if not tr.reid_open:
                 continue
-            if t - tr.first_seen > cfg.reid_window_s:
-                tr.reid_open = False
-                continue
             g = tr.gallery_embedding()
-            if g is None:
+            if g is None:  # no face yet (a body seen from behind): the window opens with the first face
+                continue
+            if tr.face_since is None:
+                tr.face_since = t
+            if t - tr.face_since > cfg.reid_window_s:
+                tr.reid_open = False
                 continue
             coasting = [c for c in self.tracks
                         if c is not tr and c.observation is None and c.first_seen < tr.first_seen]
