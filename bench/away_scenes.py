@@ -4,8 +4,8 @@ and turns back to them a second or more later. Does each person get their own id
 The world is a 360-degree cylinder papered with real frames of the pedestrian clip (:class:`Panorama`: as many
 frames as the camera's field of view fits into 360 degrees, six for 70 degrees, each from a random moment of the
 clip), so the camera can turn any amount and the video's own rotation (no IMU) is read from a real, rigid
-background. Two people (the studio clip's cut-out body with a probe
-photo's face, adult or child height at random) stand 1.5-3.5 m away, 10-30 degrees apart, each swaying a little.
+background. Two people (the studio clip's cut-out body with a probe photo's face, adult or child height at random)
+stand 1.5-3.5 m away, 10-30 degrees apart, each swaying a little.
 The wearer looks at them for 1.6 s, turns 75-100 degrees to one side at 70-100 degrees a second (everyone leaves the
 view), waits there, turns back and looks for 2 s more. While the wearer looks away each person steps 2-6 degrees
 aside, so where they were is no longer where they are: only their faces can give their ids back.
@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 import cv2
 import numpy as np
 
-from peoplelens.bench.crossing_scenes import _different_people, _Walker, place_walker
+from peoplelens.bench.crossing_scenes import Walker, different_people, place_walker
 from peoplelens.bench.range_scenes import (
     BACKGROUND_VIDEO,
     FPS,
@@ -98,9 +98,9 @@ def render_away(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
     tiles = [read_frames(scenes.data / BACKGROUND_VIDEO, int(rng.integers(0, n_bg - 1)), 1)[0]
              for _ in range(math.ceil(360.0 / cam.hfov_deg))]
     panorama = Panorama(tiles, cam)
-    chosen = _different_people(rng, faces, 2)
+    chosen = different_people(rng, faces, 2)
     distances = (float(rng.uniform(2.5, 3.5)), float(rng.uniform(1.5, 2.5)))
-    walkers = [_Walker(face, face_alpha(face), SCALES[str(rng.choice(["adult", "child"]))], d, int(rng.integers(0, 20)))
+    walkers = [Walker(face, face_alpha(face), SCALES[str(rng.choice(["adult", "child"]))], d, int(rng.integers(0, 20)))
                for face, d in zip(chosen, distances, strict=True)]
     centre, gap = float(rng.uniform(-8.0, 8.0)), float(rng.uniform(10.0, 30.0))
     side = 1.0 if rng.random() < 0.5 else -1.0

@@ -52,7 +52,7 @@ def place_walker(scenes: RangeScenes, frame: np.ndarray, body_index: int, photo:
     return (photo.box.reshape(2, 2) * face_scale + face_offset).reshape(4).astype(np.float32)
 
 
-def _different_people(rng: np.random.Generator, faces: Sequence[FacePhoto], count: int) -> list[FacePhoto]:
+def different_people(rng: np.random.Generator, faces: Sequence[FacePhoto], count: int) -> list[FacePhoto]:
     """``count`` photos of as many different people (photos drawn again while two show one person: a tracker that
     gives both the same id would be right)."""
     if len({f.identity for f in faces}) < count:
@@ -76,7 +76,7 @@ def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
     background = _background(scenes, rng, frames)
     far_m, near_m = float(rng.uniform(2.5, 4.0)), float(rng.uniform(1.3, 2.2))
     span, direction = float(rng.uniform(20.0, 30.0)), 1.0 if rng.random() < 0.5 else -1.0
-    far_face, near_face = _different_people(rng, faces, 2)
+    far_face, near_face = different_people(rng, faces, 2)
     far_alpha, near_alpha = face_alpha(far_face), face_alpha(near_face)  # once per scene
     far_size, near_size = (SCALES[str(rng.choice(["adult", "child"]))] for _ in range(2))
     far_pose, near_pose = int(rng.integers(0, 20)), int(rng.integers(0, 20))
@@ -90,7 +90,10 @@ def render_crossing(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
 
 
 @dataclass(frozen=True)
-class _Walker:
+class Walker:
+    """One person of a scene: the face pasted on the studio body (blended by ``alpha``), their height class,
+    distance and the body clip's first pose."""
+
     face: FacePhoto
     alpha: np.ndarray
     size: PersonScale
@@ -124,9 +127,9 @@ def render_crowd(scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int,
     over farther ones."""
     rng = np.random.default_rng(seed)
     background = _background(scenes, rng, frames)
-    chosen = _different_people(rng, faces, 3)
+    chosen = different_people(rng, faces, 3)
     distances = (float(rng.uniform(3.0, 4.0)), float(rng.uniform(2.0, 2.8)), float(rng.uniform(1.2, 1.8)))
-    walkers = [_Walker(face, face_alpha(face), SCALES[str(rng.choice(["adult", "child"]))], d, int(rng.integers(0, 20)))
+    walkers = [Walker(face, face_alpha(face), SCALES[str(rng.choice(["adult", "child"]))], d, int(rng.integers(0, 20)))
                for face, d in zip(chosen, distances, strict=True)]
     direction = 1.0 if rng.random() < 0.5 else -1.0
     far_span, middle_span = float(rng.uniform(20.0, 30.0)), float(rng.uniform(15.0, 25.0))
