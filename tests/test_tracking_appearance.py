@@ -108,7 +108,7 @@ def test_a_face_two_tracks_could_take_goes_to_the_one_it_looks_like() -> None:
     # Alice's face (x 100) and Bob's (x 160) are tracked and remembered, as the identify stage does after each
     # update. Then one face shows up at x 145: by overlap it is Bob's (IoU 0.68 against 0.28 with Alice's), but
     # it is Alice, e.g. passing in front of him. The tracker embeds such a contested face before association and
-    # gives it to the track it looks like; a face only one track could take is never embedded.
+    # gives it to the track it looks like; a face only one track could take, where its face was, is never embedded.
     alice, bob = unit(11), unit(12)
     who: dict[int, np.ndarray] = {}
     asked: list[int] = []
@@ -201,3 +201,35 @@ def test_a_person_seen_from_behind_who_turns_round_gets_their_id_back() -> None:
     turned = body(600.0, emb=alice)
     reported = tracker.update(200 / FPS, [turned])
     assert [tr.track_id for tr in reported] == [alice_id] and tracker.merges == [(back_id, alice_id)]
+
+
+def test_a_face_that_jumps_within_a_body_is_embedded_and_can_leave_it() -> None:
+    # Bob is tracked, body and face; Alice is lost. A face appears in Bob's body's head region, away from his
+    # predicted face (no overlap): only Bob's track could take the observation, so it is no contest, but a face
+    # that jumps may be someone else's, so it is embedded before association. It is Alice's: it leaves Bob's body
+    # and gets her id back. Bob's own face, where it should be, is never embedded.
+    alice, bob = unit(1), unit(2)
+    asked: list[PersonObservation] = []
+    faces: dict[int, np.ndarray] = {}
+
+    def embed(observations) -> None:
+        asked.extend(observations)
+        for ob in observations:
+            ob.embedding = faces[id(ob)]
+
+    tracker = PersonTracker(TrackerConfig(max_age_s=0.2))
+    for i in range(10):
+        tracker.update(i / FPS, [body(100.0, emb=alice), body(400.0, emb=bob)], embed=embed)
+    alice_id, bob_id = (tr.track_id for tr in tracker.tracks)
+    for i in range(10, 20):
+        own = body(400.0, emb=None)
+        own.face_box, own.face_quality, own.face_score = np.array([424, 105, 456, 141], np.float32), 0.9, 0.8
+        tracker.update(i / FPS, [own], embed=embed)
+    assert asked == [] and [tr.track_id for tr in tracker.lost] == [alice_id]
+    jumped = body(400.0, emb=None)
+    jumped.face_box, jumped.face_quality, jumped.face_score = np.array([402, 150, 422, 170], np.float32), 0.9, 0.8
+    faces[id(jumped)] = alice
+    reported = tracker.update(20 / FPS, [jumped], embed=embed)
+    assert asked == [jumped]
+    assert sorted(tr.track_id for tr in reported) == sorted([alice_id, bob_id])
+    assert next(tr for tr in reported if tr.track_id == bob_id).observation is jumped and jumped.face_box is None

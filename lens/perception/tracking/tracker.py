@@ -145,10 +145,12 @@ class PersonTracker:
         """Columns of ``cost`` (tracks x ``observations``, by position) whose face has no embedding, is good enough
         for the gallery, and could be taken by two or more confirmed tracks (within the first stage's gate), one of
         them with a face gallery: a face passing over or beside another, where overlap alone can hand it to the
-        wrong person. Most contested first (the smallest gap between the two best costs)."""
+        wrong person. Most contested first (the smallest gap between the two best costs). Then the faces that
+        would jump (:meth:`_face_jumps`): only one track could take them, by their body, but the face is not where
+        that track's face is."""
         confirmed = np.array([tr.confirmed for tr in self.tracks], bool)
         has_gallery = np.array([bool(tr.gallery) for tr in self.tracks], bool)
-        if confirmed.sum() < 2 or not (confirmed & has_gallery).any():
+        if not (confirmed & has_gallery).any():
             return []
         gate = 1.0 - self.config.match_iou
         ranked = []
@@ -160,7 +162,21 @@ class PersonTracker:
             if within.sum() >= 2 and (within & has_gallery).any():
                 best = np.sort(cost[within, j])
                 ranked.append((float(best[1] - best[0]), j))
+            elif within.sum() == 1 and self._face_jumps(self.tracks[int(np.argmax(within))], ob):
+                ranked.append((1.0, j))  # after the contests (their gaps are within the gate, below 1)
         return [j for _, j in sorted(ranked)]
+
+    def _face_jumps(self, tr: Track, ob: PersonObservation) -> bool:
+        """``ob`` pairs a body with a face that does not overlap ``tr``'s predicted face at all, ``tr`` has a face
+        gallery, and another track (or a lost one) has one too: the face may be someone else's, who came into the
+        body's head region (crowd crossing seed 4015: a person back from behind stood in front of a pedestrian of
+        the background, whose track took the person's body and face by overlap). Embedded, the face can leave the
+        body (:meth:`_split_off_someone_elses_face`)."""
+        if ob.body_box is None or ob.face_box is None or tr.face is None or not tr.gallery:
+            return False
+        if float(box_iou(ob.face_box[None], tr.face.box[None])[0, 0]) > 0.0:
+            return False
+        return any(c.gallery for c in self.tracks + self.lost if c is not tr)
 
     def _keep_each_body_with_its_own_face(self, observations: Sequence[PersonObservation]) -> None:
         """The pairing of faces with bodies knows no tracks: where two faces lie in one body's head region (a face
