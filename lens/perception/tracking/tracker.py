@@ -132,10 +132,7 @@ class PersonTracker:
         others = [g for g in (c.gallery_embedding() for c in self.tracks + self.lost if c is not tr) if g is not None]
         if mine is None or not others:
             return None
-        own = float(mine @ ob.embedding)
-        sims = sorted((float(g @ ob.embedding) for g in others), reverse=True)
-        runner_up = max(own, sims[1]) if len(sims) > 1 else own
-        if sims[0] < self.config.reid_threshold or sims[0] - runner_up < self.config.reid_margin:
+        if not self._decisive([float(g @ ob.embedding) for g in [mine, *others]]):  # None (no match) or 0 (tr's)
             return None
         face = PersonObservation(score=ob.face_score)
         face.swap_face_with(ob)  # ob keeps its body and score, ``face`` is scored by its face
@@ -280,6 +277,18 @@ class PersonTracker:
         self.tracks = keep
         self.lost = [tr for tr in self.lost if t - tr.last_seen <= cfg.reid_memory_s]
 
+    def _decisive(self, sims: Sequence[float]) -> int | None:
+        """The re-identification rule: the index of the most similar gallery when its cosine is at least
+        ``reid_threshold`` and ``reid_margin`` ahead of the next one's (None otherwise, and for no galleries)."""
+        if not sims:
+            return None
+        order = np.argsort(-np.asarray(sims, np.float64))
+        best = float(sims[order[0]])
+        second = float(sims[order[1]]) if len(order) > 1 else -1.0
+        if best < self.config.reid_threshold or best - second < self.config.reid_margin:
+            return None
+        return int(order[0])
+
     def reidentify_reported(self, t: float, reported: Sequence[Track]) -> list[tuple[int, int]]:
         """Re-identify, at once, the tracks of ``reported`` (this frame's update) that were reported for the first
         time and have been given a face since (:meth:`remember_face`). Otherwise a person coming back from behind
@@ -313,13 +322,10 @@ class PersonTracker:
             candidates = [c for c in self.lost + coasting if c.gallery]
             if not candidates:
                 continue
-            sims = np.array([float(g @ c.gallery_embedding()) for c in candidates])
-            order = np.argsort(-sims)
-            best = float(sims[order[0]])
-            second = float(sims[order[1]]) if len(order) > 1 else -1.0
-            if best < cfg.reid_threshold or best - second < cfg.reid_margin:
+            k = self._decisive([float(g @ c.gallery_embedding()) for c in candidates])
+            if k is None:
                 continue
-            old = candidates[int(order[0])]
+            old = candidates[k]
             self.merges.append((tr.track_id, old.track_id))
             self.removed_ids.append(tr.track_id)
             tr.reidentified_from = tr.track_id
