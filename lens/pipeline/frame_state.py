@@ -69,6 +69,9 @@ class FrameState:
     sightings: list[Sighting] = field(default_factory=list)  # this frame's people (faces paired with bodies)
     tracks: list[Track] = field(default_factory=list)  # confirmed tracks matched on this frame
     coasting: list[Track] = field(default_factory=list)  # confirmed tracks not matched now but seen just before
+    # the image motion (3x3, pixels) from the tracker's last update to this frame: where the head turned since, a
+    # coasting track's boxes (the update's pixels) are moved by it (the identity on a frame the tracker updated on)
+    since_update: np.ndarray = field(default_factory=lambda: np.eye(3))
     merges: list[tuple[int, int]] = field(default_factory=list)  # (fresh id, restored id) from re-identification
     removed: list[int] = field(default_factory=list)  # track ids that ended on this frame
     # identity and face attributes (by track id)

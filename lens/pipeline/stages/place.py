@@ -11,6 +11,7 @@ import numpy as np
 from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.lens.perception.distance import DistancePriors, estimate_distance
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
+from peoplelens.lens.perception.tracking import warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.world.people_map import PersonObservation
 
@@ -29,7 +30,7 @@ class PlaceStage:
     """One People Map observation and one overlay view per person seen now or coasting."""
 
     name = "place"
-    reads = frozenset({"intrinsics", "tracks", "coasting", "identities", "attributes", "run_faces"})
+    reads = frozenset({"intrinsics", "tracks", "coasting", "since_update", "identities", "attributes", "run_faces"})
     writes = frozenset({"observations", "views"})
 
     def __init__(self, priors: DistancePriors | None = None) -> None:
@@ -45,12 +46,18 @@ class PlaceStage:
         observations, views = [], []
         # a coasting track whose id a track seen now took by re-identification on this frame is that person
         coasting = [tr for tr in state.coasting if tr.track_id not in observed]
+        # a coasting track's boxes are in the pixels of the tracker's last update: moved by the head's turn since
+        turned = None if np.array_equal(state.since_update, np.eye(3)) else state.since_update
+
+        def now(box: np.ndarray | None) -> np.ndarray | None:
+            return box if box is None or turned is None else warp_boxes(turned, box)[0]
+
         for tr in (*state.tracks, *coasting):
             ob = tr.observation if tr.track_id in observed else None  # coasting: use the predicted boxes
             a = state.attributes.get(tr.track_id)
             ident = state.identities.get(tr.track_id, _NOBODY)
-            face_box = ob.face_box if ob is not None else tr.face_box
-            body_box = ob.body_box if ob is not None else tr.body_box
+            face_box = ob.face_box if ob is not None else now(tr.face_box)
+            body_box = ob.body_box if ob is not None else now(tr.body_box)
             keypoints = ob.face_keypoints if ob is not None and ob.face_box is not None else None
             box = body_box if body_box is not None else face_box
             if box is None:
@@ -77,7 +84,8 @@ class PlaceStage:
                 face_size_px=float(face_box[2] - face_box[0]) if face_box is not None else 0.0,
                 both_ears_visible=ears, looking_at_wearer=looking, head_yaw_deg=yaw, head_pitch_deg=pitch,
             ))
-            last_face = tr.observation.face_box if tr.track_id in carried and tr.observation is not None else None
+            last_face = (now(tr.observation.face_box) if tr.track_id in carried and tr.observation is not None
+                         else None)
             views.append(TrackView(
                 # a face box only where a face was detected at the latest detection frame (a box for a track the
                 # detector missed would be a guess)

@@ -29,7 +29,8 @@ class TrackStage:
     """Feeds the tracker on the frames whose faces are an observation (``faces_observed``: the wide pass ran, or
     foveal windows re-detected tracked faces); between them tracks coast on their motion model.
 
-    Image motion of frames without an update is accumulated and applied at the next update. On a view jump every
+    Image motion of frames without an update is accumulated and applied at the next update (``since_update``: the
+    place stage moves coasting tracks' boxes by it meanwhile). On a view jump every
     track is retired (nobody inherits a track, or a name, by overlap); re-identification can join them again.
     With an ``embedder`` the tracker may embed the faces it cannot place by position alone (aligned on
     full-resolution pixels, or the face-quality stage's crops); the embed stage reuses those vectors."""
@@ -37,7 +38,7 @@ class TrackStage:
     name = "track"
     reads = frozenset({"frame", "faces", "face_crops", "face_quality", "bodies", "image_motion", "view_jumped",
                        "faces_observed"})
-    writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed"})
+    writes = frozenset({"sightings", "tracks", "coasting", "merges", "removed", "since_update"})
 
     def __init__(self, tracker: Tracker, coast_s: float = 0.25, face_top_fraction: float = 1.0 / 3.0,
                  motion: MotionSinceUpdate | None = None, embedder: FaceEmbedder | None = None,
@@ -64,6 +65,7 @@ class TrackStage:
             state.merges, state.removed = list(self.tracker.merges), retired + list(self.tracker.removed_ids)
         else:
             state.tracks, state.merges, state.removed = [], [], retired
+        state.since_update = self.motion.matrix.copy()
         matched = {tr.track_id for tr in state.tracks}
         state.coasting = [tr for tr in self.tracker.tracks if tr.confirmed and tr.track_id not in matched
                           and t - tr.last_seen <= self.coast_s]
