@@ -8,6 +8,7 @@ import pytest
 
 from peoplelens.core.types import Detections
 from peoplelens.lens.perception.tracking import (
+    BoxKalman,
     PersonObservation,
     PersonTracker,
     TrackerConfig,
@@ -226,3 +227,18 @@ def test_bad_input_gives_clear_errors() -> None:
         tracker.update(2.0, [body(0)], camera_motion=np.zeros(5))
     with pytest.raises(TrackingError, match="qualities"):
         build_observations(None, Detections(np.zeros((2, 4)), np.ones(2)), face_quality=np.ones(3))
+
+
+def test_a_boxs_prediction_at_a_later_time_moves_with_its_velocity_and_the_head_and_leaves_the_filter() -> None:
+    kalman = BoxKalman(np.array([100.0, 100.0, 140.0, 150.0]), t=0.0)
+    for k in range(1, 6):  # walking right at 60 px/s
+        kalman.predict(k / 30)
+        kalman.update(np.array([100.0 + 2 * k, 100.0, 140.0 + 2 * k, 150.0]))
+    state = kalman.x.copy()
+    now = kalman.box_at(kalman.t)
+    later = kalman.box_at(kalman.t + 1 / 30)
+    assert later[0] - now[0] == pytest.approx(kalman.x[4] / 30)
+    assert kalman.x[4] == pytest.approx(60.0, rel=0.2)
+    turned = np.array([[1.0, 0.0, -40.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # the head turned: the scene 40 px left
+    np.testing.assert_allclose(kalman.box_at(kalman.t + 1 / 30, turned), later - [40.0, 0.0, 40.0, 0.0])
+    np.testing.assert_array_equal(kalman.x, state)  # a look ahead, not an update

@@ -82,6 +82,15 @@ class BoxKalman:
         """The current box estimate, xyxy float32."""
         return _state_to_xyxy(self.x)
 
+    def box_at(self, t: float, homography: np.ndarray | None = None) -> np.ndarray:
+        """The box at time ``t`` (the constant-velocity state advanced, as :meth:`predict` does) moved by
+        ``homography`` (its corners through it, as :meth:`warp` does), xyxy float64, without changing the filter:
+        where a track that is not updated now is expected on this frame."""
+        state = self.x[:4] + self.x[4:8] * max(0.0, t - self.t)
+        cx, cy, w, h = float(state[0]), float(state[1]), max(float(state[2]), 1.0), max(float(state[3]), 1.0)
+        box = np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]])
+        return (box if homography is None else warp_boxes(homography, box))[0]
+
 
 def apply_homography(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Map (N, 2) points through a 3x3 homography."""

@@ -39,7 +39,7 @@ from peoplelens.lens.perception.foveation import (
 )
 from peoplelens.lens.perception.identity_policy import IdentityPolicy
 from peoplelens.lens.perception.tracking import Tracker
-from peoplelens.lens.perception.tracking.kalman import BoxKalman, warp_boxes
+from peoplelens.lens.perception.tracking.kalman import BoxKalman
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stage import Workers
 from peoplelens.lens.pipeline.stages.track import MotionSinceUpdate
@@ -104,16 +104,12 @@ class FoveationStats:
 
 def _predicted(part: BoxKalman | None, t: float, homography: np.ndarray | None
                ) -> tuple[float, float, float, float] | None:
-    """The part's box at ``t`` (its constant-velocity state advanced, as :meth:`BoxKalman.predict` does) moved by
-    ``homography`` (corners through it, as :meth:`BoxKalman.warp` does), without touching the tracker's filter."""
+    """The part's box at ``t`` moved by ``homography`` (:meth:`BoxKalman.box_at`), without touching the tracker's
+    filter."""
     if part is None:
         return None
-    state = part.x[:4] + part.x[4:8] * max(0.0, t - part.t)
-    cx, cy, w, h = float(state[0]), float(state[1]), max(float(state[2]), 1.0), max(float(state[3]), 1.0)
-    if homography is None:
-        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-    x1, y1, x2, y2 = warp_boxes(homography, np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]]))[0]
-    return float(x1), float(y1), float(x2), float(y2)
+    x1, y1, x2, y2 = (float(v) for v in part.box_at(t, homography))
+    return x1, y1, x2, y2
 
 
 class FoveateStage:

@@ -11,7 +11,7 @@ import numpy as np
 from peoplelens.core.state import IdentityState, TrackView
 from peoplelens.lens.perception.distance import DistancePriors, estimate_distance
 from peoplelens.lens.perception.identity_policy import AnnouncedIdentity
-from peoplelens.lens.perception.tracking import warp_boxes
+from peoplelens.lens.perception.tracking import BoxKalman, warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.world.people_map import PersonObservation
 
@@ -46,18 +46,22 @@ class PlaceStage:
         observations, views = [], []
         # a coasting track whose id a track seen now took by re-identification on this frame is that person
         coasting = [tr for tr in state.coasting if tr.track_id not in observed]
-        # a coasting track's boxes are in the pixels of the tracker's last update: moved by the head's turn since
+        # a coasting track's filters are at the tracker's last update (its time and pixels): its boxes are predicted
+        # to this frame and moved by the head's turn since
         turned = None if np.array_equal(state.since_update, np.eye(3)) else state.since_update
 
         def now(box: np.ndarray | None) -> np.ndarray | None:
             return box if box is None or turned is None else warp_boxes(turned, box)[0]
 
+        def predicted(part: BoxKalman | None) -> np.ndarray | None:
+            return None if part is None else part.box_at(state.t, turned)
+
         for tr in (*state.tracks, *coasting):
             ob = tr.observation if tr.track_id in observed else None  # coasting: use the predicted boxes
             a = state.attributes.get(tr.track_id)
             ident = state.identities.get(tr.track_id, _NOBODY)
-            face_box = ob.face_box if ob is not None else now(tr.face_box)
-            body_box = ob.body_box if ob is not None else now(tr.body_box)
+            face_box = ob.face_box if ob is not None else predicted(tr.face)
+            body_box = ob.body_box if ob is not None else predicted(tr.body)
             keypoints = ob.face_keypoints if ob is not None and ob.face_box is not None else None
             box = body_box if body_box is not None else face_box
             if box is None:
