@@ -16,7 +16,10 @@ the frame's :class:`TrackView` whose face box overlaps theirs (IoU > 0.3; a pers
 their face overlaps a nearer one's, which hides it). Per person: **switches** (the id changes between two frames
 where they were matched), **tracks** (how many ids they had), **back** (their last id is their first:
 re-identification gave it back after the occlusion or the time out of view) and, per scene, **shared** (ids seen on
-two people: the track, and its name, went over to another person).
+two people: the track, and its name, went over to another person). And the People Map's **direction error**: each
+matched person's world azimuth in the product's People Map against their true bearing (their face box's camera
+azimuth plus the wearer's true head yaw), median and p95 over the frames where the head is still and where it turns
+(>= 20 degrees a second).
 
 The scenes are generic (any photo, random distances, speeds and sizes), not the annotated clips: a tracker rule is
 judged here on occlusions in general. Nothing is written to disk but ``--json``.
@@ -37,8 +40,9 @@ import numpy as np
 from peoplelens.bench.away_scenes import render_away
 from peoplelens.bench.crossing_scenes import render_crossing, render_crowd
 from peoplelens.bench.range_scenes import CAMERAS, FPS, FacePhoto, RangeScenes, SceneError, load_faces
-from peoplelens.core.state import TrackView
+from peoplelens.core.state import ProcessResult, TrackView, wrap_deg
 from peoplelens.core.types import Frame, box_iou
+from peoplelens.lens.perception.geometry import CameraIntrinsics
 
 if TYPE_CHECKING:
     from peoplelens.lens.pipeline import LensSystem
@@ -48,6 +52,7 @@ ROLES = {"pair": ("far", "near"), "crowd": ("far", "middle", "near"), "away": ("
 FRAMES = {"pair": 50, "crowd": 75, "away": 190}  # a scene's default length: 2, 3 and 7.6 s at 25 fps
 MATCH_IOU = 0.3
 GAP_FRAMES = 10  # unmatched frames in a row (0.4 s at 25 fps) that make a match after them a return
+TURNING_DPS = 20.0  # a frame whose head turns at least this fast (degrees a second) counts as turning
 
 
 @dataclass
@@ -139,22 +144,50 @@ def follow_crossing(system: LensSystem, scenes: RangeScenes, faces: Sequence[Fac
         yield tracks, far_id, near_id
 
 
+def scene_frames(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int, frames: int,
+                 kind: str) -> Iterator[tuple[ProcessResult, list[np.ndarray | None], float]]:
+    """The ``kind`` scene ``seed`` through ``system`` (reset first): per frame, the product's result, each
+    person's face box, far to near (None: out of view), and the wearer's true head yaw (degrees; 0 in pairs)."""
+    _roles(kind)
+    system.reset()
+    rendered: Iterator[tuple[np.ndarray, Sequence[np.ndarray | None], float]]
+    if kind == "pair":
+        rendered = ((image, [far, near], 0.0) for image, far, near in render_crossing(scenes, faces, seed, frames))
+    elif kind == "crowd":
+        rendered = render_crowd(scenes, faces, seed, frames)
+    else:
+        rendered = render_away(scenes, faces, seed, frames)
+    for k, (image, boxes, yaw) in enumerate(rendered):
+        yield system.process(Frame(image, k / FPS, k)), list(boxes), yaw
+
+
 def follow_scene(system: LensSystem, scenes: RangeScenes, faces: Sequence[FacePhoto], seed: int, frames: int,
                  kind: str) -> Iterator[tuple[list[TrackView], list[int | None]]]:
     """The ``kind`` scene ``seed`` through ``system`` (reset first): per frame, the tracks it shows and each
     person's track id, far to near (:func:`ids_of`)."""
-    _roles(kind)
-    system.reset()
-    rendered: Iterator[tuple[np.ndarray, Sequence[np.ndarray | None]]]
-    if kind == "pair":
-        rendered = ((image, [far, near]) for image, far, near in render_crossing(scenes, faces, seed, frames))
-    elif kind == "crowd":
-        rendered = ((image, boxes) for image, boxes, _ in render_crowd(scenes, faces, seed, frames))
-    else:
-        rendered = ((image, boxes) for image, boxes, _ in render_away(scenes, faces, seed, frames))
-    for k, (image, boxes) in enumerate(rendered):
-        tracks = system.process(Frame(image, k / FPS, k)).tracks
-        yield tracks, ids_of(tracks, boxes)
+    for result, boxes, _ in scene_frames(system, scenes, faces, seed, frames, kind):
+        yield result.tracks, ids_of(result.tracks, boxes)
+
+
+def direction_errors(result: ProcessResult, boxes: Sequence[np.ndarray | None], ids: Sequence[int | None],
+                     head_yaw_deg: float, intrinsics: CameraIntrinsics) -> list[float]:
+    """Each matched person's People Map azimuth minus their true world bearing (degrees, wrapped): their face box
+    centre's camera azimuth plus the wearer's true head yaw. People out of view or not matched are left out."""
+    people = {p.track_id: p for p in result.people}
+    errors = []
+    for box, track_id in zip(boxes, ids, strict=True):
+        if box is None or track_id is None or track_id not in people:
+            continue
+        azimuth = float(intrinsics.pixel_to_angles((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)[0])
+        errors.append(wrap_deg(people[track_id].azimuth_deg - (azimuth + head_yaw_deg)))
+    return errors
+
+
+def _spread(errors: Sequence[float]) -> dict[str, float | int | None]:
+    """Median and p95 of absolute direction errors (degrees), and how many."""
+    a = np.abs(np.asarray(errors, np.float64))
+    return {"median_deg": round(float(np.median(a)), 2) if len(a) else None,
+            "p95_deg": round(float(np.percentile(a, 95)), 2) if len(a) else None, "n": len(a)}
 
 
 def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "bytetrack"), scenes_n: int = 16,
@@ -173,12 +206,19 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
         cfg["tracking"] = {**cfg.get("tracking", {}), "tracker": TRACKERS[name]}
         system = build_system(cfg)
         rows = []
+        direction: dict[str, list[float]] = {"still": [], "turning": []}
         try:
             for s in range(scenes_n):
                 paths = [PersonPath() for _ in roles]
-                for _, ids in follow_scene(system, scenes, faces, seed + s, frames, kind):
+                previous_yaw = 0.0
+                for result, boxes, yaw in scene_frames(system, scenes, faces, seed + s, frames, kind):
+                    ids = ids_of(result.tracks, boxes)
                     for path, track_id in zip(paths, ids, strict=True):
                         path.ids.append(track_id)
+                    turning = abs(yaw - previous_yaw) * FPS >= TURNING_DPS
+                    direction["turning" if turning else "still"] += direction_errors(result, boxes, ids, yaw,
+                                                                                     scenes.intrinsics)
+                    previous_yaw = yaw
                 row: dict[str, Any] = {role: {"switches": p.switches, "tracks": p.tracks, "back": p.back,
                                               "seen_again": p.seen_again}
                                        for role, p in zip(roles, paths, strict=True)}
@@ -189,7 +229,9 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
                         f"{role} {row[role]['switches']} switches" for role in roles) + f", shared {row['shared']}")
         finally:
             system.close()
-        report["trackers"][name] = {"scenes": rows, "totals": _totals(rows, roles, _leaving(kind, roles))}
+        totals = _totals(rows, roles, _leaving(kind, roles))
+        totals["direction_error"] = {k: _spread(v) for k, v in direction.items()}
+        report["trackers"][name] = {"scenes": rows, "totals": totals}
     return report
 
 
@@ -225,6 +267,13 @@ def format_table(report: dict[str, Any]) -> str:
         ag = " / ".join(str(t.get(f"{r}_seen_again", "-")) for r in hidden)
         lines.append(f"{name:<10s} {sw:>24s} {t['scenes_with_a_switch']:>16d} {bk:>14s} {t['shared_ids']:>11d} "
                      f"{ag:>20s}")
+    lines.append(f"People Map direction error, median / p95 deg (person-frames): head still; turning >= "
+                 f"{TURNING_DPS:g} deg/s")
+    for name, entry in report["trackers"].items():
+        spread = entry["totals"].get("direction_error", {})
+        parts = [f"{d['median_deg']:.2f} / {d['p95_deg']:.2f} ({d['n']})" if d.get("n") else "-"
+                 for d in (spread.get("still", {}), spread.get("turning", {}))]
+        lines.append(f"{name:<10s} {parts[0]}; {parts[1]}")
     return "\n".join(lines)
 
 
