@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from peoplelens.bench.baseline import Baseline
 from peoplelens.bench.cli import bench
+from peoplelens.bench.core import MAX_PACED_REPLAYS, paced_replays
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.videos import centre_crop, decode_frames, parse_aspect, probe
 
@@ -67,8 +68,11 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     assert ours["sustained_fps"] > 0 and ours["sustained_fps_excluding_decode"] >= ours["sustained_fps"]
     assert ours["fifo_at_30fps"]["frames"] == 24
     paced = ours["paced"]
-    assert paced["frames_offered"] == 24
-    assert paced["frames_processed"] + paced["frames_dropped"] == 24
+    # 24 frames are under a second: paced again from the start until 20 s (the default), at most 10 times
+    assert paced["runs"] == video["paced_replays"] == MAX_PACED_REPLAYS
+    assert paced["frames_offered"] == 24 * MAX_PACED_REPLAYS
+    assert paced["frames_processed"] + paced["frames_dropped"] == 24 * MAX_PACED_REPLAYS
+    assert video["paced_dropped"] == paced["frames_dropped"]
     _summary_ok(paced["frame_latency"])
     _summary_ok(paced["event_latency"], allow_empty=True)
     assert paced["frame_latency"]["median_ms"] > 0 and isinstance(paced["realtime_ok"], bool)
@@ -84,6 +88,14 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
         assert threads["face_detector_beside_bodies"] == threads["person_detector_beside_faces"] == 1
     assert report["baseline"]["session"].startswith("default:")  # the way a user runs it
     assert report["baseline"]["ort_intra_op_threads"] == "default"
+
+
+def test_a_short_video_is_paced_until_enough_seconds_are_covered() -> None:
+    assert paced_replays(105, 25.0, 20.0) == 5  # the 4.2-s pedestrian clip: 21 s
+    assert paced_replays(275, 25.0, 20.0) == 2  # an 11-s clip: twice
+    assert paced_replays(500, 25.0, 20.0) == 1  # 20 s: once
+    assert paced_replays(24, 25.0, 20.0) == MAX_PACED_REPLAYS
+    assert paced_replays(105, 25.0, 0.0) == paced_replays(0, 25.0, 20.0) == 1
 
 
 def test_ratio_comes_from_the_two_measured_times(report: dict) -> None:
