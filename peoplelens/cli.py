@@ -50,8 +50,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                      "Serve the phone registration page (a new pairing token at every start; open the printed "
                      "address)."),
     "replay": ("peoplelens.sim_harness.cli:replay",
-               "Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, "
-               "report."),
+               "Replay VIDEO (a photo: held still; or every video in a FOLDER) through the live processor; write "
+               "events, audio, overlay, report."),
     "run": ("peoplelens.lens.runtime.cli:run",
             "Run every stage in this process (capture, perception, experiences, audio output, seen signal)."),
 }

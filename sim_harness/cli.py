@@ -57,10 +57,14 @@ def _window(value: str) -> tuple[int, int]:
               help="Write report.html (needs the 'report' extra). Default: when that extra is installed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--overwrite", is_flag=True, help="Replace the outputs of a previous replay in a non-empty --out.")
+@click.option("--still-seconds", type=click.FloatRange(min=0.04, max=600.0), default=4.0,
+              show_default=True, help="VIDEO may be a photo (JPEG, PNG, WebP, BMP): it is shown to the camera as "
+                                      "a still scene this long, at 25 fps.")
 def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime, max_frames, config_file,
            debug_frames, virtual_pan, window, wide_hfov, write_imu, processor, jobs, use_ray, ray_address,
-           cpus_per_actor, no_overlay, no_audio, report, quiet, overwrite) -> None:
-    """Replay VIDEO (or every video in a FOLDER) through the live processor; write events, audio, overlay, report."""
+           cpus_per_actor, no_overlay, no_audio, report, quiet, overwrite, still_seconds) -> None:
+    """Replay VIDEO (a photo: held still; or every video in a FOLDER) through the live processor; write events,
+    audio, overlay, report."""
     from peoplelens.config_cli import check_file
     from peoplelens.lens.runtime.protocol import DEFAULT_FACTORY
     from peoplelens.sim_harness.replay import ReplayOptions
@@ -72,7 +76,8 @@ def replay(video: Path, imu, truth, people_store, enroll_dir, out_dir, realtime,
     options = ReplayOptions(imu=imu, truth=None, realtime=realtime, max_frames=max_frames, virtual_pan=virtual_pan,
                             window=_window(window), wide_hfov_deg=wide_hfov, write_imu=write_imu,
                             overlay=not no_overlay, audio=not no_audio, report=report,
-                            debug_frames=debug_frames, progress=not quiet, overwrite=overwrite)
+                            debug_frames=debug_frames, progress=not quiet, overwrite=overwrite,
+                            still_seconds=still_seconds)
     from peoplelens.sim_harness.output_dir import prepare_output
 
     out = out_dir or (Path("replay-out") if video.is_dir() else Path("replay-out") / video.stem)

@@ -38,6 +38,7 @@ from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.output_dir import prepare_output, staged_output
 from peoplelens.sim_harness.records import FrameRecord, ReplayResult
 from peoplelens.sim_harness.sources import DEFAULT_WINDOW, FrameSource, VirtualPanSource
+from peoplelens.sim_harness.still import DEFAULT_STILL_SECONDS
 
 log = logging.getLogger(__name__)
 REPORT_FEATURE = "the replay report (report.html)"
@@ -65,6 +66,7 @@ class ReplayOptions:
     progress: bool = True
     overwrite: bool = False  # replace a non-empty output folder that holds a previous replay's outputs
     overlay_max_width: int = 960
+    still_seconds: float = DEFAULT_STILL_SECONDS  # a photo is replayed as a still scene this long
 
 
 def make_source(video: str | Path, options: ReplayOptions) -> FrameSource:
@@ -73,8 +75,8 @@ def make_source(video: str | Path, options: ReplayOptions) -> FrameSource:
         if options.imu:
             raise ReplayError("--imu and --virtual-pan cannot be combined (the pan makes its own IMU track)")
         return VirtualPanSource(video, options.virtual_pan, options.window, options.wide_hfov_deg,
-                                options.max_frames)
-    return FrameSource(video, options.imu, options.max_frames)
+                                options.max_frames, options.still_seconds)
+    return FrameSource(video, options.imu, options.max_frames, options.still_seconds)
 
 
 def _progress(total: int, label: str, enabled: bool) -> Any:

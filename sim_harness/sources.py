@@ -1,4 +1,5 @@
-"""Frame sources for a replay: a recorded video (with an optional IMU sidecar) or a virtual head turn on it.
+"""Frame sources for a replay: a recorded video (with an optional IMU sidecar) or a virtual head turn on it; a photo
+is a still scene held for a while (:mod:`peoplelens.sim_harness.still`).
 
 Every source yields ``(frame, head)`` pairs, ``head`` being what the IMU would report at the frame's time
 (``None`` when there is no IMU: the pipeline then estimates rotation from the video, as live).
@@ -15,17 +16,26 @@ from peoplelens.core.state import HeadOrientation
 from peoplelens.core.types import Frame
 from peoplelens.lens.world import ImuTrack, VirtualHeadTurn, YawScript, load_imu_sidecar, write_imu_sidecar
 from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.still import DEFAULT_STILL_SECONDS, StillFrames, is_photo
 from peoplelens.sim_harness.video import VideoFrames, VideoInfo
 
 DEFAULT_WINDOW = (960, 720)
 
 
+def open_frames(video: str | Path, max_frames: int | None = None,
+                still_seconds: float = DEFAULT_STILL_SECONDS) -> VideoFrames | StillFrames:
+    """The frames of ``video``: a video file's, or a photo's held still for ``still_seconds``."""
+    if is_photo(video):
+        return StillFrames(video, still_seconds, max_frames)
+    return VideoFrames(video, max_frames)
+
+
 class FrameSource:
-    """A recorded video, optionally with the head orientations of an IMU sidecar."""
+    """A recorded video (or a photo held still), optionally with the head orientations of an IMU sidecar."""
 
     def __init__(self, video: str | Path, imu: str | Path | ImuTrack | None = None,
-                 max_frames: int | None = None) -> None:
-        self.frames = VideoFrames(video, max_frames)
+                 max_frames: int | None = None, still_seconds: float = DEFAULT_STILL_SECONDS) -> None:
+        self.frames = open_frames(video, max_frames, still_seconds)
         self.imu = load_imu_sidecar(imu) if isinstance(imu, str | Path) else imu
 
     @property
@@ -46,7 +56,13 @@ class FrameSource:
     @property
     def description(self) -> str:
         """One line for reports."""
-        return f"{Path(self.info.path).name}" + (" + IMU sidecar" if self.imu is not None else "")
+        return f"{Path(self.info.path).name}{self._still()}" + (" + IMU sidecar" if self.imu is not None else "")
+
+    def _still(self) -> str:
+        """" (a photo held still for N s)" for a photo, else nothing."""
+        if isinstance(self.frames, StillFrames):
+            return f" (a photo held still for {self.info.duration_s:g} s)"
+        return ""
 
     def head_at(self, t: float) -> HeadOrientation | None:
         """The IMU head orientation at ``t`` (None without IMU or outside its time range)."""
@@ -83,8 +99,9 @@ class VirtualPanSource(FrameSource):
     """
 
     def __init__(self, video: str | Path, pan: str, window: tuple[int, int] = DEFAULT_WINDOW,
-                 wide_hfov_deg: float = 90.0, max_frames: int | None = None) -> None:
-        super().__init__(video, None, max_frames)
+                 wide_hfov_deg: float = 90.0, max_frames: int | None = None,
+                 still_seconds: float = DEFAULT_STILL_SECONDS) -> None:
+        super().__init__(video, None, max_frames, still_seconds)
         info = self.info
         window = (min(window[0], info.width), min(window[1], info.height))
         self.yaw = parse_pan(pan, info.duration_s)
@@ -105,7 +122,7 @@ class VirtualPanSource(FrameSource):
     @property
     def description(self) -> str:
         """One line for reports."""
-        return f"{Path(self.info.path).name} + virtual pan {self.pan_spec!r}"
+        return f"{Path(self.info.path).name}{self._still()} + virtual pan {self.pan_spec!r}"
 
     def __iter__(self) -> Iterator[tuple[Frame, HeadOrientation | None]]:
         self.times = []

@@ -1,0 +1,68 @@
+"""A photo replayed as a still scene: the same picture in front of the camera for a while.
+
+A photo gives the pipeline one frame, and one frame decides nothing: a name needs several good sightings of a face
+(``[identity]``), "looking" needs three, a track needs two detections. So ``peoplelens replay PHOTO`` shows the photo
+to the camera for ``still_seconds`` at ``STILL_FPS`` (every frame the same picture, the clock moving on), the way a
+class photo held up to the glasses would be seen, and ``--virtual-pan`` sweeps a window across it as across a wide
+video. The photo is decoded once, in memory, with the project's bounded decoder (header checked first: an image
+bomb or a damaged file is a :class:`ReplayError`, never a crash inside OpenCV); nothing of it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from peoplelens.core.types import Frame
+from peoplelens.models.errors import ImageDecodeError
+from peoplelens.models.images import image_kind, load_image
+from peoplelens.sim_harness.errors import ReplayError
+from peoplelens.sim_harness.video import VideoInfo
+
+STILL_FPS = 25.0  # the frame rate a still photo is replayed at
+DEFAULT_STILL_SECONDS = 4.0  # long enough for the identity decision on a group photo (~1-3 s a face)
+
+
+def is_photo(path: str | Path) -> bool:
+    """Whether ``path`` is an image file (JPEG, PNG, WebP, BMP by its first bytes, whatever its name)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return image_kind(head) is not None
+
+
+class StillFrames:
+    """The frames of a photo held still for ``seconds``: the same interface as
+    :class:`~peoplelens.sim_harness.video.VideoFrames` (``info``, ``expected_frames``, iteration, counters)."""
+
+    def __init__(self, path: str | Path, seconds: float = DEFAULT_STILL_SECONDS, max_frames: int | None = None,
+                 fps: float = STILL_FPS) -> None:
+        if not seconds > 0:
+            raise ReplayError(f"a photo is replayed for a positive time; got {seconds} s")
+        try:
+            self.image = load_image(path)
+        except ImageDecodeError as exc:
+            raise ReplayError(f"cannot replay the photo {path}: {exc}") from None
+        count = max(1, round(seconds * fps))
+        height, width = self.image.shape[:2]
+        self.info = VideoInfo(str(path), int(width), int(height), fps, count)
+        self.max_frames = max_frames
+        self.frames_read = 0
+        self.frames_undecodable = 0
+
+    @property
+    def expected_frames(self) -> int:
+        """How many frames the iteration yields."""
+        n = self.info.frame_count
+        return min(n, self.max_frames) if self.max_frames else n
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.frames_read = 0
+        for index in range(self.expected_frames):
+            self.frames_read += 1
+            # a copy each frame: whatever draws on a frame (the overlay) must not draw on the next one
+            yield Frame(np.array(self.image, copy=True), index / self.info.fps, index)
