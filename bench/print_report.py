@@ -69,8 +69,7 @@ def print_report(report: dict, console: Console | None = None) -> None:
     if "paced" in ours:
         p = ours["paced"]
         c.print(f"paced (latest frame wins, {p['runs']} runs): {p['frames_processed']}/{p['frames_offered']} "
-                f"processed, "
-                f"{p['frames_dropped']} dropped ({_pct(p['dropped_fraction'])}); capture -> result latency "
+                f"processed, {p['frames_dropped']} dropped ({_pct(p['dropped_fraction'])}); capture -> result latency "
                 f"p50 {_ms(p['frame_latency']['median_ms'])} / p95 {_ms(p['frame_latency']['p95_ms'])} / "
                 f"p99 {_ms(p['frame_latency']['p99_ms'])} ms; capture -> audio event p50 "
                 f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} / p99 "
@@ -132,8 +131,7 @@ def _print_native(c: Console, native: dict) -> None:
     if "paced" in ours:
         p = ours["paced"]
         line += (f"; paced ({p['runs']} runs) {p['frames_dropped']}/{p['frames_offered']} dropped, capture -> audio "
-                 f"event p50 "
-                 f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} ms "
+                 f"event p50 {_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} ms "
                  f"({p['event_latency']['n']} events), capture -> result p95 {_ms(p['frame_latency']['p95_ms'])} ms")
     c.print(line)
 
