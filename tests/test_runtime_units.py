@@ -183,6 +183,16 @@ def test_capture_sources(tmp_path):
         FrameSource(camera=9)
 
 
+def test_a_photo_given_as_video_is_pointed_to_replay(tmp_path):
+    """A photo would be one frame and the end; the error says which command holds it still."""
+    photo = tmp_path / "class.mp4"  # the name does not matter: the first bytes do
+    ok, jpeg = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))
+    assert ok
+    photo.write_bytes(jpeg.tobytes())
+    with pytest.raises(CaptureError, match="is a photo, not a video: `peoplelens replay"):
+        FrameSource(video=str(photo))
+
+
 def test_processor_factory_errors():
     with pytest.raises(ProcessorLoadError, match="cannot import"):
         load_factory("no_such_module_xyz:build")
