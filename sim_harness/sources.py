@@ -17,13 +17,13 @@ from peoplelens.core.types import Frame
 from peoplelens.lens.world import ImuTrack, VirtualHeadTurn, YawScript, load_imu_sidecar, write_imu_sidecar
 from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.still import DEFAULT_STILL_SECONDS, StillFrames, is_photo
-from peoplelens.sim_harness.video import VideoFrames, VideoInfo
+from peoplelens.sim_harness.video import RecordedFrames, VideoFrames, VideoInfo
 
 DEFAULT_WINDOW = (960, 720)
 
 
 def open_frames(video: str | Path, max_frames: int | None = None,
-                still_seconds: float = DEFAULT_STILL_SECONDS) -> VideoFrames | StillFrames:
+                still_seconds: float = DEFAULT_STILL_SECONDS) -> RecordedFrames:
     """The frames of ``video``: a video file's, or a photo's held still for ``still_seconds``."""
     if is_photo(video):
         return StillFrames(video, still_seconds, max_frames)

@@ -19,7 +19,7 @@ from peoplelens.core.types import Frame
 from peoplelens.models.errors import ImageDecodeError
 from peoplelens.models.images import image_kind, load_image
 from peoplelens.sim_harness.errors import ReplayError
-from peoplelens.sim_harness.video import VideoInfo
+from peoplelens.sim_harness.video import RecordedFrames, VideoInfo
 
 STILL_FPS = 25.0  # the frame rate a still photo is replayed at
 DEFAULT_STILL_SECONDS = 4.0  # long enough for the identity decision on a group photo (~1-3 s a face)
@@ -35,9 +35,9 @@ def is_photo(path: str | Path) -> bool:
     return image_kind(head) is not None
 
 
-class StillFrames:
-    """The frames of a photo held still for ``seconds``: the same interface as
-    :class:`~peoplelens.sim_harness.video.VideoFrames` (``info``, ``expected_frames``, iteration, counters)."""
+class StillFrames(RecordedFrames):
+    """The frames of a photo held still for ``seconds`` (a :class:`~peoplelens.sim_harness.video.RecordedFrames`,
+    as a video's are)."""
 
     def __init__(self, path: str | Path, seconds: float = DEFAULT_STILL_SECONDS, max_frames: int | None = None,
                  fps: float = STILL_FPS) -> None:
@@ -47,18 +47,8 @@ class StillFrames:
             self.image = load_image(path)
         except ImageDecodeError as exc:
             raise ReplayError(f"cannot replay the photo {path}: {exc}") from None
-        count = max(1, round(seconds * fps))
         height, width = self.image.shape[:2]
-        self.info = VideoInfo(str(path), int(width), int(height), fps, count)
-        self.max_frames = max_frames
-        self.frames_read = 0
-        self.frames_undecodable = 0
-
-    @property
-    def expected_frames(self) -> int:
-        """How many frames the iteration yields."""
-        n = self.info.frame_count
-        return min(n, self.max_frames) if self.max_frames else n
+        super().__init__(VideoInfo(str(path), int(width), int(height), fps, max(1, round(seconds * fps))), max_frames)
 
     def __iter__(self) -> Iterator[Frame]:
         self.frames_read = 0

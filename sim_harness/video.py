@@ -66,7 +66,27 @@ _END_AFTER_FAILED_READS = 100
 _TAIL_SLACK = 2
 
 
-class VideoFrames:
+class RecordedFrames:
+    """What every replay frame reader has: the source's :class:`VideoInfo`, a frame limit, and the counts of frames
+    read and undecodable; iterating yields :class:`peoplelens.core.types.Frame` s."""
+
+    def __init__(self, info: VideoInfo, max_frames: int | None = None) -> None:
+        self.info = info
+        self.max_frames = max_frames
+        self.frames_read = 0
+        self.frames_undecodable = 0
+
+    @property
+    def expected_frames(self) -> int:
+        """How many frames the iteration will probably yield (for progress bars)."""
+        n = self.info.frame_count
+        return min(n, self.max_frames) if self.max_frames else n
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+
+class VideoFrames(RecordedFrames):
     """Iterates the frames of a video file as :class:`peoplelens.core.types.Frame` (timestamps in
     seconds of video time).
 
@@ -79,17 +99,8 @@ class VideoFrames:
 
     def __init__(self, path: str | Path, max_frames: int | None = None,
                  max_undecodable_fraction: float = MAX_UNDECODABLE_FRACTION) -> None:
-        self.info = probe_video(path)
-        self.max_frames = max_frames
+        super().__init__(probe_video(path), max_frames)
         self.max_undecodable_fraction = max_undecodable_fraction
-        self.frames_read = 0
-        self.frames_undecodable = 0
-
-    @property
-    def expected_frames(self) -> int:
-        """How many frames the iteration will probably yield (for progress bars)."""
-        n = self.info.frame_count
-        return min(n, self.max_frames) if self.max_frames else n
 
     def __iter__(self) -> Iterator[Frame]:
         cap = cv2.VideoCapture(self.info.path)
