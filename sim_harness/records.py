@@ -92,6 +92,16 @@ class ReplayResult:
             out[e["sound"]] = out.get(e["sound"], 0) + 1
         return dict(sorted(out.items()))
 
+    def on_last_frame(self) -> dict[str, Any]:
+        """Who the last frame shows (for a photo: who is in it): the names it carries, and how many others there are
+        by identity state (not enrolled, still identifying, no face seen)."""
+        tracks = self.frames[-1].tracks if self.frames else []
+        others: dict[str, int] = {}
+        for t in tracks:
+            if not t["name"]:
+                others[t["identity"]] = others.get(t["identity"], 0) + 1
+        return {"named": sorted(t["name"] for t in tracks if t["name"]), "others": dict(sorted(others.items()))}
+
     def summary(self) -> dict[str, Any]:
         """The JSON summary (``summary.json``): counts, speed, latency percentiles, metrics, outputs."""
         import numpy as np
@@ -109,7 +119,7 @@ class ReplayResult:
             "realtime": self.realtime, "dropped_frames": self.dropped_frames,
             "frames_undecodable": self.frames_undecodable,
             "events": len(self.events), "events_by_sound": self.events_by_sound(),
-            "people_enrolled": self.people_enrolled,
+            "people_enrolled": self.people_enrolled, "on_last_frame": self.on_last_frame(),
             "frame_latency_ms": _percentiles(lat * 1000),
             "event_latency_ms": _percentiles(ev_lat * 1000),
             "stage_ms_mean": {k: round(1000 * float(np.mean(v)), 2) for k, v in sorted(stages.items())},

@@ -50,6 +50,8 @@ def test_a_photo_is_held_still_and_its_people_are_named(data_dir: Path, enrolled
     assert sorted(names.values()) == ["barack_obama", "joe_biden"]
     named_ever = {t["name"] for f in frames for t in f["tracks"] if t["name"]}
     assert named_ever == {"barack_obama", "joe_biden"}
+    assert summary["on_last_frame"] == {"named": ["barack_obama", "joe_biden"], "others": {}}
+    assert "on the last frame: barack_obama, joe_biden named" in result.output
 
 
 def test_still_seconds_sets_the_length_and_a_virtual_pan_sweeps_the_photo(data_dir: Path, tmp_path: Path) -> None:
