@@ -69,6 +69,16 @@ def image_kind(data: bytes) -> str | None:
     return None
 
 
+def is_image_file(path: str | Path) -> bool:
+    """Whether the file at ``path`` starts like an image this project decodes (by its first bytes, whatever its
+    name); False when it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return image_kind(fh.read(16)) is not None
+    except OSError:
+        return False
+
+
 def _pillow_header(kind: str, data: bytes) -> tuple[int, int]:
     # The format plugin is used directly: Image.open would also run Pillow's own (much larger, warning-only)
     # decompression-bomb check. Constructing the plugin parses the header only; no pixel is decoded.

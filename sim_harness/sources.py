@@ -15,8 +15,9 @@ import numpy as np
 from peoplelens.core.state import HeadOrientation
 from peoplelens.core.types import Frame
 from peoplelens.lens.world import ImuTrack, VirtualHeadTurn, YawScript, load_imu_sidecar, write_imu_sidecar
+from peoplelens.models.images import is_image_file
 from peoplelens.sim_harness.errors import ReplayError
-from peoplelens.sim_harness.still import DEFAULT_STILL_SECONDS, StillFrames, is_photo
+from peoplelens.sim_harness.still import DEFAULT_STILL_SECONDS, StillFrames
 from peoplelens.sim_harness.video import RecordedFrames, VideoFrames, VideoInfo
 
 DEFAULT_WINDOW = (960, 720)
@@ -25,7 +26,7 @@ DEFAULT_WINDOW = (960, 720)
 def open_frames(video: str | Path, max_frames: int | None = None,
                 still_seconds: float = DEFAULT_STILL_SECONDS) -> RecordedFrames:
     """The frames of ``video``: a video file's, or a photo's held still for ``still_seconds``."""
-    if is_photo(video):
+    if is_image_file(video):
         return StillFrames(video, still_seconds, max_frames)
     return VideoFrames(video, max_frames)
 

@@ -17,22 +17,12 @@ import numpy as np
 
 from peoplelens.core.types import Frame
 from peoplelens.models.errors import ImageDecodeError
-from peoplelens.models.images import image_kind, load_image
+from peoplelens.models.images import load_image
 from peoplelens.sim_harness.errors import ReplayError
 from peoplelens.sim_harness.video import RecordedFrames, VideoInfo
 
 STILL_FPS = 25.0  # the frame rate a still photo is replayed at
 DEFAULT_STILL_SECONDS = 4.0  # long enough for the identity decision on a group photo (~1-3 s a face)
-
-
-def is_photo(path: str | Path) -> bool:
-    """Whether ``path`` is an image file (JPEG, PNG, WebP, BMP by its first bytes, whatever its name)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError:
-        return False
-    return image_kind(head) is not None
 
 
 class StillFrames(RecordedFrames):

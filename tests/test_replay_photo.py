@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from peoplelens.models.images import is_image_file
 from peoplelens.sim_harness.cli import replay
 from peoplelens.sim_harness.errors import ReplayError
-from peoplelens.sim_harness.still import STILL_FPS, is_photo
+from peoplelens.sim_harness.still import STILL_FPS
 
 pytestmark = pytest.mark.real_assets
 QUIET = ["--no-overlay", "--no-audio", "--no-report", "--quiet"]
@@ -35,7 +36,7 @@ def _frames(out: Path) -> list[dict]:
 
 def test_a_photo_is_held_still_and_its_people_are_named(data_dir: Path, enrolled: Path, tmp_path: Path) -> None:
     photo = data_dir / "faces" / "group" / "two_people.jpg"
-    assert is_photo(photo) and not is_photo(data_dir / "videos" / "hamilton_short_clip.mp4")
+    assert is_image_file(photo) and not is_image_file(data_dir / "videos" / "hamilton_short_clip.mp4")
     out = tmp_path / "out"
     result = CliRunner().invoke(replay, [str(photo), "--enroll-dir", str(enrolled), "--out", str(out), *QUIET])
     assert result.exit_code == 0, result.output + repr(result.exception)

@@ -27,18 +27,9 @@ import numpy as np
 from peoplelens.core.state import HeadOrientation, wrap_deg
 from peoplelens.lens.runtime.errors import CaptureError, ImuError
 from peoplelens.lens.runtime.stats import RuntimeStats
-from peoplelens.models.images import image_kind
+from peoplelens.models.images import is_image_file
 
 IMU_SLACK_S = 0.25  # a sidecar's first / last sample still stands for frames this close to it
-
-
-def _is_photo(path: Path) -> bool:
-    """Whether ``path`` starts like an image file (JPEG, PNG, WebP, BMP)."""
-    try:
-        with path.open("rb") as fh:
-            return image_kind(fh.read(16)) is not None
-    except OSError:
-        return False
 
 
 @dataclass
@@ -67,7 +58,7 @@ class FrameSource:
         self.description = f"camera {camera}" if camera is not None else str(video)
         if self.is_file and not Path(str(video)).is_file():
             raise CaptureError(f"video file not found: {video}")
-        if self.is_file and _is_photo(Path(str(video))):  # one frame, then the end: not what a live run is for
+        if self.is_file and is_image_file(str(video)):  # one frame, then the end: not what a live run is for
             raise CaptureError(f"{video} is a photo, not a video: `peoplelens replay {video}` shows a photo to the "
                                "pipeline as a still scene (--still-seconds)")
         self._target: int | str = camera if camera is not None else str(video)
