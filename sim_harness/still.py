@@ -5,7 +5,8 @@ A photo gives the pipeline one frame, and one frame decides nothing: a name need
 to the camera for ``still_seconds`` at ``STILL_FPS`` (every frame the same picture, the clock moving on), the way a
 class photo held up to the glasses would be seen, and ``--virtual-pan`` sweeps a window across it as across a wide
 video. The photo is decoded once, in memory, with the project's bounded decoder (header checked first: an image
-bomb or a damaged file is a :class:`ReplayError`, never a crash inside OpenCV); nothing of it is written.
+bomb or a damaged file is a :class:`ReplayError`, never a crash inside OpenCV); the photo itself is not copied
+anywhere (the replay writes only its usual outputs).
 """
 
 from __future__ import annotations
