@@ -147,12 +147,12 @@ def _replay_folder(folder: Path, out: Path, options, config, processor, people_s
 
 
 def _print_summary(s: dict) -> None:
+    from peoplelens.sim_harness.records import describe_last_frame
+
     lat = s["frame_latency_ms"]
     click.echo(f"{Path(s['video']).name}: {s['frames']} frames, {s['fps_achieved']} fps, events {s['events']} "
                f"{s['events_by_sound']}, latency p50 {lat['p50']} ms p90 {lat['p90']} ms")
-    last = s["on_last_frame"]
-    others = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in last["others"].items())
-    click.echo(f"  on the last frame: {', '.join(last['named']) or 'nobody'} named" + (f"; {others}" if others else ""))
+    click.echo(f"  on the last frame: {describe_last_frame(s['on_last_frame'])}")
     metrics = {k: v for k, v in s["metrics"].items() if not isinstance(v, dict | list) and k != "truth"}
     if metrics:
         click.echo("  metrics: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))

@@ -128,6 +128,12 @@ class ReplayResult:
         }
 
 
+def describe_last_frame(on_last_frame: dict[str, Any]) -> str:
+    """``on_last_frame`` of a summary in words: "barack_obama, joe_biden named; 1 not enrolled"."""
+    others = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in on_last_frame["others"].items())
+    return f"{', '.join(on_last_frame['named']) or 'nobody'} named" + (f"; {others}" if others else "")
+
+
 def _percentiles(x: Any) -> dict[str, float | None]:
     import numpy as np
 

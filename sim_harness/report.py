@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from peoplelens.core.sounds import SOUNDS  # noqa: E402
-from peoplelens.sim_harness.records import ReplayResult  # noqa: E402
+from peoplelens.sim_harness.records import ReplayResult, describe_last_frame  # noqa: E402
 
 SOUND_COLOURS = {str(sound): spec.colour for sound, spec in SOUNDS.items()}
 STATE_COLOURS = {"unseen_face": "#bbbbbb", "identifying": "#ffae42", "known": "#2ca02c", "not_enrolled": "#d62728"}
@@ -147,7 +147,8 @@ def result_section(result: ReplayResult) -> str:
             ("wall time (s)", s["wall_s"]), ("real-time pacing", s["realtime"]), ("dropped", s["dropped_frames"]),
             ("events", s["events"]), ("events by sound", s["events_by_sound"] or "none"),
             ("frame latency ms", s["frame_latency_ms"]), ("event latency ms", s["event_latency_ms"]),
-            ("stage mean ms", s["stage_ms_mean"]), ("people enrolled", len(s["people_enrolled"]))]
+            ("stage mean ms", s["stage_ms_mean"]), ("people enrolled", len(s["people_enrolled"])),
+            ("on the last frame", describe_last_frame(s["on_last_frame"]))]
     parts = [f"<h2>{html.escape(Path(result.video).name)}</h2>", _table(rows)]
     if result.metrics:
         flat = [(k, v) for k, v in result.metrics.items() if not isinstance(v, dict | list)]

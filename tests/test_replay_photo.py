@@ -38,7 +38,8 @@ def test_a_photo_is_held_still_and_its_people_are_named(data_dir: Path, enrolled
     photo = data_dir / "faces" / "group" / "two_people.jpg"
     assert is_image_file(photo) and not is_image_file(data_dir / "videos" / "hamilton_short_clip.mp4")
     out = tmp_path / "out"
-    result = CliRunner().invoke(replay, [str(photo), "--enroll-dir", str(enrolled), "--out", str(out), *QUIET])
+    result = CliRunner().invoke(replay, [str(photo), "--enroll-dir", str(enrolled), "--out", str(out),
+                                         "--no-overlay", "--no-audio", "--quiet"])  # with the report
     assert result.exit_code == 0, result.output + repr(result.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 100 and summary["video_fps"] == STILL_FPS  # 4 s at 25 fps, the default
@@ -53,6 +54,7 @@ def test_a_photo_is_held_still_and_its_people_are_named(data_dir: Path, enrolled
     assert named_ever == {"barack_obama", "joe_biden"}
     assert summary["on_last_frame"] == {"named": ["barack_obama", "joe_biden"], "others": {}}
     assert "on the last frame: barack_obama, joe_biden named" in result.output
+    assert "<th>on the last frame</th><td>barack_obama, joe_biden named</td>" in (out / "report.html").read_text()
 
 
 def test_still_seconds_sets_the_length_and_a_virtual_pan_sweeps_the_photo(data_dir: Path, tmp_path: Path) -> None:
