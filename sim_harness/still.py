@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from peoplelens.core.types import Frame
 from peoplelens.models.errors import ImageDecodeError
 from peoplelens.models.images import load_image
@@ -38,6 +36,9 @@ class StillFrames(RecordedFrames):
             self.image = load_image(path)
         except ImageDecodeError as exc:
             raise ReplayError(f"cannot replay the photo {path}: {exc}") from None
+        # one picture for every frame, read-only: anything that wrote into a frame would fail at once rather than
+        # change the frames after it
+        self.image.setflags(write=False)
         height, width = self.image.shape[:2]
         super().__init__(VideoInfo(str(path), int(width), int(height), fps, max(1, round(seconds * fps))), max_frames)
 
@@ -45,5 +46,4 @@ class StillFrames(RecordedFrames):
         self.frames_read = 0
         for index in range(self.expected_frames):
             self.frames_read += 1
-            # a copy each frame: whatever draws on a frame (the overlay) must not draw on the next one
-            yield Frame(np.array(self.image, copy=True), index / self.info.fps, index)
+            yield Frame(self.image, index / self.info.fps, index)
