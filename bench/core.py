@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from peoplelens.bench.baseline_sessions import BASELINE_SESSIONS
 from peoplelens.bench.enrol import enroll_people
 from peoplelens.bench.errors import BenchError
 from peoplelens.bench.identity_metrics import DEFINITION, merge_named, score_identity
+from peoplelens.bench.machine import load_average, machine_info
 from peoplelens.bench.memory import METHOD, peak_rss_mb
 from peoplelens.bench.runner import (
     PIPELINE_STAGES,
@@ -85,13 +84,6 @@ def _session_config(options: BenchOptions):
     return SessionConfig(**kwargs)
 
 
-def _machine() -> dict:
-    import onnxruntime as ort
-
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "onnxruntime": ort.__version__, "load_avg_1m_start": round(os.getloadavg()[0], 2)}
-
-
 def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: None) -> dict:
     """Run everything and return the report dict (see ``bench/README`` keys in the CLI help)."""
     from peoplelens.core.config import section
@@ -99,7 +91,7 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
     from peoplelens.lens.pipeline.config import face_detector_options
     from peoplelens.models.model_sets import configured_model_set
 
-    report: dict = {"schema": SCHEMA, "machine": _machine(), "identity_definition": DEFINITION}
+    report: dict = {"schema": SCHEMA, "machine": machine_info(), "identity_definition": DEFINITION}
     if options.providers == "cuda" and (why := cuda_status()) is not None:
         report["providers"] = {"cuda": why}
         report["skipped"] = f"CUDA provider {why}"
@@ -166,7 +158,7 @@ def run_benchmark(options: BenchOptions, say: Callable[[str], None] = lambda s: 
             report["memory"]["peak_rss_mb_with_baseline"] = round(peak_rss_mb(), 1)
             report["comparison"] = _comparison(report["ours"], report["baseline"])
         report["goals"] = _goals(report)
-        report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+        report["machine"]["load_avg_1m_end"] = load_average()
     finally:
         people.close()
     return report

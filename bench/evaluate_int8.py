@@ -16,7 +16,6 @@ Prints, for the int8 variants made by ``peoplelens assets quantize``:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -26,6 +25,7 @@ from rich.table import Table
 
 from peoplelens.bench import int8_models as m
 from peoplelens.bench.int8_pipeline import run_variants
+from peoplelens.bench.machine import load_average, machine_info
 from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.quantize import CALIBRATION_VIDEOS, video_frames
 
@@ -217,21 +217,20 @@ def main(skip_models: bool, skip_pipeline: bool, only: tuple[str, ...], max_fram
 
 def _main(skip_models: bool, skip_pipeline: bool, only: tuple[str, ...], max_frames: int | None,
           int8_runs: tuple[str, ...], json_path: Path | None) -> None:
-    import onnxruntime as ort
-
     from peoplelens.models.variants import INT8_MODELS, int8_path
 
     manager = default_manager()
     for name in INT8_MODELS:
         int8_path(name, manager)  # clear error before any work when a variant is missing
-    report: dict = {"onnxruntime": ort.__version__, "cpu_count": os.cpu_count(),
-                    "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+    report: dict = {"machine": machine_info()}
     if not skip_models:
         models_section(manager, report)
     if not skip_pipeline:
         pipeline_section(manager, report, int8_runs, only, max_frames)
-    report["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
-    console.print(f"load average (1 min) at start {report['load_avg_1m_start']}, at end {report['load_avg_1m_end']}")
+    machine = report["machine"]
+    machine["load_avg_1m_end"] = load_average()
+    console.print(f"{machine['cpu']} ({machine['cpu_count']} CPUs); load average (1 min) at start "
+                  f"{machine['load_avg_1m_start']}, at end {machine['load_avg_1m_end']}")
     if json_path:
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
 

@@ -29,7 +29,8 @@ def print_report(report: dict, console: Console | None = None) -> None:
     """Print the report dict :func:`peoplelens.bench.core.run_benchmark` returns."""
     c = console if console is not None else Console(width=130)
     m = report["machine"]
-    c.print(f"[bold]PeopleLens benchmark[/] ({m['cpu_count']} CPUs, onnxruntime {m['onnxruntime']}, "
+    cpu = m.get("cpu", "CPU not recorded")
+    c.print(f"[bold]PeopleLens benchmark[/] ({cpu}, {m['cpu_count']} CPUs, onnxruntime {m['onnxruntime']}, "
             f"load avg {m['load_avg_1m_start']} -> {m.get('load_avg_1m_end', '?')}; "
             "timings on a shared machine are noisy)")
     if "skipped" in report:

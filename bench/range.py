@@ -44,6 +44,7 @@ import click
 import cv2
 import numpy as np
 
+from peoplelens.bench.machine import load_average, machine_info
 from peoplelens.bench.range_fidelity import composite_fidelity
 from peoplelens.bench.range_report import goals, print_table, summarise, windows_share
 from peoplelens.bench.range_scenes import (
@@ -273,7 +274,7 @@ def run_range(data: Path, arms: tuple[str, ...] = ("today-640", "foveated"), cam
     faces = load_faces(data / "faces" / "probe")
     specs = build_specs(faces, distances, scales, per_cell, frames, seed)
     report: dict[str, Any] = {"camera": vars(CAMERAS[camera]), "scenes": len(specs), "frames_per_scene": frames,
-                              "load_avg_1m_start": round(os.getloadavg()[0], 2), "arms": {}}
+                              "machine": machine_info(), "arms": {}}
     say("checking that the composites keep their photos' identity ...")
     report["composite_fidelity"] = composite_fidelity(scenes, sorted({s.face.path: s.face for s in specs}.values(),
                                                                     key=lambda f: f.path))
@@ -299,7 +300,7 @@ def run_range(data: Path, arms: tuple[str, ...] = ("today-640", "foveated"), cam
             finally:
                 pipeline.close()
             report["arms"][name] = entry
-    report["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    report["machine"]["load_avg_1m_end"] = load_average()
     return report
 
 

@@ -72,6 +72,10 @@ def print_table(report: dict, echo=print) -> None:
     if not arms:
         return
     bands = {a: report["arms"][a]["bands"] for a in arms}
+    machine = report.get("machine", {})
+    if machine:
+        echo(f"on {machine['cpu']} ({machine['cpu_count']} CPUs), onnxruntime {machine['onnxruntime']}, load average "
+             f"{machine['load_avg_1m_start']} -> {machine.get('load_avg_1m_end', '?')}")
     cols = ("tracked", "bump", "face", "named", "wrong", "distance_err_median")
     echo("% of scenes tracked (trk), bumped, faces found (% of frames), named (spoken), with a wrong")
     echo("name (wrng), and the median distance error (derr %), per distance (m) and scale")

@@ -11,6 +11,7 @@ import pytest
 
 from peoplelens.bench.baseline import BaselineGallery
 from peoplelens.bench.identity_metrics import merge_named, score_identity
+from peoplelens.bench.machine import cpu_model, machine_info
 from peoplelens.bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
 from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import fit_size
@@ -89,6 +90,16 @@ def test_baseline_match_takes_the_best_vector_per_name() -> None:
     q = np.stack([e[1], 0.3 * e[2] + 0.95 * e[3], 0.5 * e[2] + 0.86 * e[3]])
     # q0 = ann's second vector (1.0); q1 cosine 0.3 with bob (< 0.35); q2 cosine 0.5 with bob
     assert gallery.match(q) == ["ann", None, "bob"]
+
+
+def test_the_cpu_model_is_read_from_cpuinfo(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    assert cpu_model(cpuinfo) == "AMD EPYC 9R14 96-Core Processor"
+    assert cpu_model(tmp_path / "absent") != ""  # elsewhere: what the platform module says
+    info = machine_info()
+    assert info["cpu"] and info["cpu_count"] >= 1 and info["load_avg_1m_start"] >= 0
 
 
 def test_fit_size_keeps_aspect_and_never_upscales() -> None:

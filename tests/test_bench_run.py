@@ -51,6 +51,7 @@ def test_report_has_every_key_with_sane_values(report: dict) -> None:
     assert report["schema"] == "peoplelens-bench/1"
     assert {"machine", "settings", "enrolment", "videos", "ours", "baseline", "comparison", "memory", "goals",
             "identity_definition"} <= set(report)
+    assert report["machine"]["cpu"] and report["machine"]["load_avg_1m_end"] >= 0  # the CPU the timings came from
     assert report["enrolment"]["people"] == 3
     assert report["enrolment"]["photos"] == 7 and report["enrolment"]["photos_with_face"] == 7
     assert report["baseline"]["enrol_photos"] == 7 and report["baseline"]["enrolled_people"] == 3
