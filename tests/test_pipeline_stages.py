@@ -121,6 +121,41 @@ def test_split_shares_items_between_threads_and_never_waits_on_a_busy_stage_thre
         workers.close()
 
 
+def test_a_thread_done_with_its_part_takes_the_open_items_of_the_other_threads_member() -> None:
+    """A parallel step's member on the stage thread splits its own work; the caller's thread, done with its member,
+    takes some of those items instead of waiting idle; an item's error still reaches that member's caller."""
+    workers = Workers(1)
+    ran: dict[int, str] = {}
+
+    def item(x: int) -> None:
+        time.sleep(0.03)
+        ran[x] = threading.current_thread().name
+
+    def member(name: str) -> None:
+        if name == "splits":  # on the stage thread: the caller's thread takes the first member
+            assert threading.current_thread().name.startswith("lens-stage")
+            workers.share(list(range(6)), item)
+
+    try:
+        workers.share(["quick", "splits"], member)
+        assert sorted(ran) == list(range(6))
+        assert {name.startswith("lens-stage") for name in ran.values()} == {True, False}  # both threads took items
+
+        def item_4_fails(x: int) -> None:
+            if x == 4:
+                raise ValueError("item 4")
+            item(x)
+
+        def failing(name: str) -> None:
+            if name == "splits":
+                workers.share(list(range(6)), item_4_fails)
+
+        with pytest.raises(ValueError, match="item 4"):
+            workers.share(["quick", "splits"], failing)
+    finally:
+        workers.close()
+
+
 def test_the_product_runs_its_stages_in_frame_order(people, hamilton) -> None:
     system = build_system({}, people=people.store)
     try:
@@ -201,7 +236,7 @@ def test_error_on_the_stage_thread_reaches_the_caller(people, hamilton) -> None:
     class BrokenDetectorError(RuntimeError):
         pass
 
-    def broken(_image):
+    def broken(_image, *_windows, **_split):
         raise BrokenDetectorError("body detector failed")
 
     detector = bodies.beside_faces  # frame 0 runs both detectors: the body detector's one-thread session

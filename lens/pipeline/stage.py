@@ -8,8 +8,10 @@ Independent stages can share a :class:`Parallel` step: the caller's thread runs 
 next ones in order, and whichever thread is free takes a stage nobody has started (so a short stage after a long
 one does not wait). ONNX Runtime and OpenCV release the GIL, so on two cores a detection frame costs about its
 longest branch. A stage may also share its own batch between the two threads with :meth:`Workers.split` (item by
-item: the stage thread joins when it is free, also from a parallel step's other member). Results do not depend on
-the scheduling: each stage reads only what earlier steps wrote and writes its own fields.
+item: the stage thread joins when it is free, also from a parallel step's other member; and a thread that has
+finished its part of a step while the other still runs a member takes that member's open items, e.g. the gaze tile
+of the body detector that the stage thread runs on a light frame). Results do not depend on the scheduling: each
+stage reads only what earlier steps wrote and writes its own fields.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from peoplelens.core.errors import PeopleLensError
 from peoplelens.lens.pipeline.frame_state import INPUTS, FrameState
@@ -50,12 +52,29 @@ class Stage(Protocol):
         ...
 
 
+class _Batch:
+    """The items of one :meth:`Workers.share` call: those nobody has taken, how many are running, the first error."""
+
+    def __init__(self, items: Sequence[Any], fn: Callable[[Any], None]) -> None:
+        self.pending: deque[Any] = deque(items)
+        self.fn = fn
+        self.running = 0
+        self.error: BaseException | None = None
+
+
 class Workers:
-    """The stage thread(s) beside the caller's thread (none with ``threads=0``: everything runs in the caller)."""
+    """The stage thread(s) beside the caller's thread (none with ``threads=0``: everything runs in the caller).
+
+    Work is shared item by item (:meth:`share`). A thread that has run out of its own items and waits for an item the
+    other thread is running helps with the items still open anywhere: the stage thread running one member of a
+    parallel step may split that member's own work, and the caller's thread, done with the other members, then takes
+    part of it instead of idling."""
 
     def __init__(self, threads: int = 1) -> None:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lens-stage") if threads > 0 else None
         self._finalizer = weakref.finalize(self, _shutdown, self.pool)
+        self._changed = threading.Condition()  # guards the open batches; notified when one opens or an item ends
+        self._open: list[_Batch] = []
 
     def submit(self, fn: Callable[[], T]) -> Future[T] | None:
         """Start ``fn`` on the stage thread (None when there is none)."""
@@ -64,33 +83,69 @@ class Workers:
     def share(self, items: Sequence[T], fn: Callable[[T], None]) -> None:
         """``fn`` on every item, this thread first, then whichever thread is free takes the next item nobody has
         started: a stage thread busy elsewhere (or the caller of this on the stage thread itself) is never waited
-        for, this thread then does the rest. An error propagates once the other thread's item is done."""
-        pending = deque(items)
-        lock = threading.Lock()
-
-        def work() -> None:
-            while True:
-                with lock:
-                    if not pending:
-                        return
-                    item = pending.popleft()
+        for, this thread then does the rest. While the other thread finishes one of these items, this thread takes
+        items of any other open batch. An error propagates once the running items are done (no item starts after
+        it)."""
+        if self.pool is None or len(items) < 2:
+            for item in items:
                 fn(item)
-
-        if self.pool is None or len(pending) < 2:
-            work()
             return
-        with lock:
-            first = pending.popleft()
-        future = self.pool.submit(work)
+        batch = _Batch(items, fn)
+        with self._changed:
+            first = batch.pending.popleft()  # this thread's, whatever the stage thread does
+            batch.running += 1
+            self._open.append(batch)
+            self._changed.notify_all()  # a thread waiting for its own batch may help with this one
+        future = self.pool.submit(self._drain, batch)
         try:
-            fn(first)
-            work()
-        except BaseException:
-            if not future.cancel():
-                future.exception()  # let the other thread's item finish before the error propagates
-            raise
-        if not future.cancel():  # not started: the stage thread was busy and this thread did everything
-            future.result()
+            self._run_item(batch, first)
+            self._drain(batch)
+            self._wait_helping(batch)
+        finally:
+            future.cancel()  # not started: the stage thread was busy elsewhere and the items are done
+            with self._changed:
+                self._open.remove(batch)
+        if batch.error is not None:
+            raise batch.error
+
+    def _drain(self, batch: _Batch) -> None:
+        """Run ``batch``'s items until none is left to take."""
+        while True:
+            with self._changed:
+                if not batch.pending:
+                    return
+                item = batch.pending.popleft()
+                batch.running += 1
+            self._run_item(batch, item)
+
+    def _wait_helping(self, batch: _Batch) -> None:
+        """Until ``batch``'s running items end, run other open batches' items (or sleep until one opens)."""
+        while True:
+            with self._changed:
+                if batch.running == 0:
+                    return
+                other = next((b for b in self._open if b.pending), None)
+                if other is None:
+                    self._changed.wait()
+                    continue
+                item = other.pending.popleft()
+                other.running += 1
+            self._run_item(other, item)
+
+    def _run_item(self, batch: _Batch, item: Any) -> None:
+        """One item of ``batch``; an error is kept for the thread that called :meth:`share`, and the batch's
+        items nobody has started are dropped."""
+        try:
+            batch.fn(item)
+        except BaseException as error:  # re-raised in the thread that called share()
+            with self._changed:
+                if batch.error is None:
+                    batch.error = error
+                batch.pending.clear()
+        finally:
+            with self._changed:
+                batch.running -= 1
+                self._changed.notify_all()
 
     def split(self, items: Sequence[T], fn: Callable[[Sequence[T]], list[R]]) -> list[R]:
         """``fn`` over ``items``, one item at a time, on this thread and the stage thread (:meth:`share`; ``fn``
