@@ -17,7 +17,7 @@ gaze for one extra inference instead of three.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +32,11 @@ from peoplelens.models.sessions import SessionConfig, check_inputs, create_sessi
 from peoplelens.models.variants import model_path, resolve_precision
 
 PERSON_CLASS = 0
+
+Window = tuple[int, int, int, int]
+WindowResult = tuple[np.ndarray, np.ndarray]
+#: runs ``fn`` over ``items``, possibly in parts on several threads, results in order (``Workers.split``)
+SplitWindows = Callable[[Sequence[Window], Callable[[Sequence[Window]], list[WindowResult]]], list[WindowResult]]
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class PersonDetector:
         canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.required_preprocess.pad_value)
         return nchw_blob(canvas, self.spec.required_preprocess), scale
 
-    def _run_window(self, image: np.ndarray, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _run_window(self, image: np.ndarray, window: Window) -> WindowResult:
         x1, y1, x2, y2 = window
         blob, scale = self.input_tensor(image, window)
         raw = self.session.run([self.output_name], {self.input_name: blob})[0][0]
@@ -165,17 +170,21 @@ class PersonDetector:
         """The windows one ``detect`` call runs for a frame of this size (whole frame first)."""
         return tile_windows(width, height, self.options.tiles)
 
-    def detect(self, image: np.ndarray, extra_windows: Sequence[tuple[int, int, int, int]] = ()) -> Detections:
+    def detect(self, image: np.ndarray, extra_windows: Sequence[Window] = (),
+               split: SplitWindows | None = None) -> Detections:
         """People in a BGR frame: boxes (xyxy, frame pixels), scores, ``class_ids`` all 0, best first.
-        ``extra_windows`` (x1, y1, x2, y2) are run as well, like tiles (e.g. a :func:`gaze_window`)."""
+        ``extra_windows`` (x1, y1, x2, y2) are run as well, like tiles (e.g. a :func:`gaze_window`). ``split``
+        runs the windows, possibly on several threads at once (``Workers.split``); the result is the same."""
         image = ensure_bgr(image)
         h, w = image.shape[:2]
-        all_boxes, all_scores = [], []
-        for window in [*self.windows(w, h), *extra_windows]:
-            boxes, scores = self._run_window(image, window)
-            all_boxes.append(boxes)
-            all_scores.append(scores)
-        boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
+        windows = [*self.windows(w, h), *extra_windows]
+
+        def run(part: Sequence[Window]) -> list[WindowResult]:
+            return [self._run_window(image, window) for window in part]
+
+        found = split(windows, run) if split is not None and len(windows) > 1 else run(windows)
+        boxes = np.concatenate([b for b, _ in found])
+        scores = np.concatenate([sc for _, sc in found])
         if len(boxes) == 0:
             return Detections(boxes, scores, class_ids=np.zeros(0, np.int64))
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)

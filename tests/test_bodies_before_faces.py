@@ -4,6 +4,7 @@ product (``build_system``) and real 1080p frames, and the stage's rules on their
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from peoplelens.lens.pipeline import build_system
 from peoplelens.lens.pipeline.frame_state import FrameState
 from peoplelens.lens.pipeline.stages.detect import BodiesStage
 from peoplelens.lens.pipeline.stages.schedule import DetectionSchedule, ScheduleStage
+from peoplelens.models.person_detector import gaze_window
 
 FRAMES = 20
 
@@ -132,19 +134,39 @@ def _count_calls(detector, calls: list[int], frame: list[int]) -> None:
     detector.detect = counted
 
 
-def test_where_the_two_detectors_meet_each_runs_its_one_thread_session(royal: list[Frame]) -> None:
-    """The body detector's two-thread session runs on the light frames (5, 11, 17); on the first frame, which runs
-    the face pass too, its one-thread session runs beside the face detector's (no oversubscribed cores)."""
+def test_body_windows_run_in_the_one_thread_session_one_window_a_thread(royal: list[Frame]) -> None:
+    """The body detector runs the whole frame and the gaze tile. On the first frame, which runs the face pass too, its
+    one-thread session runs beside the face detector's (no oversubscribed cores). On the light frames (5, 11, 17)
+    the two windows run in that session too, one on each thread, at the same time; they find what the two-thread
+    session finds running them one after the other."""
     system = build_system({})
     try:
         frame = [0]
         apart_calls: list[int] = []
         beside_calls: list[int] = []
         _count_calls(system.models["person_detector"], apart_calls, frame)
-        _count_calls(system.models["person_detector_beside_faces"], beside_calls, frame)
+        beside = system.models["person_detector_beside_faces"]
+        _count_calls(beside, beside_calls, frame)
+        threads: dict[int, set[str]] = {}
+        run_window = beside._run_window
+
+        def on_thread(image, window):
+            threads.setdefault(frame[0], set()).add(threading.current_thread().name)
+            return run_window(image, window)
+
+        beside._run_window = on_thread
+        states = {}
         for f in royal:
             frame[0] = f.index
-            system.runner.run(FrameState(frame=f))
-        assert beside_calls == [0] and apart_calls == [5, 11, 17]
+            states[f.index] = system.runner.run(FrameState(frame=f))
+        assert beside_calls == [0, 5, 11, 17] and apart_calls == []
+        assert all(len(threads[i]) == 2 for i in (5, 11, 17))  # the caller's thread and the stage thread
+        light = royal[5].image
+        h, w = light.shape[:2]
+        alone = system.models["person_detector"].detect(light, [gaze_window(w, h, system.stage("detect_people")
+                                                                             .gaze_tile_px)])
+        shared = states[5].detected_bodies
+        assert shared is not None and len(shared) == len(alone) >= 3
+        np.testing.assert_allclose(shared.boxes, alone.boxes, atol=0.01)
     finally:
         system.close()

@@ -261,7 +261,8 @@ def build_system(config: dict[str, Any] | None = None, people: PeopleGallery | N
         # listed in the order the two threads take them: faces here, bodies (when they run) and corners beside
         Parallel(DetectFacesStage(face_detector, beside_bodies),
                  DetectPeopleStage(person_detector, gaze_tile_px,
-                                   0 if fovea.enabled is True else face_options.max_side, people_beside_faces),
+                                   0 if fovea.enabled is True else face_options.max_side, people_beside_faces,
+                                   workers),
                  MotionStage(world)),
         WorldStage(world),
         BodiesStage(),

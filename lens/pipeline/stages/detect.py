@@ -13,6 +13,7 @@ from peoplelens.core.types import Detections
 from peoplelens.lens.perception.face_quality import FaceQualityConfig, face_qualities
 from peoplelens.lens.perception.tracking import warp_boxes
 from peoplelens.lens.pipeline.frame_state import FrameState
+from peoplelens.lens.pipeline.stage import Workers
 from peoplelens.models.face_detector import FaceDetector
 from peoplelens.models.face_embedder import FaceEmbedder
 from peoplelens.models.images import downscale
@@ -89,17 +90,23 @@ class DetectPeopleStage:
     With ``gaze_tile_px`` the detector also runs on a square of that side around the gaze (the image centre) at
     full resolution, on frames whose longer side exceeds ``tile_above_px`` (a 640x480 frame runs as before).
     ``beside_faces`` is a one-thread session of the same model for the frames where the face detector runs at the
-    same time (as the face stage's ``beside_bodies``: both cores are taken then)."""
+    same time (as the face stage's ``beside_bodies``: both cores are taken then).
+
+    Several windows (the whole frame and the gaze tile) run in that one-thread session, shared with the stage thread
+    (``workers``), one window a thread: on two cores one-thread runs side by side take less time and CPU than the
+    same runs one after the other on two threads each (YOLOX-Nano, 1920x1080, here: 18 ms a window on one thread,
+    14 on two)."""
 
     name = "detect_people"
     reads = frozenset({"frame", "run_people", "run_faces"})
     writes = frozenset({"detected_bodies", "latest_bodies"})
 
     def __init__(self, detector: PersonDetector | None, gaze_tile_px: int = 0, tile_above_px: int = 0,
-                 beside_faces: PersonDetector | None = None) -> None:
+                 beside_faces: PersonDetector | None = None, workers: Workers | None = None) -> None:
         self.detector = detector
         self.beside_faces = beside_faces or detector
         self.gaze_tile_px, self.tile_above_px = gaze_tile_px, tile_above_px
+        self.workers = workers or Workers(0)
         self._latest: Detections | None = None
 
     def run(self, state: FrameState) -> None:
@@ -109,10 +116,15 @@ class DetectPeopleStage:
         if state.run_people and detector is not None:
             image = state.frame.image
             h, w = image.shape[:2]
-            if self.gaze_tile_px and max(w, h) > self.tile_above_px:
-                bodies = detector.detect(image, [gaze_window(w, h, self.gaze_tile_px)])
+            tiles = ([gaze_window(w, h, self.gaze_tile_px)] if self.gaze_tile_px and max(w, h) > self.tile_above_px
+                     else [])
+            shared = self.workers.pool is not None and self.beside_faces is not None and \
+                len(detector.windows(w, h)) + len(tiles) > 1
+            if shared:  # one window a thread, each in the one-thread session
+                assert self.beside_faces is not None
+                bodies = self.beside_faces.detect(image, tiles, split=self.workers.split)
             else:
-                bodies = detector.detect(image)
+                bodies = detector.detect(image, tiles)
             state.detected_bodies = self._latest = bodies
         state.latest_bodies = self._latest
 
