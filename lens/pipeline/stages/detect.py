@@ -118,11 +118,9 @@ class DetectPeopleStage:
             h, w = image.shape[:2]
             tiles = ([gaze_window(w, h, self.gaze_tile_px)] if self.gaze_tile_px and max(w, h) > self.tile_above_px
                      else [])
-            shared = self.workers.pool is not None and self.beside_faces is not None and \
-                len(detector.windows(w, h)) + len(tiles) > 1
-            if shared:  # one window a thread, each in the one-thread session
-                assert self.beside_faces is not None
-                bodies = self.beside_faces.detect(image, tiles, split=self.workers.split)
+            one_thread, windows = self.beside_faces, len(detector.windows(w, h)) + len(tiles)
+            if self.workers.pool is not None and one_thread is not None and windows > 1:
+                bodies = one_thread.detect(image, tiles, split=self.workers.split)  # one window a thread
             else:
                 bodies = detector.detect(image, tiles)
             state.detected_bodies = self._latest = bodies
