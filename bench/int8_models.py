@@ -92,10 +92,10 @@ def _prelu_rewritten(source: Path, folder: Path) -> Path | None:
         import onnx
     except ImportError:
         return None
-    from peoplelens.models.graph_rewrites import prelu_as_min_mul_add
+    from peoplelens.models.graph_rewrites import prelu_as_depthwise_convs
 
-    dest = folder / "arcface_prelu_rewritten.onnx"
-    onnx.save(prelu_as_min_mul_add(onnx.load(str(source))), str(dest))
+    dest = folder / "arcface_prelu_rewritten.onnx"  # the float embedder's ([pipeline] embedder_fast_prelu)
+    onnx.save(prelu_as_depthwise_convs(onnx.load(str(source))), str(dest))
     return dest
 
 

@@ -18,7 +18,7 @@ from peoplelens.models.assets import AssetManager, sha256_file
 from peoplelens.models.errors import AssetError
 from peoplelens.models.face_detector import FaceDetectorOptions, create_face_detector
 from peoplelens.models.face_embedder import FaceEmbedder, FaceEmbedderOptions, resize_for_embedding
-from peoplelens.models.graph_rewrites import prelu_as_min_mul_add
+from peoplelens.models.graph_rewrites import prelu_as_depthwise_convs, prelu_as_min_mul_add
 from peoplelens.models.images import load_image
 from peoplelens.models.quantize import (
     RECIPES,
@@ -36,13 +36,14 @@ from peoplelens.models.variants import ENV_PRECISION, INT8_MODELS, model_path, p
 CPU1 = SessionConfig(providers=("cpu",), intra_op_threads=1)
 
 
-def _tiny_convnet(path: Path) -> Path:
+def _tiny_convnet(path: Path, slope_shape: tuple[int, ...] = (8, 1, 1)) -> Path:
     """input 3ch -> Conv 3x3 (8) -> PRelu (slopes on both sides of 1) -> depthwise 3x3 -> Conv 1x1 (4)."""
     rng = np.random.default_rng(7)
+    slopes = np.linspace(-0.5, 1.5, 8).astype(np.float32)[: int(np.prod(slope_shape))]
     inits = [
         numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1"),
         numpy_helper.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "b1"),
-        numpy_helper.from_array(np.linspace(-0.5, 1.5, 8).astype(np.float32).reshape(8, 1, 1), "slope"),
+        numpy_helper.from_array(slopes.reshape(slope_shape), "slope"),
         numpy_helper.from_array(rng.normal(0, 0.3, (8, 1, 3, 3)).astype(np.float32), "wd"),
         numpy_helper.from_array(rng.normal(0, 0.3, (4, 8, 1, 1)).astype(np.float32), "w2"),
     ]
@@ -65,10 +66,24 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
     return create_session(path, CPU1).run(None, {"x": x})[0]
 
 
-def test_prelu_rewrite_is_exact(tmp_path: Path) -> None:
-    source = _tiny_convnet(tmp_path / "tiny.onnx")
-    rewritten = prelu_as_min_mul_add(onnx.load(str(source)))
+@pytest.mark.parametrize(("rewrite", "slope_shape", "ops"), [
+    (prelu_as_min_mul_add, (8, 1, 1), {"Min", "Mul", "Add"}),
+    # one slope a channel: two depthwise 1x1 Convs (-1, then 1 - slope), a Relu between, an Add after
+    (prelu_as_depthwise_convs, (8, 1, 1), {"Relu", "Add"}),
+    (prelu_as_depthwise_convs, (1, 8, 1, 1), {"Relu", "Add"}),
+    # one slope for every channel: not a depthwise Conv's weights, so Min, Mul and Add
+    (prelu_as_depthwise_convs, (1,), {"Min", "Mul", "Add"}),
+])
+def test_prelu_rewrite_is_exact(tmp_path: Path, rewrite, slope_shape: tuple[int, ...], ops: set[str]) -> None:
+    source = _tiny_convnet(tmp_path / "tiny.onnx", slope_shape)
+    original = onnx.load(str(source))
+    rewritten = rewrite(original)
+    added = [n for n in rewritten.graph.node if n.name not in {m.name for m in original.graph.node}]
     assert "PRelu" not in {n.op_type for n in rewritten.graph.node}
+    assert {n.op_type for n in added} - {"Conv"} == ops
+    depthwise = [n for n in added if n.op_type == "Conv"]
+    assert len(depthwise) == (2 if "Relu" in ops else 0)
+    assert all(helper.get_attribute_value(a) == 8 for n in depthwise for a in n.attribute if a.name == "group")
     onnx.save(rewritten, tmp_path / "rw.onnx")
     x = np.random.default_rng(1).normal(size=(1, 3, 16, 16)).astype(np.float32)
     np.testing.assert_allclose(_run(tmp_path / "rw.onnx", x), _run(source, x), rtol=1e-5, atol=1e-5)
