@@ -70,7 +70,7 @@ def model_latencies(manager: AssetManager, frames: list[np.ndarray], crops: np.n
         feeds = [{det.input_name: det.input_tensor(f)[0]} for f in frames]
         out[name] = _time_sessions(_files(name, manager), feeds, rounds, per_round)
     person = PersonDetector.from_registry(PersonDetectorOptions(precision="fp32", tiles=0), manager, ONE_THREAD)
-    feeds = [{person.input_name: person.input_tensor(f)[0]} for f in frames]
+    feeds = [{person.input_name: person.input_tensor(f, canvas=person.size)[0]} for f in frames]
     out["yolox_nano"] = _time_sessions(_files("yolox_nano", manager), feeds, rounds, per_round)
     emb = FaceEmbedder.from_registry(FaceEmbedderOptions(precision="fp32"), manager, ONE_THREAD)
     feeds = [{emb.input_name: emb.input_tensor(crops[i:i + 1])} for i in range(len(crops))]

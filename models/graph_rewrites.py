@@ -11,6 +11,10 @@ same numbers to float rounding:
   convolutions, element-wise ops with a per-channel operand force a layout reorder before and after each of them
   (~35 % of the rewritten ArcFace-128's time went to them and to the reorders), where these Convs stay blocked.
   ArcFace-128 at 1 thread: 11.8 ms with PRelu, 6.5 with Min/Mul/Add, 5.6 with the Convs.
+
+And ``free_image_dims``: a fully convolutional detector exported with a fixed input size declares it, and ORT then
+refuses any other; with the height and width (and the outputs' shapes) left open it runs a 16:9 frame on a 16:9
+canvas instead of padding it square (the weights and every operator unchanged).
 """
 
 from __future__ import annotations
@@ -131,3 +135,22 @@ def prelu_rewrite_bytes(model_bytes: bytes) -> bytes:
     import onnx
 
     return prelu_as_depthwise_convs(onnx.load_from_string(model_bytes)).SerializeToString()
+
+
+def free_image_dims(model_bytes: bytes) -> bytes:
+    """The serialized model with its image inputs' height and width (NCHW dims 2 and 3) and its outputs' shapes left
+    open, the rest untouched (for ``create_session(..., transform=...)``)."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    initializers = {t.name for t in model.graph.initializer}
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if value.name not in initializers and len(dims) == 4:
+            dims[2].dim_param, dims[3].dim_param = f"{value.name}_height", f"{value.name}_width"
+    for value in model.graph.output:
+        for k, dim in enumerate(value.type.tensor_type.shape.dim):
+            dim.dim_param = f"{value.name}_{k}"
+    del model.graph.value_info[:]  # shapes inferred for the fixed size
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

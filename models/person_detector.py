@@ -2,7 +2,10 @@
 
 Preprocessing and decode follow ``shared/models/MANIFEST.md`` §4 and the registry entry ``yolox_nano``:
 BGR raw 0..255, letterbox into the top-left of 416x416 padded with 114; grids 52/26/13 for strides 8/16/32;
-centre = (d + grid) * stride, wh = exp(.) * stride; score = objectness x P(person); NMS IoU 0.45.
+centre = (d + grid) * stride, wh = exp(.) * stride; score = objectness x P(person); NMS IoU 0.45. The graph is
+fully convolutional, so a window is letterboxed into the smallest canvas of multiples of 32 within 416x416 that
+holds it at that scale with 32 px of padding to spare (the registry's ``size_multiple``; a 16:9 frame 416x288,
+~30 % less work than padding it square; see :meth:`PersonDetector.canvas_for`).
 
 Tiling. The whole 1280x720 frame shrunk to 416 px loses people under ~100 px tall (MANIFEST range test:
 0/9 found at 40 px). With tiles the frame is also cut into N overlapping square tiles (side = frame height)
@@ -26,6 +29,7 @@ import onnxruntime as ort
 from peoplelens.core.types import Detections, nms
 from peoplelens.models.assets import AssetManager, default_manager
 from peoplelens.models.errors import ModelLoadError
+from peoplelens.models.graph_rewrites import free_image_dims
 from peoplelens.models.images import ensure_bgr, letterbox, nchw_blob
 from peoplelens.models.registry import AssetSpec, get_spec
 from peoplelens.models.sessions import SessionConfig, check_inputs, create_session
@@ -108,10 +112,15 @@ class PersonDetector:
         self.session, self.spec, self.options = session, spec, options
         self.input_name = session.get_inputs()[0].name
         self.output_name = out.name
-        self.size = pre.input_size
-        self.grid, self.stride = self._grids(self.size)
-        if isinstance(out.shape[1], int) and out.shape[1] != len(self.grid):
-            raise ModelLoadError(f"{spec.name}: expected {len(self.grid)} predictions, the model has {out.shape}")
+        self.size = pre.input_size  # the largest canvas (w, h)
+        # canvases fitted to each window's aspect when the registry says the graph takes them and the session's
+        # input is not fixed (from_registry frees it)
+        open_dims = not all(isinstance(d, int) for d in session.get_inputs()[0].shape[2:])
+        self.size_multiple = pre.size_multiple if open_dims else 0
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        predictions = len(self.grids(self.size)[0])
+        if isinstance(out.shape[1], int) and out.shape[1] != predictions:
+            raise ModelLoadError(f"{spec.name}: expected {predictions} predictions, the model has {out.shape}")
 
     @classmethod
     def from_registry(
@@ -123,36 +132,61 @@ class PersonDetector:
         spec = get_spec(options.model)
         options = replace(options, precision=resolve_precision(spec.name, options.precision))
         path = model_path(spec.name, options.precision, manager or default_manager())
-        return cls(create_session(path, session_config), spec, options)
+        transform = free_image_dims if spec.required_preprocess.size_multiple else None
+        return cls(create_session(path, session_config, transform=transform), spec, options)
 
-    def _grids(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        grids, strides = [], []
-        for s in self.STRIDES:
-            gh, gw = size[1] // s, size[0] // s
-            xv, yv = np.meshgrid(np.arange(gw), np.arange(gh))
-            grids.append(np.stack([xv, yv], -1).reshape(-1, 2))
-            strides.append(np.full((gh * gw, 1), s))
-        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+    def grids(self, canvas: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The grid cell (x, y) and stride of each prediction of a (w, h) canvas, in the output's order."""
+        if canvas not in self._grids:
+            grids, strides = [], []
+            for s in self.STRIDES:
+                gh, gw = canvas[1] // s, canvas[0] // s
+                xv, yv = np.meshgrid(np.arange(gw), np.arange(gh))
+                grids.append(np.stack([xv, yv], -1).reshape(-1, 2))
+                strides.append(np.full((gh * gw, 1), s))
+            self._grids[canvas] = (np.concatenate(grids).astype(np.float32),
+                                   np.concatenate(strides).astype(np.float32))
+        return self._grids[canvas]
+
+    def canvas_for(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (w, h) for a window of this size: the largest canvas, or (registry ``size_multiple``)
+        the smallest canvas of that multiple holding the window at the largest canvas's scale with at least one
+        multiple of padding beyond it (a 16:9 frame: 416x288).
+
+        The padding: YOLOX learnt letterboxed images, grey beyond the picture. With only the 22 grey rows below a
+        16:9 frame (416x256) and then the convolutions' black border, people cut by the frame's bottom edge scored
+        differently (the royal-opera clip: 5 face-track switches instead of 3 in 3 runs each of ``python -m
+        peoplelens.sim_harness.eval_tracking``); with 32 more rows, 3 as with the square canvas."""
+        full_w, full_h = self.size
+        m = self.size_multiple
+        if not m:
+            return self.size
+        scale = min(full_w / width, full_h / height)
+        return (min(full_w, (max(1, round(width * scale)) + m + m - 1) // m * m),
+                min(full_h, (max(1, round(height * scale)) + m + m - 1) // m * m))
 
     def input_tensor(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None,
-                     ) -> tuple[np.ndarray, float]:
-        """The network input for one window of a BGR frame (default: the whole frame), letterboxed into 416x416
-        padded with 114, and the window-to-network scale. Also what int8 calibration feeds the model."""
+                     canvas: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
+        """The network input for one window of a BGR frame (default: the whole frame), letterboxed into the
+        top-left of ``canvas`` (default: :meth:`canvas_for` the window) padded with 114, and the window-to-network
+        scale. Also what int8 calibration feeds the model (on the full 416x416 canvas of the file as it is)."""
         x1, y1, x2, y2 = window or (0, 0, image.shape[1], image.shape[0])
-        canvas, scale = letterbox(image[y1:y2, x1:x2], self.size, self.spec.required_preprocess.pad_value)
-        return nchw_blob(canvas, self.spec.required_preprocess), scale
+        canvas = canvas or self.canvas_for(x2 - x1, y2 - y1)
+        blob, scale = letterbox(image[y1:y2, x1:x2], canvas, self.spec.required_preprocess.pad_value)
+        return nchw_blob(blob, self.spec.required_preprocess), scale
 
     def _run_window(self, image: np.ndarray, window: Window) -> WindowResult:
         x1, y1, x2, y2 = window
         blob, scale = self.input_tensor(image, window)
         raw = self.session.run([self.output_name], {self.input_name: blob})[0][0]
+        grid, strides = self.grids((blob.shape[3], blob.shape[2]))
         scores = raw[:, 4] * raw[:, 5 + PERSON_CLASS]
         keep = scores >= self.options.score_threshold
         if not keep.any():
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         raw, scores = raw[keep], scores[keep]
-        stride = self.stride[keep]
-        centre = (raw[:, :2] + self.grid[keep]) * stride
+        stride = strides[keep]
+        centre = (raw[:, :2] + grid[keep]) * stride
         wh = np.exp(np.clip(raw[:, 2:4], -10, 10)) * stride
         boxes = np.concatenate([centre - wh / 2, centre + wh / 2], 1)
         if window != (0, 0, image.shape[1], image.shape[0]):

@@ -171,7 +171,7 @@ def calibration_tensors(name: str, manager: AssetManager, frames: list[np.ndarra
         raise AssetError("detector calibration needs frames")
     if name == "yolox_nano":
         person = PersonDetector.from_registry(PersonDetectorOptions(precision="fp32", tiles=0), manager)
-        return [person.input_tensor(f)[0] for f in frames]
+        return [person.input_tensor(f, canvas=person.size)[0] for f in frames]  # the file's fixed input
     detector = create_face_detector(FaceDetectorOptions(model=name, precision="fp32"), manager)
     return [detector.input_tensor(f)[0] for f in frames]
 

@@ -29,6 +29,10 @@ class Preprocess:
     resize: str = "letterbox-top-left"  # or "stretch", "align-5pt-112", "crop"
     pad_value: float = 0.0
     notes: str = ""
+    #: 0: the input is exactly ``input_size``. N: a fully convolutional graph that takes any size whose sides are
+    #: multiples of N up to ``input_size``: an image is letterboxed into the smallest such canvas (a 16:9 frame
+    #: into 416x256 instead of 416x416), and the file's fixed spatial dimensions are freed when it is loaded
+    size_multiple: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,8 @@ MODELS: tuple[AssetSpec, ...] = (
         upstream="Megvii YOLOX-Nano, ONNX export by Kazuhito00",
         inputs={"images": "float32[1,3,416,416]"},
         outputs={"output": "float32[1,3549,85] = dx,dy,log w,log h,obj,80 class probs"},
-        preprocess=Preprocess(color="BGR", mean=0.0, std=1.0, input_size=(416, 416), pad_value=114.0),
+        preprocess=Preprocess(color="BGR", mean=0.0, std=1.0, input_size=(416, 416), pad_value=114.0,
+                              size_multiple=32),
     ),
     AssetSpec(
         name="fsanet_1x1",

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from peoplelens.core.types import box_iou
 from peoplelens.models.assets import asset_path
 from peoplelens.models.person_detector import PersonDetector, PersonDetectorOptions, tile_windows
 
@@ -79,3 +80,25 @@ def test_tile_windows() -> None:
     assert len(tile_windows(720, 1280, 2)) == 3
     with pytest.raises(ValueError):
         tile_windows(100, 100, -1)
+
+
+def test_a_wide_frame_runs_on_a_wide_canvas_and_finds_the_same_people(detector: PersonDetector) -> None:
+    """The registry says YOLOX-Nano is fully convolutional (``size_multiple`` 32): the loaded graph takes any such size,
+    and a 16:9 frame is letterboxed into 416x288 (not 416x416, 44 % of it padding; 32 grey rows to spare below the
+    picture) at the same scale. The people found are the square canvas's: every confident box again, in place."""
+    height, width = detector.session.get_inputs()[0].shape[2:]
+    assert isinstance(height, str) and isinstance(width, str)  # freed on load: the file itself says 416x416
+    assert detector.canvas_for(1920, 1080) == detector.canvas_for(640, 360) == (416, 288)
+    assert detector.canvas_for(720, 720) == (416, 416) and detector.canvas_for(1080, 1920) == (288, 416)
+    assert detector.canvas_for(640, 480) == (416, 352)  # 312 rows of picture
+    frame = read_frame(OPERA, 40)
+    blob, scale = detector.input_tensor(frame)
+    assert blob.shape == (1, 3, 288, 416) and scale == pytest.approx(416 / 1920)
+    square = PersonDetector(detector.session, detector.spec, detector.options)
+    square.size_multiple = 0  # the file's own 416x416 canvas
+    assert square.input_tensor(frame)[0].shape == (1, 3, 416, 416)
+    wide, full = detector.detect(frame), square.detect(frame)
+    confident = full[full.scores >= 0.5]
+    assert len(confident) >= 4
+    iou = box_iou(confident.boxes, wide.boxes)
+    assert (iou.max(1) >= 0.9).all()
