@@ -92,7 +92,7 @@ def prelu_as_min_mul_add(model):
 
 
 def _channels_of_4d_input(model) -> dict[str, int]:
-    """The channel count of every 4-D (N, C, H, W) float tensor whose shape ONNX shape inference knows."""
+    """The channel count of every 4-D (N, C, H, W) tensor whose shape ONNX shape inference knows."""
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(model)

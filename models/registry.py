@@ -30,8 +30,8 @@ class Preprocess:
     pad_value: float = 0.0
     notes: str = ""
     #: 0: the input is exactly ``input_size``. N: a fully convolutional graph that takes any size whose sides are
-    #: multiples of N up to ``input_size``: an image is letterboxed into the smallest such canvas (a 16:9 frame
-    #: into 416x256 instead of 416x416), and the file's fixed spatial dimensions are freed when it is loaded
+    #: multiples of N up to ``input_size``: an image is letterboxed into a canvas fitted to it (a 16:9 frame into
+    #: 416x288 instead of 416x416; ``PersonDetector.canvas_for``), the file's fixed height and width opened on load
     size_multiple: int = 0
 
 
