@@ -161,7 +161,7 @@ class PersonDetector:
         m = self.size_multiple
         if not m:
             return self.size
-        scale = min(full_w / width, full_h / height)
+        scale = min(full_w / max(1, width), full_h / max(1, height))
         return (min(full_w, (max(1, round(width * scale)) + m + m - 1) // m * m),
                 min(full_h, (max(1, round(height * scale)) + m + m - 1) // m * m))
 

@@ -91,6 +91,8 @@ def test_a_wide_frame_runs_on_a_wide_canvas_and_finds_the_same_people(detector: 
     assert detector.canvas_for(1920, 1080) == detector.canvas_for(640, 360) == (416, 288)
     assert detector.canvas_for(720, 720) == (416, 416) and detector.canvas_for(1080, 1920) == (288, 416)
     assert detector.canvas_for(640, 480) == (416, 352)  # 312 rows of picture
+    for strip in (np.zeros((10, 5000, 3), np.uint8), np.zeros((3000, 8, 3), np.uint8), np.zeros((1, 1, 3), np.uint8)):
+        assert len(detector.detect(strip)) == 0  # any aspect runs (a 64-px-high canvas for the strip)
     frame = read_frame(OPERA, 40)
     blob, scale = detector.input_tensor(frame)
     assert blob.shape == (1, 3, 288, 416) and scale == pytest.approx(416 / 1920)
