@@ -74,8 +74,10 @@ def print_report(report: dict, console: Console | None = None) -> None:
                 f"p50 {_ms(p['frame_latency']['median_ms'])} / p95 {_ms(p['frame_latency']['p95_ms'])} / "
                 f"p99 {_ms(p['frame_latency']['p99_ms'])} ms; capture -> audio event p50 "
                 f"{_ms(p['event_latency']['median_ms'])} / p95 {_ms(p['event_latency']['p95_ms'])} / p99 "
-                f"{_ms(p['event_latency']['p99_ms'])} ms over {p['event_latency']['n']} events; worst latency "
-                f"trend {_ms(p['latency_trend_ms_per_s_worst_video'])} ms/s; real time ok: {p['realtime_ok']}")
+                f"{_ms(p['event_latency']['p99_ms'])} ms over {p['event_latency']['n']} events; worst trend of the "
+                f"latency {_ms(p['latency_trend_ms_per_s_worst_video'])} ms/s, of the wait before processing "
+                f"{_ms(p.get('queue_wait_trend_ms_per_s_worst_video'))} ms/s (a backlog: < 1 with <= 1 % dropped); "
+                f"real time ok: {p['realtime_ok']}")
     e = report.get("enrolment", {})
     if "photos" in e:
         line = (f"enrolment: ours {e['people']} people, a face found in {e['photos_with_face']}/{e['photos']} photos, "

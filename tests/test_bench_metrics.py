@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from peoplelens.bench.baseline import BaselineGallery
+from peoplelens.bench.core import paced_summary
 from peoplelens.bench.identity_metrics import merge_named, score_identity
 from peoplelens.bench.machine import cpu_model, machine_info
+from peoplelens.bench.runner import PacedRun
 from peoplelens.bench.stats import fifo_backlog, summarize_ms, trend_ms_per_s
 from peoplelens.bench.truth import load_truth, restrict
 from peoplelens.bench.videos import fit_size
@@ -70,6 +72,27 @@ def test_summaries_and_trend() -> None:
     assert summarize_ms([])["median_ms"] is None
     # latency growing 5 ms per second of capture time
     assert trend_ms_per_s([0, 1, 2, 3], [0.010, 0.015, 0.020, 0.025]) == pytest.approx(5.0)
+
+
+def _paced(latency_ms: list[float], wait_ms: list[float], dropped: int = 0) -> PacedRun:
+    n = len(latency_ms)
+    return PacedRun(fps=10.0, offered=n + dropped, processed=n, dropped=dropped,
+                    frame_latency_s=[v / 1000 for v in latency_ms], capture_t_s=[i / 10 for i in range(n)],
+                    queue_wait_s=[v / 1000 for v in wait_ms])
+
+
+def test_real_time_reads_the_wait_before_processing_not_the_latency() -> None:
+    """More people entering a short clip make each frame slower (the latency rises 10 ms/s) while no frame waits
+    longer: real time. Frames waiting longer and longer are a backlog, and so are over 1 % of them dropped."""
+    rising, flat = [20.0 + i for i in range(30)], [2.0] * 30
+    content = paced_summary([_paced(rising, flat)])
+    assert content["latency_trend_ms_per_s_worst_video"] == pytest.approx(10.0)
+    assert content["queue_wait_trend_ms_per_s_worst_video"] == pytest.approx(0.0, abs=1e-9)
+    assert content["realtime_ok"] is True
+    backlog = paced_summary([_paced(rising, flat), _paced(rising, [2.0 + 0.5 * i for i in range(30)])])
+    assert backlog["queue_wait_trend_ms_per_s_worst_video"] == pytest.approx(5.0)
+    assert backlog["realtime_ok"] is False
+    assert paced_summary([_paced(rising, flat, dropped=1)])["realtime_ok"] is False  # 1 of 31 dropped: 3 %
 
 
 def test_fifo_backlog_hand_computed() -> None:
