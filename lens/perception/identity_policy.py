@@ -4,7 +4,9 @@ merges, and what name (if any) may be announced.
 * **When to embed** (:meth:`IdentityPolicy.select`): a track's face is embedded while the identity tracker wants
   evidence (new, identifying, in doubt, contested by another face in view) and, once decided, every
   ``recheck_s``; never a face below the quality that identity and re-identification accept (its vector would be
-  thrown away: it only counts as seen); at most ``max_per_frame`` per frame, least recently embedded first.
+  thrown away: it only counts as seen); at most ``max_per_frame`` per frame, least recently embedded first. The
+  tracker may embed up to ``[tracking] contested_faces`` more on the same frame to settle who is who; a face it
+  embedded is not embedded again here. (Counting those toward the cap was measured and not kept: see the README.)
 * **Evidence** (:meth:`observe`): each embedded face, protected with the installation secret (the people store's
   ``protect``) and weighted by its quality *with* blur (read from the aligned crop the embedder used), goes to the
   per-track :class:`~peoplelens.lens.perception.identity.IdentityTracker` once per detection frame, together with

@@ -53,7 +53,8 @@ class PipelineConfig:
     #: 0 = whole frame only; "auto" tiles wide frames for far people (costs 2-4x)
     people_tiles: Literal["auto"] | Annotated[int, Meta(ge=0, le=9)] = 0
     embed_recheck_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 2.0  # a decided track's face is embedded again so often
-    #: cap on faces embedded per frame, least recently embedded first (caps spikes)
+    #: cap on faces embedded per frame for identity, least recently embedded first (caps spikes; the tracker's
+    #: own embeddings to settle contests, [tracking] contested_faces, come on top)
     max_embed_per_frame: Annotated[int, Meta(ge=1, le=16)] = 2
     pose_gaze: bool = True
     visual_rotation: bool = True  # estimate head rotation from the video when there is no IMU
