@@ -162,8 +162,11 @@ class PersonDetector:
         if not m:
             return self.size
         scale = min(full_w / max(1, width), full_h / max(1, height))
-        return (min(full_w, (max(1, round(width * scale)) + m + m - 1) // m * m),
-                min(full_h, (max(1, round(height * scale)) + m + m - 1) // m * m))
+
+        def side(picture: int, full: int) -> int:  # the picture, one multiple to spare, rounded up to a multiple
+            return min(full, (max(1, round(picture * scale)) + 2 * m - 1) // m * m)
+
+        return side(width, full_w), side(height, full_h)
 
     def input_tensor(self, image: np.ndarray, window: tuple[int, int, int, int] | None = None,
                      canvas: tuple[int, int] | None = None) -> tuple[np.ndarray, float]:
@@ -171,9 +174,9 @@ class PersonDetector:
         top-left of ``canvas`` (default: :meth:`canvas_for` the window) padded with 114, and the window-to-network
         scale. Also what int8 calibration feeds the model (on the full 416x416 canvas of the file as it is)."""
         x1, y1, x2, y2 = window or (0, 0, image.shape[1], image.shape[0])
-        canvas = canvas or self.canvas_for(x2 - x1, y2 - y1)
-        blob, scale = letterbox(image[y1:y2, x1:x2], canvas, self.spec.required_preprocess.pad_value)
-        return nchw_blob(blob, self.spec.required_preprocess), scale
+        boxed, scale = letterbox(image[y1:y2, x1:x2], canvas or self.canvas_for(x2 - x1, y2 - y1),
+                                 self.spec.required_preprocess.pad_value)
+        return nchw_blob(boxed, self.spec.required_preprocess), scale
 
     def _run_window(self, image: np.ndarray, window: Window) -> WindowResult:
         x1, y1, x2, y2 = window
