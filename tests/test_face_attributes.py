@@ -117,6 +117,24 @@ def test_a_tracks_eyes_are_read_every_second_observation_by_default(detector, da
     assert all(est.estimate(image, faces)[0].iris_used for _ in range(2))
 
 
+def test_tracks_that_arrive_together_take_turns_for_their_eyes(detector, data_dir: Path) -> None:
+    """Four people walking in together: the iris model reads two of them on one face frame and the other two on
+    the next (not all four, then none), and every track is still read on every 2nd observation."""
+    est = FaceAttributeEstimator.from_registry(FaceAttributeOptions())
+    image = read_frame(data_dir / OPERA, 30)
+    faces = detector.detect(image)
+    ids = list(range(1, len(faces) + 1))
+    readable = [i for i, due in enumerate(est.eyes_due(faces, ids)) if due]
+    assert len(readable) >= 4
+    turns = [[a.iris_used for a in est.estimate(image, faces, track_ids=ids)] for _ in range(6)]
+    assert all(turns[0][i] for i in readable)  # new tracks: read at once
+    per_frame = [sum(t[i] for i in readable) for t in turns[1:]]
+    assert all(abs(n - len(readable) / 2) <= 0.5 for n in per_frame), per_frame
+    for i in readable:  # no track waits more than one observation for its next reading
+        column = [t[i] for t in turns]
+        assert not any(not a and not b for a, b in zip(column, column[1:], strict=False)), column
+
+
 def test_eyes_read_on_two_threads_match_one_thread(estimator, detector, data_dir: Path) -> None:
     """The pipeline reads eyes on both threads at once: each thread gets its own iris interpreter, so the
     readings equal the one-thread ones exactly (a shared TFLite interpreter would mix up the two faces)."""

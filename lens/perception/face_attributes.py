@@ -100,7 +100,8 @@ class FaceAttributeOptions:
     #: FaceMesh / iris every Nth observation of a track; in between, the track's last eye reading goes with the
     #: new head pose. 2: the iris model (2 runs a face, the largest part of this stage) at half the rate;
     #: ``gaze_eval --product-only`` gives the same precision and recall as 1 (0.89 / 0.90) and the 1080p pedestrian
-    #: clip runs 6-11 % faster (README, "Head pose, ears and gaze")
+    #: clip runs 6-11 % faster (README, "Head pose, ears and gaze"). Tracks take turns: those that arrive together
+    #: are spread over the frames (about one in N faces read on each frame), none waiting longer than N observations
     mesh_every_n: Annotated[int, Meta(ge=1, le=100)] = 2
     use_mesh: bool = False  # FaceMesh + PnP (pose_source, presence for the ears); the pipeline default is off
     #: head pose used for the decisions when FaceMesh ran: "fsanet" (appearance, line-of-sight relative),
@@ -158,7 +159,7 @@ class FaceAttributeEstimator:
         self.gaze = GazeHysteresis(o.gaze_enter_deg, o.gaze_exit_deg, o.gaze_enter_frames, o.gaze_exit_frames,
                                    o.gaze_resume_frames)
         self.ears: dict[int, bool] = {}
-        self._mesh_count: dict[int, int] = {}
+        self._since_landmarks: dict[int, int] = {}  # per track: wanted observations since its last turn
         self._last_eye: dict[int, EyeReading] = {}
 
     @classmethod
@@ -176,18 +177,45 @@ class FaceAttributeEstimator:
                      else HeadPoseEstimator.from_registry(HeadPoseOptions(), session_config=session_config))
         return cls(head_pose, mesh, o)
 
-    def _due_now(self, track_id: int | None) -> bool:
-        """Whether this frame is the track's turn for the landmark models (every ``mesh_every_n``-th); changes
-        nothing (:meth:`_scheduled` takes the turn)."""
+    def _landmark_plan(self, faces: Detections, track_ids: list[int] | np.ndarray | None) -> list[bool]:
+        """Which faces get this frame's turn of the landmark models (the iris model, FaceMesh): a face without a
+        track id always; a track whose turn it is (never read, or ``mesh_every_n - 1`` observations passed since
+        its last turn) always; then, up to one in ``mesh_every_n`` of the faces that could be read, the tracks
+        waiting longest. The extra turns spread tracks that arrived together over the frames, so no face frame
+        reads every face while the next reads none; no track waits longer than ``mesh_every_n`` observations.
+        Changes nothing (:meth:`estimate` counts the observations)."""
         every = self.options.mesh_every_n
-        return track_id is None or every <= 1 or self._mesh_count.get(track_id, 0) % every == 0
+        if track_ids is None or every <= 1 or faces.keypoints is None:
+            return [True] * len(faces)
+        plan = [False] * len(faces)
+        waiting: list[tuple[int, int, int]] = []  # (-observations since the last turn, track id, face)
+        candidates = turns = 0
+        for i in range(len(faces)):
+            if not self._landmarks_wanted(faces.boxes[i], faces.keypoints[i]):
+                plan[i] = True  # no landmark model runs for it whatever the plan says (its turn is not counted)
+                continue
+            candidates += 1
+            since = self._since_landmarks.get(int(track_ids[i]))
+            if since is None or since + 1 >= every:
+                plan[i] = True
+                turns += 1
+            else:
+                waiting.append((-since, int(track_ids[i]), i))
+        for _, _, i in sorted(waiting)[:max(0, candidates // every - turns)]:
+            plan[i] = True
+        return plan
 
-    def _scheduled(self, track_id: int | None) -> bool:
-        """Whether the landmark models run for this track on this frame; counts the frame."""
-        due = self._due_now(track_id)
+    def _landmarks_wanted(self, box: np.ndarray, keypoints: np.ndarray) -> bool:
+        """Whether a landmark model may run for this face (before its head pose is known)."""
+        o = self.options
+        return (self._eyes_readable(keypoints)
+                or (o.use_mesh and self.face_mesh is not None and self.face_mesh.mesh is not None
+                    and float(box[2] - box[0]) >= o.mesh_min_face_px))
+
+    def _count_turn(self, track_id: int | None, scheduled: bool) -> None:
+        """One observation of a track on which a landmark model was wanted: its turn (``scheduled``) or not."""
         if track_id is not None and self.options.mesh_every_n > 1:
-            self._mesh_count[track_id] = self._mesh_count.get(track_id, 0) + 1
-        return due
+            self._since_landmarks[track_id] = 0 if scheduled else self._since_landmarks.get(track_id, 0) + 1
 
     def _eyes_readable(self, keypoints: np.ndarray) -> bool:
         """Whether the iris model is on and loaded, and the eyes (detector keypoints) are far enough apart."""
@@ -203,8 +231,8 @@ class FaceAttributeEstimator:
         if (faces.keypoints is None or o.eye_roi != "keypoints"
                 or o.use_mesh and self.face_mesh is not None and self.face_mesh.mesh is not None):
             return [False] * len(faces)
-        return [self._eyes_readable(faces.keypoints[i])
-                and self._due_now(None if track_ids is None else int(track_ids[i])) for i in range(len(faces))]
+        plan = self._landmark_plan(faces, track_ids)
+        return [self._eyes_readable(faces.keypoints[i]) and plan[i] for i in range(len(faces))]
 
     def eyes_can_matter(self, yaw: float, pitch: float) -> bool:
         """Whether the eyes can change the "looking" decision of a face with this head pose (line-of-sight
@@ -258,6 +286,7 @@ class FaceAttributeEstimator:
             raise ValueError(f"{len(fsa)} poses for {len(faces)} faces")
         if eyes is not None and len(eyes) != len(faces):
             raise ValueError(f"{len(eyes)} eye readings for {len(faces)} faces")
+        plan = self._landmark_plan(faces, track_ids)
         out = []
         for i in range(len(faces)):
             tid = None if track_ids is None else int(track_ids[i])
@@ -272,7 +301,9 @@ class FaceAttributeEstimator:
             want_eyes = self._eyes_readable(kps) and self.eyes_can_matter(yaw, pitch)
             want_mesh = (self.face_mesh is not None and self.face_mesh.mesh is not None
                          and (o.use_mesh and width >= o.mesh_min_face_px or want_eyes and o.eye_roi == "mesh"))
-            scheduled = (want_eyes or want_mesh) and self._scheduled(tid)
+            scheduled = (want_eyes or want_mesh) and plan[i]
+            if want_eyes or want_mesh:
+                self._count_turn(tid, scheduled)
             if scheduled and want_mesh and self.face_mesh is not None:  # (want_mesh: the mesh models are loaded)
                 mesh = self.face_mesh.process(image, box, kps[:2], intrinsics=k)
                 presence = mesh.presence
@@ -319,7 +350,7 @@ class FaceAttributeEstimator:
         self.open_eyes.forget(track_ids)
         for tid in track_ids:
             self.ears.pop(tid, None)
-            self._mesh_count.pop(tid, None)
+            self._since_landmarks.pop(tid, None)
             self._last_eye.pop(tid, None)
 
 
