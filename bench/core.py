@@ -9,7 +9,7 @@ import dataclasses
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -243,18 +243,16 @@ def paced_summary(paced_runs: list[PacedRun]) -> dict:
     offered = sum(r.offered for r in paced_runs)
     dropped = sum(r.dropped for r in paced_runs)
     lat = [x for r in paced_runs for x in r.frame_latency_s]
-    trends = [trend_ms_per_s(r.capture_t_s, r.frame_latency_s) for r in paced_runs]
+    worst_trend = _worst(trend_ms_per_s(r.capture_t_s, r.frame_latency_s) for r in paced_runs)
     thirds = []
     for r in paced_runs:
         n = len(r.frame_latency_s) // 3
         if n:
             thirds.append((summarize_ms(r.frame_latency_s[:n])["median_ms"],
                            summarize_ms(r.frame_latency_s[-n:])["median_ms"]))
-    worst_trend = max((t for t in trends if t is not None), default=None)
     # a backlog shows as frames waiting longer and longer before they are processed; the latency itself also
     # rises with what the video shows (more people entering a short clip), so the goal reads the wait
-    waits = [trend_ms_per_s(r.capture_t_s, r.queue_wait_s) for r in paced_runs]
-    worst_wait_trend = max((t for t in waits if t is not None), default=None)
+    worst_wait_trend = _worst(trend_ms_per_s(r.capture_t_s, r.queue_wait_s) for r in paced_runs)
     paced = {
         "runs": len(paced_runs), "frames_offered": offered,
         "frames_processed": sum(r.processed for r in paced_runs),
@@ -269,6 +267,11 @@ def paced_summary(paced_runs: list[PacedRun]) -> dict:
     paced["realtime_ok"] = bool(offered and dropped / offered <= 0.01
                                 and (worst_wait_trend is None or worst_wait_trend < 1.0))
     return paced
+
+
+def _worst(trends: Iterable[float | None]) -> float | None:
+    """The steepest of the videos' trends (ms/s), None when no video had enough frames for one."""
+    return max((t for t in trends if t is not None), default=None)
 
 
 def _merge_recall(truths) -> dict:
