@@ -75,8 +75,9 @@ class WindowBudget:
             self.balance -= ms
 
     def reset(self) -> None:
-        """Empty the account."""
-        self.balance = 0.0
+        """A new video: no credit is carried over, a debt is. Over any run of videos the windows then cost
+        ``share`` of the wide passes but for the last frame's overrun, not one overrun per video."""
+        self.balance = min(0.0, self.balance)
 
 
 @dataclass
@@ -222,5 +223,6 @@ class FoveateStage:
         return targets
 
     def reset(self) -> None:
-        """Empty the budget (the tracker is reset by the track stage; the totals are kept for reports)."""
+        """Empty the budget but for a debt (the tracker is reset by the track stage; the totals are kept for
+        reports)."""
         self.budget.reset()
