@@ -4,7 +4,7 @@
 [--resume] [--every N] [--product | --product-only]``
 
 Material (``$PEOPLELENS_ASSETS/data/videos``): the royal opera and hamilton ``*samples_0p5s.csv`` annotations and
-our own annotation of five talking-head clips (``tests/data/talking_heads_gaze.csv``, see its header). Only
+our own annotation of nine talking-head clips (``tests/data/talking_heads_gaze.csv``, see its header). Only
 "yes"/"no" samples are scored ("approx", blinks and n/a are left out). The faces come from the product's face
 detector with the pipeline's settings (``PipelineConfig``); the decisions are the product's
 ``FaceAttributeEstimator`` outputs:
@@ -62,7 +62,7 @@ VARIANTS = {
     "eyes+head (FaceMesh ROI)": FaceAttributeOptions(eye_roi="mesh", mesh_every_n=1),
 }
 #: The aperture is capped at 0.24 on purpose: open eyes measure 0.25-0.40 here and the search, given 0.26-0.30,
-#: takes them (0.95 / 0.95 fitted on all, 0.90 / 0.93 held out), which fits these five women's eye shapes and
+#: takes them (0.95 / 0.95 fitted on all, 0.90 / 0.93 held out), which fits the first five clips' eye shapes and
 #: would make narrow-eyed or smiling people "not looking" (the product default is 0.16, see FaceAttributeOptions).
 GRID = {"gaze_enter_deg": (10.0, 12.5, 15.0, 17.5, 20.0, 22.5),
         "eyes_open_min_aperture": (0.0, 0.16, 0.18, 0.20, 0.22, 0.24),

@@ -102,7 +102,7 @@ def test_window_budget_is_an_account_of_the_wide_pass() -> None:
     budget.wide_pass(14.0)
     assert budget.available == pytest.approx(2.4)
     budget.spend(5.0)  # overrun on a video's last frame
-    budget.reset()  # a new video: the debt stays (the range benchmark resets 160 times a run)
+    budget.reset()  # a new video: the debt stays (the range benchmark resets once a scene)
     assert budget.available == 0.0
     budget.wide_pass(14.0)
     assert budget.available == pytest.approx(1.6)
