@@ -263,6 +263,7 @@ def print_product(samples: list[Sample]) -> None:
     counts = score(samples, product_decisions(samples, pick_face, load_config()))
     for clip in sorted(counts, key=lambda c: (c == "all", c)):
         print(f"  {clip:12s} {counts[clip].line()}")
+    print(f"  {counts['all'].goal_line()}")
 
 
 def main(argv: list[str] | None = None) -> None:
