@@ -94,11 +94,15 @@ class Counts:
         self.missed += other.missed
         return self
 
+    def ratios(self, empty: float = 0.0) -> tuple[float, float]:
+        """(precision, recall); ``empty`` where a ratio has nothing to count."""
+        return (self.tp / (self.tp + self.fp) if self.tp + self.fp else empty,
+                self.tp / (self.tp + self.fn) if self.tp + self.fn else empty)
+
     def line(self) -> str:
         """Precision, recall, accuracy and the counts."""
         n = self.tp + self.fp + self.fn + self.tn
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+        p, r = self.ratios(float("nan"))
         return (f"P={p:4.2f} R={r:4.2f} acc={(self.tp + self.tn) / max(1, n):4.2f}  "
                 f"TP={self.tp:3d} FP={self.fp:3d} FN={self.fn:3d} TN={self.tn:3d}" +
                 (f" (face missed: {self.missed})" if self.missed else ""))
@@ -106,13 +110,11 @@ class Counts:
     def goal_line(self, goal: float = 0.9) -> str:
         """Whether precision and recall both reach ``goal``, judged on the exact ratios (:meth:`line` rounds to two
         decimals: 106 of 118 shows as R=0.90 and is 0.898)."""
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        p, r = self.ratios()
         met = p >= goal and r >= goal
         return f"goal, precision and recall >= {goal:g}: {'met' if met else 'NOT met'} (P {p:.3f}, R {r:.3f})"
 
     def worst(self) -> float:
         """min(precision, recall): what the threshold search maximises."""
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        p, r = self.ratios()
         return min(p, r) + 1e-3 * (p + r)
