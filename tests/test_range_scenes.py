@@ -123,3 +123,33 @@ def test_composites_keep_their_photos_identity(scenes, data_dir) -> None:
     assert len(fidelity) >= 15
     assert min(fidelity.values()) >= 0.70, fidelity
     assert np.mean(list(fidelity.values())) >= 0.85
+
+
+def test_the_range_product_is_told_the_camera_its_scenes_are_drawn_for(data_dir, tmp_path) -> None:
+    """HoloLens-2-like scenes are drawn at 64.7 deg: the product must read them with that field of view (a user's
+    ``[camera]`` names the camera), or a person 2 m away is put ~9 % nearer than the same person in 70-deg glasses'
+    scenes. Told the camera, the distance does not depend on which camera drew the scene."""
+    import shutil
+
+    from peoplelens.bench.range import ARMS, product_config, run_scenes
+    from peoplelens.lens.pipeline import build_system
+    from peoplelens.sim_harness.enrollment import enroll_folder
+
+    holo, glasses = CAMERAS["hololens2"], CAMERAS["glasses"]
+    user = {"camera": {"fx": 900.0, "hfov_deg": 90.0}, "pipeline": {"faces_every": 2}}
+    config = product_config(user, ARMS["today"], holo)
+    assert config["camera"] == {"hfov_deg": 64.7} and config["pipeline"]["faces_every"] == 2
+    shutil.copytree(data_dir / "faces" / "enroll" / "rose_leslie", tmp_path / "rose_leslie")
+    rose = load_faces(data_dir / "faces" / "probe" / "rose_leslie")[0]
+    errors = {}
+    with enroll_folder(tmp_path) as people:
+        for camera in (glasses, holo):
+            pipeline = build_system(product_config({}, ARMS["today"], camera), people=people.store)
+            try:
+                row = run_scenes(pipeline, ARMS["today"], RangeScenes(data_dir, camera),
+                                 [SceneSpec(2.0, "adult", rose, seed=1, frames=20)], say=lambda s: None)[0]
+            finally:
+                pipeline.close()
+            errors[camera.hfov_deg] = row["distance_err"]
+    assert abs(errors[64.7]) < 0.15 and abs(errors[70.0]) < 0.15, errors
+    assert errors[64.7] == pytest.approx(errors[70.0], abs=0.04), errors  # read at 70 deg: 0.086 apart
