@@ -39,7 +39,15 @@ import numpy as np
 
 from peoplelens.bench.away_scenes import render_away
 from peoplelens.bench.crossing_scenes import render_crossing, render_crowd
-from peoplelens.bench.range_scenes import CAMERAS, FPS, FacePhoto, RangeScenes, SceneError, load_faces
+from peoplelens.bench.range_scenes import (
+    CAMERAS,
+    FPS,
+    FacePhoto,
+    RangeScenes,
+    SceneError,
+    load_faces,
+    told_the_camera,
+)
 from peoplelens.core.state import ProcessResult, TrackView, wrap_deg
 from peoplelens.core.types import Frame, box_iou
 from peoplelens.lens.perception.geometry import CameraIntrinsics
@@ -202,7 +210,7 @@ def run(data: Path, config: dict[str, Any], trackers: Sequence[str] = ("ours", "
     report: dict[str, Any] = {"kind": kind, "scenes": scenes_n, "frames": frames, "seed": seed, "people": list(roles),
                               "trackers": {}}
     for name in trackers:
-        cfg = dict(config)
+        cfg = told_the_camera(config, scenes.camera)  # the bearings are scored with the scenes' camera
         cfg["tracking"] = {**cfg.get("tracking", {}), "tracker": TRACKERS[name]}
         system = build_system(cfg)
         rows = []

@@ -55,6 +55,7 @@ from peoplelens.bench.range_scenes import (
     SceneError,
     SceneSpec,
     load_faces,
+    told_the_camera,
 )
 from peoplelens.core.state import IdentityState, Sound
 from peoplelens.core.types import Frame, box_iou
@@ -252,10 +253,9 @@ def run_clip(pipeline, arm: Arm, data: Path) -> dict:
 
 
 def product_config(config: dict, arm: Arm, camera: CameraSpec) -> dict:
-    """The product's config for ``arm`` on scenes drawn for ``camera``: the user's config with its ``[camera]``
-    section replaced by the scenes' field of view (a wearer's config names their camera; a 70-deg product reading
-    64.7-deg frames puts everyone ~10 % nearer than they are), then the arm's settings."""
-    return _merged({**config, "camera": {"hfov_deg": camera.hfov_deg}}, arm.config)
+    """The product's config for ``arm`` on scenes drawn for ``camera``: the user's config told the scenes' camera
+    (:func:`told_the_camera`), then the arm's settings."""
+    return _merged(told_the_camera(config, camera), arm.config)
 
 
 def _merged(config: dict, overrides: dict) -> dict:
