@@ -16,6 +16,7 @@ from peoplelens.lens.perception.foveation import (
     HeadTarget,
     TrackHint,
     crop_window,
+    cut,
     head_targets,
     merge_wide_and_foveal,
     plan_crops,
@@ -169,3 +170,37 @@ def test_a_window_at_scale_one_maps_to_the_frame_exactly(pasted) -> None:
     direct = detector.detect(frame[window[1]:window[3], window[0]:window[2]])
     assert len(faces) == len(direct) >= 1
     np.testing.assert_allclose(faces.boxes, direct.boxes + np.array(window[:2] * 2, np.float32), atol=1e-3)
+
+
+def test_a_face_cut_by_the_window_border_does_not_replace_the_wide_pass_face(data_dir) -> None:
+    """Crowd crossing 7005, frame 30: the far person walks behind the near one. The window around the far person's
+    head ends halfway across the near person's face, and the detector there finds the cut half as a face (57 px
+    wide where the whole face is 90): it overlapped the wide pass's whole face enough (IoU 0.37) to replace it, the
+    near person's track took the half box, and two frames later the far person's track took the near person's face
+    (an id on two people, in 2 of 3 replays with the measured-CPU budget). A window now drops the faces its inner
+    edges cut; the wide pass's whole face stays."""
+    import itertools
+
+    from peoplelens.bench.crossing_scenes import render_crowd
+    from peoplelens.bench.range_scenes import CAMERAS, RangeScenes, load_faces
+
+    frames = render_crowd(RangeScenes(data_dir, CAMERAS["glasses"]), load_faces(data_dir / "faces" / "probe"), 7005)
+    image, (far, _, near), _ = next(itertools.islice(frames, 30, None))
+    session = SessionConfig(intra_op_threads=1)
+    wide = create_face_detector(FaceDetectorOptions(model="det_500m", max_side=640), session_config=session)
+    detector = create_face_detector(FaceDetectorOptions(model="det_500m", max_side=4096), session_config=session)
+    wide_faces = wide.detect(image)
+    assert box_iou(near[None], wide_faces.boxes)[0].max() >= 0.7  # the wide pass has the near face whole
+    config = FoveationConfig()
+    target = HeadTarget(tuple(float(v) for v in far), "track", track_id=14)
+    window, scale, size = crop_window(target, FRAME, config)
+    assert near[0] < window[2] < near[2]  # the far head's window ends inside the near face
+    crop = Crop(target, window, scale, size, 1, 0.0)
+    raw = crop.to_frame(detector.detect(cut(image, crop)))
+    half = box_iou(near[None], raw.boxes)[0]
+    assert 0.2 <= half.max() < 0.6 and raw.boxes[int(np.argmax(half))][2] >= window[2] - 2  # the cut half
+    faces, _, _ = Foveator(detector, config).detect(image, [crop])
+    assert len(faces) and (faces.boxes[:, 2] < window[2] - 1).all()
+    assert box_iou(far[None], faces.boxes)[0].max() >= 0.5  # the far face, which the window is for, is found
+    merged = merge_wide_and_foveal(wide_faces, faces, config.merge_iou)
+    assert box_iou(near[None], merged.boxes)[0].max() >= 0.7  # the near face stays whole

@@ -161,6 +161,28 @@ class Crop:
         return Detections(boxes.astype(np.float32), faces.scores, keypoints=None if kps is None
                           else kps.astype(np.float32), data=dict(faces.data))
 
+    def uncut(self, faces: Detections, frame_size: tuple[int, int], edge_px: float = 2.0) -> Detections:
+        """``faces`` (frame pixels) without those the window's border cuts: a face reaching within ``edge_px``
+        detector-input pixels of a window edge that lies inside the frame goes on beyond the window, so its box and
+        keypoints measure part of a face (someone beside the head the window is for; the window gives its own head
+        a face width of room on each side). Such a part must not replace the wide pass's whole face. The frame's
+        own edges cut nothing that the wide pass sees whole."""
+        if len(faces) == 0:
+            return faces
+        x0, y0, x1, y1 = self.window
+        tol = edge_px * (x1 - x0) / self.input_size[0]
+        b = faces.boxes
+        cut = np.zeros(len(faces), bool)
+        if x0 > 0:
+            cut |= b[:, 0] <= x0 + tol
+        if y0 > 0:
+            cut |= b[:, 1] <= y0 + tol
+        if x1 < frame_size[0]:
+            cut |= b[:, 2] >= x1 - tol
+        if y1 < frame_size[1]:
+            cut |= b[:, 3] >= y1 - tol
+        return faces[np.flatnonzero(~cut)] if cut.any() else faces
+
 
 def head_box_from_body(body: Sequence[float]) -> Box:
     """The expected face box of a standing person's body box (``FACE_PER_BODY_HEIGHT`` etc.)."""
