@@ -177,8 +177,8 @@ def test_a_face_cut_by_the_window_border_does_not_replace_the_wide_pass_face(dat
     head ends halfway across the near person's face, and the detector there finds the cut half as a face (57 px
     wide where the whole face is 90): it overlapped the wide pass's whole face enough (IoU 0.37) to replace it, the
     near person's track took the half box, and two frames later the far person's track took the near person's face
-    (an id on two people, in 2 of 3 replays with the measured-CPU budget). A window now drops the faces its inner
-    edges cut; the wide pass's whole face stays."""
+    (an id on two people, in 3 of 5 runs of the crossings benchmark with the measured-CPU budget). A window now
+    drops the faces its inner edges cut; the wide pass's whole face stays."""
     import itertools
 
     from peoplelens.bench.crossing_scenes import render_crowd
