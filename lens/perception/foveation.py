@@ -126,10 +126,10 @@ class Foveator:
     def detect(self, image: np.ndarray, crops: Sequence[Crop], split: Split | None = None
                ) -> tuple[Detections, float, float]:
         """Faces found in ``crops`` (frame pixels, NMS-merged, none cut by a window's border: :meth:`Crop.uncut`;
-        ``data["crop"]`` = index of the window), the wall
-        time and the windows' CPU time in ms (each window's thread time: a one-thread ONNX session computes in the
-        calling thread). ``split(items, fn)`` may share the windows between threads (``Workers.split``). The
-        per-pixel cost model follows the CPU time: the work, which a busy machine does not inflate."""
+        ``data["crop"]`` = index of the window), the wall time and the windows' CPU time in ms (each window's thread
+        time: a one-thread ONNX session computes in the calling thread). ``split(items, fn)`` may share the windows
+        between threads (``Workers.split``). The per-pixel cost model follows the CPU time: the work, which a busy
+        machine does not inflate."""
 
         frame_size = (image.shape[1], image.shape[0])
 
