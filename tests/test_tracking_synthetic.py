@@ -16,6 +16,7 @@ from peoplelens.lens.perception.tracking import (
     build_observations,
     pair_faces_with_bodies,
 )
+from peoplelens.lens.perception.tracking.observations import head_fit
 
 FPS = 30.0
 
@@ -122,6 +123,19 @@ def test_face_body_pairing_upper_third() -> None:
     assert len(obs) == 4  # 2 bodies (one with its face) + 2 faces without a body
     assert obs[1].face_index == 0 and obs[0].face_index is None
     assert sorted(o.face_index for o in obs[2:]) == [1, 2] and all(o.body_box is None for o in obs[2:])
+
+
+def test_a_face_at_its_own_bodys_head_point_is_not_given_to_a_neighbour() -> None:
+    """Away crossing 2001, frame 162 (1920x1080): the near person's face sits at her body's head point; a background
+    face lies low in her body box, and her face is just inside the edge of a neighbour's body. Pairing as many faces as
+    possible gave her face to the neighbour (whose track took it) and her body to the background face."""
+    own_face, background_face = [1424, 529, 1488, 625], [1333, 653, 1375, 708]
+    her_body, neighbour = [1319, 509, 1603, 1080], [1453, 522, 1655, 1071]
+    faces = np.array([own_face, background_face], np.float32)
+    bodies = np.array([her_body, neighbour], np.float32)
+    feasible, _ = head_fit(faces, bodies)
+    assert feasible[0, 1] and feasible[1, 0]  # two pairs could be made
+    assert pair_faces_with_bodies(faces, bodies) == [(0, 0)]  # the one close pair is made; the background face alone
 
 
 def test_face_only_track_keeps_its_id_when_the_body_appears() -> None:

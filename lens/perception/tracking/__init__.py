@@ -6,8 +6,8 @@ What the product runs (``build_system`` -> :func:`create_tracker` from the ``[tr
 
   - faces are paired with bodies first (:func:`build_observations`): a face whose centre lies in a body box's head
     region (its top third, or within 1.5 face heights of its top for a close-up cut by the frame's edge) belongs to
-    it, best pairs by assignment; a face without a body (a close-up) and a body without a face (a profile, a back)
-    are persons too;
+    it, the closest pairs first (a stable matching); a face without a body (a close-up) and a body without a face
+    (a profile, a back) are persons too;
   - a constant-velocity Kalman filter per box part (``cx, cy, w, h`` and rates per **second**, so any frame rate):
     one for the body box and one for the face box of each track;
   - the camera motion of the wearer's head turn (a 3x3 homography per frame from the world stage) moves every
