@@ -126,13 +126,13 @@ def test_face_body_pairing_upper_third() -> None:
 
 
 def test_a_face_at_its_own_bodys_head_point_is_not_given_to_a_neighbour() -> None:
-    """Away crossing 2001, frame 162 (1920x1080): the near person's face sits at her body's head point; a background
-    face lies low in her body box, and her face is just inside the edge of a neighbour's body. Pairing as many faces as
-    possible gave her face to the neighbour (whose track took it) and her body to the background face."""
+    """Away crossing 2001, frame 162 (1920x1080): the near person's face sits at their body's head point; a background
+    face lies low in their body box, and their face is just inside the edge of a neighbour's body. Pairing as many
+    faces as possible gave their face to the neighbour (whose track took it) and their body to the background face."""
     own_face, background_face = [1424, 529, 1488, 625], [1333, 653, 1375, 708]
-    her_body, neighbour = [1319, 509, 1603, 1080], [1453, 522, 1655, 1071]
+    own_body, neighbour = [1319, 509, 1603, 1080], [1453, 522, 1655, 1071]
     faces = np.array([own_face, background_face], np.float32)
-    bodies = np.array([her_body, neighbour], np.float32)
+    bodies = np.array([own_body, neighbour], np.float32)
     feasible, _ = head_fit(faces, bodies)
     assert feasible[0, 1] and feasible[1, 0]  # two pairs could be made
     assert pair_faces_with_bodies(faces, bodies) == [(0, 0)]  # the one close pair is made; the background face alone
