@@ -172,16 +172,16 @@ class Crop:
         x0, y0, x1, y1 = self.window
         tol_x, tol_y = edge_px * (x1 - x0) / self.input_size[0], edge_px * (y1 - y0) / self.input_size[1]
         b = faces.boxes
-        cut = np.zeros(len(faces), bool)
+        at_border = np.zeros(len(faces), bool)
         if x0 > 0:
-            cut |= b[:, 0] <= x0 + tol_x
+            at_border |= b[:, 0] <= x0 + tol_x
         if y0 > 0:
-            cut |= b[:, 1] <= y0 + tol_y
+            at_border |= b[:, 1] <= y0 + tol_y
         if x1 < frame_size[0]:
-            cut |= b[:, 2] >= x1 - tol_x
+            at_border |= b[:, 2] >= x1 - tol_x
         if y1 < frame_size[1]:
-            cut |= b[:, 3] >= y1 - tol_y
-        return faces[np.flatnonzero(~cut)] if cut.any() else faces
+            at_border |= b[:, 3] >= y1 - tol_y
+        return faces[np.flatnonzero(~at_border)] if at_border.any() else faces
 
 
 def head_box_from_body(body: Sequence[float]) -> Box:
